@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { App, SocketModeReceiver } from "@slack/bolt";
+import { WebClient } from "@slack/web-api";
+import { Background } from "./background.js";
+import { helpFeature } from "./commands/help.js";
+import { listenForCommands } from "./commands/listener.js";
+import { CommandRouter } from "./commands/router.js";
+import type { LoadedConfig } from "./config/load.js";
+import { type Database, openDatabase } from "./db/client.js";
+import type { SlackEmulator } from "./emulator/emulator.js";
+import type { Env } from "./env.js";
+import type { Feature, FeatureContext, Services } from "./feature.js";
+import { feedbackStatusFeature } from "./feedback/status.js";
+import { type HttpServer, startHttpServer } from "./http/server.js";
+import { createLog, type Log, slackLogger } from "./log.js";
+import { createMetrics } from "./metrics.js";
+import { releasesStatusFeature } from "./releases/status.js";
+import { createSandboxEmulator } from "./sandbox/workspace.js";
+import { dedupeEvents } from "./slack/dedupe.js";
+import { ChannelPoster } from "./slack/post.js";
+import { SignedRequestReceiver } from "./slack/receiver.js";
+import { StatusBoard } from "./status/board.js";
+import { statusFeature } from "./status/feature.js";
+
+export interface StartOptions {
+  env: Env;
+  loaded: LoadedConfig;
+  log?: Log;
+  /** An open database to use instead of opening one from the environment; the caller closes it. */
+  database?: Database;
+  replicaId?: string;
+  /** Interface to listen on; all interfaces when omitted. */
+  host?: string;
+  /** Pause between posts to one channel (Slack allows about one per second). */
+  postSpacingMs?: number;
+  /** Retries of a failed Slack Web API call (a rate-limited call waits for Retry-After and counts as one). */
+  slackRetries?: number;
+  /** How long shutdown waits for running work before interrupting it. */
+  shutdownGraceMs?: number;
+}
+
+export interface Orchestrator {
+  url: string;
+  port: number;
+  services: Services;
+  emulator?: SlackEmulator;
+  stop(): Promise<void>;
+}
+
+/** Every capability, each registering its own listeners, commands, status lines and jobs. */
+export const FEATURES: Feature[] = [helpFeature, statusFeature, releasesStatusFeature, feedbackStatusFeature];
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+export async function startOrchestrator(options: StartOptions): Promise<Orchestrator> {
+  const { env, loaded } = options;
+  const { config } = loaded;
+  const log = options.log ?? createLog(env.logLevel);
+  const metrics = createMetrics();
+  const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
+  const ownsDatabase = options.database === undefined;
+  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir }));
+  const cleanup: Array<() => Promise<void>> = [];
+  if (ownsDatabase) cleanup.push(() => database.close());
+
+  try {
+    const mode = env.mode;
+    let emulator: SlackEmulator | undefined;
+    let botToken: string;
+    let receiver: SignedRequestReceiver | SocketModeReceiver;
+    let apiUrl: string | undefined;
+    if (mode.kind === "sandbox") {
+      botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
+      const signingSecret = randomBytes(16).toString("hex");
+      emulator = createSandboxEmulator(config, { botToken, signingSecret });
+      receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
+    } else if (mode.kind === "http") {
+      botToken = mode.botToken;
+      apiUrl = mode.apiUrl;
+      receiver = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics });
+    } else {
+      botToken = mode.botToken;
+      apiUrl = mode.apiUrl;
+      receiver = new SocketModeReceiver({ appToken: mode.appToken, logger: slackLogger(log, env.logLevel) });
+    }
+
+    const health = async () => {
+      const up = await database.ping();
+      metrics.up.set(up ? 1 : 0);
+      const body = { status: up ? "ok" : "unavailable", database: up ? "up" : "down", databaseKind: database.kind, mode: mode.kind, replica: replicaId };
+      return { status: up ? 200 : 503, body };
+    };
+    const http: HttpServer = await startHttpServer(
+      {
+        health,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        ...(receiver instanceof SignedRequestReceiver ? { slack: (req, res, raw) => receiver.handle(req, res, raw) } : {}),
+        ...(emulator ? { extra: (req, res, pathname) => (emulator as SlackEmulator).handle(req, res, pathname) } : {}),
+      },
+      env.port,
+      log,
+      options.host,
+    );
+    cleanup.unshift(() => http.close());
+    const localUrl = `http://127.0.0.1:${http.port}`;
+    if (emulator) {
+      emulator.setBaseUrl(localUrl);
+      emulator.setRequestUrl(`${localUrl}/slack/events`);
+      apiUrl = `${localUrl}/api/`;
+    }
+
+    const clientOptions = {
+      ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
+      retryConfig: { retries: options.slackRetries ?? 5, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true },
+      logger: slackLogger(log, env.logLevel),
+      timeout: 30_000,
+    };
+    const slack = new WebClient(botToken, clientOptions);
+    const bot = await identify(slack);
+
+    const app = new App({
+      token: botToken,
+      botId: bot.botId,
+      botUserId: bot.userId,
+      receiver,
+      logger: slackLogger(log, env.logLevel),
+      clientOptions,
+      convoStore: false,
+      ignoreSelf: true,
+    });
+    app.error(async (error) => {
+      log.error("slack listener failed", { error: error.original ?? error });
+      throw error.original ?? error;
+    });
+    app.use(dedupeEvents(database.db, log));
+
+    const background = new Background(log);
+    const services: Services = {
+      config,
+      configDir: loaded.dir,
+      db: database.db,
+      database,
+      log,
+      metrics,
+      slack,
+      poster: new ChannelPoster(slack, options.postSpacingMs ?? 1100),
+      background,
+      replicaId,
+      bot,
+      mode: mode.kind,
+    };
+    const commands = new CommandRouter(
+      config.command,
+      (user) => config.people.admins.includes(user),
+      () => (config.people.admins.length > 0 ? `Admins: ${config.people.admins.map((u) => `<@${u}>`).join(", ")}.` : "No admins are configured (people.admins)."),
+    );
+    const starters: Array<() => Promise<void> | void> = [];
+    const stoppers: Array<() => Promise<void> | void> = [];
+    const context: FeatureContext = {
+      app,
+      services,
+      commands,
+      status: new StatusBoard(),
+      onStart: (fn) => starters.push(fn),
+      onStop: (fn) => stoppers.push(fn),
+    };
+    for (const feature of FEATURES) feature(context);
+    listenForCommands(app, commands, services);
+
+    if (receiver instanceof SocketModeReceiver) await app.start();
+    for (const start of starters) await start();
+    log.info("orchestrator started", { mode: mode.kind, database: database.kind, location: database.location, port: http.port, replica: replicaId });
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        await http.close();
+        for (const stopFn of stoppers.reverse()) await Promise.resolve(stopFn()).catch((error: unknown) => log.error("stop hook failed", { error }));
+        await background.drain(options.shutdownGraceMs ?? 20_000);
+        if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
+        emulator?.stop();
+        if (ownsDatabase) await database.close();
+        log.info("orchestrator stopped", { replica: replicaId });
+      })();
+      return stopping;
+    };
+    return { url: localUrl, port: http.port, services, ...(emulator ? { emulator } : {}), stop };
+  } catch (error) {
+    for (const fn of cleanup) await fn().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function identify(slack: WebClient): Promise<Services["bot"]> {
+  try {
+    const result = await slack.auth.test();
+    if (!result.user_id || !result.team_id) throw new StartupError("Slack's auth.test did not name the bot user");
+    return { userId: result.user_id, botId: result.bot_id ?? "", teamId: result.team_id };
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    const slackError = (error as { data?: { error?: string } }).data?.error;
+    throw new StartupError(
+      slackError ? `Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN` : `cannot reach Slack's Web API to check the bot token: ${(error as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,55 @@
+import type { App } from "@slack/bolt";
+import type { KnownBlock } from "@slack/types";
+import { type Services, UserError } from "../feature.js";
+import type { CommandContext, CommandRouter, Reply } from "./router.js";
+
+/**
+ * The one place slash commands run: resolve the text, refuse with the right form, or acknowledge at
+ * once and run the command after the ack, answering through response_url.
+ */
+export function listenForCommands(app: App, router: CommandRouter, services: Services): void {
+  app.command(router.name, async ({ command, ack, respond, client }) => {
+    const resolution = router.resolve(command.text ?? "", command.user_id);
+    if (resolution.kind === "refuse") {
+      await ack({ response_type: "ephemeral", text: resolution.text });
+      return;
+    }
+    await ack();
+    const send = (responseType: "ephemeral" | "in_channel") => async (message: Reply) => {
+      await respond({ response_type: responseType, text: message.text, ...(message.blocks ? { blocks: message.blocks as KnownBlock[] } : {}) });
+    };
+    const ctx: CommandContext = {
+      user: command.user_id,
+      channel: command.channel_id,
+      teamId: command.team_id,
+      triggerId: command.trigger_id,
+      command: router.name,
+      client,
+      reply: send("ephemeral"),
+      replyInChannel: send("in_channel"),
+    };
+    const words = resolution.command.pattern.words.join(" ");
+    // After the ack, so Slack's 3-second budget never waits on gates, the database or Claude.
+    void services.background.run(`command ${words}`, async () => {
+      try {
+        await resolution.command.run(ctx, resolution.args);
+      } catch (error) {
+        if (error instanceof UserError) {
+          await ctx.reply({ text: error.message });
+          return;
+        }
+        services.log.error("command failed", { command: words, user: command.user_id, error });
+        await ctx
+          .reply({ text: `Sorry, \`${router.name} ${words}\` did not finish: ${describeFailure(error)}. Try again in a minute.` })
+          .catch((replyError: unknown) => services.log.error("could not tell the user a command failed", { error: replyError }));
+      }
+    });
+  });
+}
+
+function describeFailure(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === "ECONNREFUSED" || code === "CONNECTION_CLOSED" || code === "CONNECT_TIMEOUT" || code === "57P01") return "the database is not answering";
+  if (code === "slack_webapi_platform_error") return `Slack refused the message (${(error as { data?: { error?: string } }).data?.error ?? "unknown error"})`;
+  return "an unexpected error (it has been logged)";
+}

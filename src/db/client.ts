@@ -1,0 +1,126 @@
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { type SQL, sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import type { ExtractTablesWithRelations } from "drizzle-orm/relations";
+import postgres from "postgres";
+import * as schema from "./schema.js";
+
+export type Schema = typeof schema;
+/** The one database handle of the app: the same drizzle API over postgres.js or embedded PGlite. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything that runs queries: the handle itself or an open transaction. */
+export type Executor = Db | Tx;
+
+export interface Database {
+  db: Db;
+  kind: "postgres" | "pglite";
+  /** Where it lives, without credentials, for logs and the start-up line. */
+  location: string;
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "../../migrations");
+
+// An arbitrary constant: every replica takes this lock before migrating, so only one migrates at a time.
+const MIGRATION_LOCK = 4_242_001;
+
+export interface OpenOptions {
+  databaseUrl?: string;
+  /** Folder for embedded PGlite; omitted: in memory (tests). */
+  dataDir?: string;
+  onDatabaseError?: (error: unknown) => void;
+  poolSize?: number;
+}
+
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+}
+
+async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
+  const client = postgres(url, {
+    max: options.poolSize ?? 10,
+    onnotice: () => {},
+    connect_timeout: 5,
+    idle_timeout: 60,
+    connection: { application_name: "orchestrator" },
+  });
+  const db = drizzlePostgres({ client, schema }) as unknown as Db;
+  const lock = await client.reserve();
+  try {
+    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migratePostgres(drizzlePostgres({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+  } finally {
+    await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => undefined);
+    lock.release();
+  }
+  const parsed = new URL(url);
+  return {
+    db,
+    kind: "postgres",
+    location: `postgres://${parsed.host}${parsed.pathname}`,
+    ping: (timeoutMs = 2000) => pingWith(db, timeoutMs),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let folder: string | undefined;
+  if (dataDir !== undefined) {
+    folder = join(resolve(dataDir), "pgdata");
+    mkdirSync(folder, { recursive: true });
+  }
+  const client = folder ? new PGlite(folder) : new PGlite();
+  await client.waitReady;
+  const pgliteDb = drizzlePglite({ client, schema });
+  await migratePglite(pgliteDb, { migrationsFolder: MIGRATIONS_FOLDER });
+  const db = pgliteDb as unknown as Db;
+  let closed = false;
+  return {
+    db,
+    kind: "pglite",
+    location: folder ?? "memory",
+    ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}
+
+async function pingWith(db: Db, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      db.execute(sql`select 1`).then(() => true),
+      new Promise<boolean>((resolvePing) => {
+        timer = setTimeout(() => resolvePing(false), timeoutMs);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
+export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
+  const result: unknown = await executor.execute(query);
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+/** The one transaction helper: all of fn or none of it. */
+export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(fn);
+}

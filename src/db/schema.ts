@@ -1,0 +1,218 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+/** Slack event ids already taken by a replica: a redelivery finds its id here and is not processed again. */
+export const slackEvents = pgTable("slack_events", {
+  eventId: text("event_id").primaryKey(),
+  eventType: text("event_type").notNull(),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const RELEASE_STATES = ["gating", "awaiting_approval", "deploying", "verifying", "live", "blocked", "rejected", "expired", "failed"] as const;
+export type ReleaseState = (typeof RELEASE_STATES)[number];
+
+export interface GateResult {
+  name: string;
+  kind: "run" | "http" | "manual";
+  status: "pending" | "running" | "passed" | "failed" | "manual";
+  detail: string;
+  output?: string;
+  durationMs?: number;
+}
+
+export const releases = pgTable(
+  "releases",
+  {
+    id: serial("id").primaryKey(),
+    version: text("version").notNull(),
+    environment: text("environment").notNull(),
+    state: text("state").$type<ReleaseState>().notNull(),
+    requester: text("requester").notNull(),
+    requiredApprovals: integer("required_approvals").notNull(),
+    channel: text("channel"),
+    messageTs: text("message_ts"),
+    gates: jsonb("gates").$type<GateResult[]>().notNull().default([]),
+    reason: text("reason"),
+    outputTail: text("output_tail"),
+    /** The replica driving gates or the deploy, and until when its claim holds without a heartbeat. */
+    owner: text("owner"),
+    leaseUntil: timestamp("lease_until", { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    liveAt: timestamp("live_at", { withTimezone: true }),
+  },
+  (t) => [
+    // One release of a version in flight per environment, whoever asks and however often.
+    uniqueIndex("releases_in_flight_version")
+      .on(t.environment, t.version)
+      .where(sql`${t.state} in ('gating', 'awaiting_approval', 'deploying', 'verifying')`),
+    // One deploy at a time per environment.
+    uniqueIndex("releases_one_deploy_per_environment")
+      .on(t.environment)
+      .where(sql`${t.state} in ('deploying', 'verifying')`),
+    index("releases_environment_live").on(t.environment, t.liveAt),
+    index("releases_state").on(t.state),
+  ],
+);
+
+/** The audit trail: every state change with who caused it and when. */
+export const releaseTransitions = pgTable(
+  "release_transitions",
+  {
+    id: serial("id").primaryKey(),
+    releaseId: integer("release_id")
+      .notNull()
+      .references(() => releases.id),
+    fromState: text("from_state").$type<ReleaseState>(),
+    toState: text("to_state").$type<ReleaseState>().notNull(),
+    actor: text("actor").notNull(),
+    detail: text("detail"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("release_transitions_release").on(t.releaseId, t.id)],
+);
+
+export const approvals = pgTable(
+  "approvals",
+  {
+    releaseId: integer("release_id")
+      .notNull()
+      .references(() => releases.id),
+    approver: text("approver").notNull(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.releaseId, t.approver] })],
+);
+
+export const FEEDBACK_STATUSES = ["open", "in-progress", "closed"] as const;
+export type FeedbackStatus = (typeof FEEDBACK_STATUSES)[number];
+
+export const feedback = pgTable(
+  "feedback",
+  {
+    id: serial("id").primaryKey(),
+    teamId: text("team_id"),
+    channel: text("channel").notNull(),
+    /** Slack message ts; null for feedback typed with `/orch feedback add`. */
+    ts: text("ts"),
+    threadTs: text("thread_ts"),
+    author: text("author").notNull(),
+    text: text("text").notNull(),
+    permalink: text("permalink"),
+    source: text("source").notNull(),
+    kind: text("kind").notNull(),
+    priority: text("priority").notNull(),
+    status: text("status").$type<FeedbackStatus>().notNull().default("open"),
+    theme: text("theme"),
+    sprint: text("sprint"),
+    /** How it arrived first: message, reaction, shortcut, command, backfill. */
+    capturedBy: text("captured_by").notNull(),
+    triagedBy: text("triaged_by"),
+    postedAt: timestamp("posted_at", { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    closedAt: timestamp("closed_at", { withTimezone: true }),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("feedback_message").on(t.channel, t.ts),
+    index("feedback_status").on(t.status, t.createdAt),
+    index("feedback_created").on(t.createdAt),
+    index("feedback_channel_ts").on(t.channel, t.threadTs),
+  ],
+);
+
+/** What happened to each feedback row: edits keep the old text here, status and sprint changes their actor. */
+export const feedbackEvents = pgTable(
+  "feedback_events",
+  {
+    id: serial("id").primaryKey(),
+    feedbackId: integer("feedback_id")
+      .notNull()
+      .references(() => feedback.id),
+    kind: text("kind").notNull(),
+    actor: text("actor"),
+    detail: jsonb("detail").$type<Record<string, unknown>>().notNull().default({}),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("feedback_events_feedback").on(t.feedbackId)],
+);
+
+export const JOB_RUN_STATUSES = ["running", "succeeded", "failed", "skipped"] as const;
+export type JobRunStatus = (typeof JOB_RUN_STATUSES)[number];
+
+export const jobRuns = pgTable(
+  "job_runs",
+  {
+    id: serial("id").primaryKey(),
+    job: text("job").notNull(),
+    /** The scheduled time this run belongs to; ad-hoc runs get the time they were asked for. */
+    slot: timestamp("slot", { withTimezone: true }).notNull(),
+    trigger: text("trigger").notNull(),
+    replica: text("replica").notNull(),
+    requestedBy: text("requested_by"),
+    status: text("status").$type<JobRunStatus>().notNull(),
+    summary: text("summary"),
+    outputTail: text("output_tail"),
+    details: jsonb("details").$type<Record<string, unknown>>(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    leaseUntil: timestamp("lease_until", { withTimezone: true }),
+  },
+  (t) => [uniqueIndex("job_runs_slot").on(t.job, t.slot), index("job_runs_job_started").on(t.job, t.startedAt)],
+);
+
+/** Replicas that run the scheduler, with when each was last alive: catch-up looks for slots nobody was up for. */
+export const schedulerHeartbeats = pgTable("scheduler_heartbeats", {
+  replica: text("replica").primaryKey(),
+  seenAt: timestamp("seen_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const healthChecks = pgTable(
+  "health_checks",
+  {
+    id: serial("id").primaryKey(),
+    environment: text("environment").notNull(),
+    ok: boolean("ok").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms"),
+    error: text("error"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("health_checks_environment_at").on(t.environment, t.at)],
+);
+
+/** Which environments are known to be failing, so an alert goes out on the change and not on every check. */
+export const healthState = pgTable("health_state", {
+  environment: text("environment").primaryKey(),
+  ok: boolean("ok").notNull(),
+  since: timestamp("since", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const aiCalls = pgTable(
+  "ai_calls",
+  {
+    id: serial("id").primaryKey(),
+    purpose: text("purpose").notNull(),
+    model: text("model").notNull(),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    latencyMs: integer("latency_ms").notNull(),
+    outcome: text("outcome").notNull(),
+    error: text("error"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("ai_calls_at").on(t.at)],
+);
+
+/** Backfill progress per feedback channel: history is read from here on, not from the start. */
+export const backfillCursors = pgTable("backfill_cursors", {
+  channel: text("channel").primaryKey(),
+  latestTs: text("latest_ts").notNull(),
+  runs: bigint("runs", { mode: "number" }).notNull().default(0),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,175 @@
+import { EventEmitter } from "node:events";
+
+/** The emulated workspace's state: people, channels, messages, ephemerals and modals, as Slack would hold them. */
+
+export interface EmulatedUser {
+  id: string;
+  name: string;
+  realName: string;
+  title: string;
+  isBot?: boolean;
+}
+
+export interface EmulatedChannel {
+  id: string;
+  name: string;
+}
+
+export interface Reaction {
+  name: string;
+  users: string[];
+  count: number;
+}
+
+export interface SlackMessage {
+  type: "message";
+  ts: string;
+  channel: string;
+  user?: string;
+  bot_id?: string;
+  app_id?: string;
+  text: string;
+  blocks?: unknown[];
+  thread_ts?: string;
+  reply_count?: number;
+  reply_users?: string[];
+  latest_reply?: string;
+  subtype?: string;
+  edited?: { user: string; ts: string };
+  reactions?: Reaction[];
+  files?: Array<{ id: string; name: string; title: string }>;
+  team?: string;
+  /** Replies that were also sent to the channel. */
+  reply_broadcast?: boolean;
+  deleted?: boolean;
+}
+
+export interface EphemeralMessage {
+  id: string;
+  channel: string;
+  user: string;
+  ts: string;
+  text: string;
+  blocks?: unknown[];
+  thread_ts?: string;
+  /** Which command or click produced it, so a later response_url can replace it. */
+  responseUrlId?: string;
+}
+
+export interface OpenView {
+  id: string;
+  user: string;
+  view: Record<string, unknown>;
+  closed: boolean;
+}
+
+export type WorkspaceChange =
+  | { kind: "message"; channel: string; ts: string }
+  | { kind: "ephemeral"; channel: string; user: string; id: string }
+  | { kind: "view"; user: string; id: string }
+  | { kind: "notice"; user: string; text: string };
+
+export class Workspace extends EventEmitter<{ change: [WorkspaceChange] }> {
+  readonly teamId: string;
+  readonly teamDomain: string;
+  readonly users = new Map<string, EmulatedUser>();
+  readonly channels = new Map<string, EmulatedChannel>();
+  /** All messages of a channel, top-level and replies, in ts order. */
+  readonly messages = new Map<string, SlackMessage[]>();
+  readonly ephemerals: EphemeralMessage[] = [];
+  readonly views = new Map<string, OpenView>();
+  private lastTs = 0;
+  private counter = 0;
+
+  constructor(options: { teamId?: string; teamDomain?: string } = {}) {
+    super();
+    this.setMaxListeners(100);
+    this.teamId = options.teamId ?? "T0SANDBOX";
+    this.teamDomain = options.teamDomain ?? "orchestrator-sandbox";
+  }
+
+  addUser(user: EmulatedUser): void {
+    this.users.set(user.id, user);
+  }
+
+  addChannel(channel: EmulatedChannel): void {
+    this.channels.set(channel.id, channel);
+    if (!this.messages.has(channel.id)) this.messages.set(channel.id, []);
+  }
+
+  /** Slack's message timestamps: seconds with six decimals, unique and increasing within the workspace. */
+  nextTs(at: number = Date.now()): string {
+    const micros = Math.max(at * 1000, this.lastTs + 1);
+    this.lastTs = micros;
+    return formatTs(micros);
+  }
+
+  nextId(prefix: string): string {
+    this.counter += 1;
+    return `${prefix}${Date.now().toString(36).toUpperCase()}${this.counter.toString(36).toUpperCase()}`;
+  }
+
+  channelMessages(channel: string): SlackMessage[] {
+    let list = this.messages.get(channel);
+    if (!list) {
+      list = [];
+      this.messages.set(channel, list);
+    }
+    return list;
+  }
+
+  find(channel: string, ts: string): SlackMessage | undefined {
+    return this.messages.get(channel)?.find((m) => m.ts === ts);
+  }
+
+  /** Stores a message (a reply updates its parent's thread fields) and tells watchers. */
+  insert(message: SlackMessage): SlackMessage {
+    const list = this.channelMessages(message.channel);
+    list.push(message);
+    list.sort((a, b) => compareTs(a.ts, b.ts));
+    if (message.thread_ts && message.thread_ts !== message.ts) {
+      const parent = this.find(message.channel, message.thread_ts);
+      if (parent) {
+        parent.thread_ts = parent.ts;
+        const replies = list.filter((m) => m.thread_ts === parent.ts && m.ts !== parent.ts && !m.deleted);
+        parent.reply_count = replies.length;
+        parent.latest_reply = replies[replies.length - 1]?.ts;
+        parent.reply_users = [...new Set(replies.map((m) => m.user ?? m.bot_id ?? ""))].filter(Boolean);
+      }
+    }
+    this.emit("change", { kind: "message", channel: message.channel, ts: message.ts });
+    return message;
+  }
+
+  changed(channel: string, ts: string): void {
+    this.emit("change", { kind: "message", channel, ts });
+  }
+
+  addEphemeral(ephemeral: Omit<EphemeralMessage, "id" | "ts">): EphemeralMessage {
+    const stored = { ...ephemeral, id: this.nextId("E"), ts: this.nextTs() };
+    this.ephemerals.push(stored);
+    this.emit("change", { kind: "ephemeral", channel: stored.channel, user: stored.user, id: stored.id });
+    return stored;
+  }
+
+  /** Top-level messages and broadcast replies, as a channel shows them. */
+  history(channel: string): SlackMessage[] {
+    return this.channelMessages(channel).filter((m) => !m.deleted && (!m.thread_ts || m.thread_ts === m.ts || m.reply_broadcast));
+  }
+
+  thread(channel: string, threadTs: string): SlackMessage[] {
+    return this.channelMessages(channel).filter((m) => !m.deleted && (m.ts === threadTs || m.thread_ts === threadTs));
+  }
+}
+
+export function formatTs(micros: number): string {
+  const whole = Math.floor(micros / 1_000_000);
+  const fraction = Math.floor(micros % 1_000_000);
+  return `${whole}.${fraction.toString().padStart(6, "0")}`;
+}
+
+export function compareTs(a: string, b: string): number {
+  const [aw = "0", af = "0"] = a.split(".");
+  const [bw = "0", bf = "0"] = b.split(".");
+  return Number(aw) - Number(bw) || Number(af.padEnd(6, "0")) - Number(bf.padEnd(6, "0"));
+}

@@ -1,0 +1,45 @@
+import { StartupError, startOrchestrator } from "./app.js";
+import { ConfigError, loadConfigFile } from "./config/load.js";
+import { EnvError, readEnv } from "./env.js";
+import { createLog } from "./log.js";
+
+async function main(): Promise<void> {
+  const env = readEnv();
+  const loaded = loadConfigFile(env.configPath);
+  const log = createLog(env.logLevel);
+  const orchestrator = await startOrchestrator({ env, loaded, log });
+  const database = orchestrator.services.database;
+  const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
+  const modeLine =
+    env.mode.kind === "sandbox"
+      ? `sandbox mode (built-in Slack emulator) — open http://localhost:${orchestrator.port}/`
+      : env.mode.kind === "http"
+        ? `HTTP mode — Slack Request URL: https://<your host>/slack/events (listening on port ${orchestrator.port})`
+        : `Socket Mode — connected to Slack; /healthz and /metrics on port ${orchestrator.port}`;
+  process.stdout.write(`Orchestrator is running in ${modeLine}\nDatabase: ${where}. Config: ${loaded.path}\n`);
+
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals += 1;
+    if (signals > 1) process.exit(1);
+    log.info("shutting down", { signal });
+    orchestrator.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error("shutdown failed", { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof EnvError || error instanceof ConfigError || error instanceof StartupError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`Orchestrator could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+import { and, desc, inArray, isNotNull, sql } from "drizzle-orm";
+import type { Executor } from "../db/client.js";
+import { approvals, healthChecks, type ReleaseState, releases } from "../db/schema.js";
+
+export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "deploying", "verifying"];
+
+/** The version live on each environment: the latest release there to have gone live. */
+export async function liveVersions(db: Executor): Promise<Map<string, { version: string; liveAt: Date; id: number }>> {
+  const rows = await db
+    .selectDistinctOn([releases.environment], { environment: releases.environment, version: releases.version, liveAt: releases.liveAt, id: releases.id })
+    .from(releases)
+    .where(and(isNotNull(releases.liveAt), inArray(releases.state, ["live"])))
+    .orderBy(releases.environment, desc(releases.liveAt));
+  return new Map(rows.map((r) => [r.environment, { version: r.version, liveAt: r.liveAt as Date, id: r.id }]));
+}
+
+export async function releasesInFlight(db: Executor) {
+  return db
+    .select({
+      id: releases.id,
+      version: releases.version,
+      environment: releases.environment,
+      state: releases.state,
+      requester: releases.requester,
+      requiredApprovals: releases.requiredApprovals,
+      createdAt: releases.createdAt,
+      approvals: sql<number>`(select count(*)::int from ${approvals} where ${approvals.releaseId} = ${releases.id})`,
+    })
+    .from(releases)
+    .where(inArray(releases.state, IN_FLIGHT))
+    .orderBy(releases.createdAt);
+}
+
+export async function latestHealth(db: Executor): Promise<Map<string, { ok: boolean; latencyMs: number | null; at: Date; error: string | null }>> {
+  const rows = await db
+    .selectDistinctOn([healthChecks.environment], {
+      environment: healthChecks.environment,
+      ok: healthChecks.ok,
+      latencyMs: healthChecks.latencyMs,
+      at: healthChecks.at,
+      error: healthChecks.error,
+    })
+    .from(healthChecks)
+    .orderBy(healthChecks.environment, desc(healthChecks.at));
+  return new Map(rows.map((r) => [r.environment, r]));
+}

@@ -1,0 +1,36 @@
+import type { KnownBlock } from "@slack/types";
+
+/** One part of `/orch status`, contributed by the feature that owns the data. */
+export interface StatusSection {
+  title: string;
+  order: number;
+  render(): Promise<string>;
+}
+
+export class StatusBoard {
+  private readonly sections: StatusSection[] = [];
+
+  add(section: StatusSection): void {
+    this.sections.push(section);
+    this.sections.sort((a, b) => a.order - b.order);
+  }
+
+  /** Every section, each rendered independently so one failing source does not hide the others. */
+  async render(): Promise<{ text: string; blocks: KnownBlock[] }> {
+    const rendered = await Promise.all(
+      this.sections.map(async (section) => {
+        try {
+          return { title: section.title, body: await section.render() };
+        } catch {
+          return { title: section.title, body: "_unavailable right now (the database did not answer)_" };
+        }
+      }),
+    );
+    const blocks: KnownBlock[] = [{ type: "header", text: { type: "plain_text", text: "Orchestrator status" } }];
+    for (const { title, body } of rendered) {
+      blocks.push({ type: "section", text: { type: "mrkdwn", text: `*${title}*\n${body}`.slice(0, 3000) } });
+    }
+    const text = rendered.map(({ title, body }) => `${title}: ${body}`).join("\n");
+    return { text: text.slice(0, 3000), blocks };
+  }
+}

@@ -1,0 +1,29 @@
+/** "3m", "2h", "5d": how long ago, for people. */
+export function formatAge(at: Date, now: Date = new Date()): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours}h`;
+  return `${Math.round(hours / 24)}d`;
+}
+
+/** A date and time in the configured timezone, e.g. "Mon 25 Nov 2026, 09:00 (Asia/Bangkok)". */
+export function formatDateTime(at: Date, timeZone: string, withZone = true): string {
+  const text = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  }).format(at);
+  return withZone ? `${text} (${timeZone})` : text;
+}
+
+export function formatDate(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" }).format(at);
+}

@@ -1,0 +1,126 @@
+import type { LoadedConfig } from "../../src/config/load.js";
+import { type Orchestrator, type StartOptions, startOrchestrator } from "../../src/app.js";
+import { SlackEmulator } from "../../src/emulator/emulator.js";
+import { serveEmulator } from "../../src/emulator/server.js";
+import type { Env } from "../../src/env.js";
+import { createLog, type Level } from "../../src/log.js";
+import { CHANNELS, USERS } from "./config.js";
+import type { TestDatabase } from "./db.js";
+
+export const BOT_TOKEN = "xoxb-test-token";
+export const SIGNING_SECRET = "test-signing-secret";
+
+export interface LogLine {
+  level: Level;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export function testEmulator(): SlackEmulator {
+  const names: Record<string, string> = {
+    [USERS.approver1]: "Somchai",
+    [USERS.approver2]: "Niran",
+    [USERS.approver3]: "Kanya",
+    [USERS.admin]: "Ploy",
+    [USERS.engineer]: "Arthit",
+    [USERS.stakeholder]: "Wichai",
+  };
+  return new SlackEmulator({
+    botToken: BOT_TOKEN,
+    signingSecret: SIGNING_SECRET,
+    retryDelaysMs: [20, 100, 300],
+    users: Object.entries(names).map(([id, name]) => ({ id, name: name.toLowerCase(), realName: name, title: "" })),
+    channels: Object.entries(CHANNELS).map(([name, id]) => ({ id, name })),
+  });
+}
+
+export interface TestBot {
+  orchestrator: Orchestrator;
+  emulator: SlackEmulator;
+  emulatorUrl: string;
+  logs: LogLine[];
+  /** Waits until Slack deliveries and the bot's background work have all finished. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestBotOptions {
+  db: TestDatabase;
+  loaded: LoadedConfig;
+  /** Share one emulator (one workspace) between several bots: replicas, or a restart. */
+  emulator?: { emulator: SlackEmulator; url: string };
+  replicaId?: string;
+  anthropic?: Env["anthropic"];
+  start?: Partial<StartOptions>;
+}
+
+/** A bot in HTTP mode against a Slack emulator on its own port, as a real workspace would drive it. */
+export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
+  const emulator = options.emulator?.emulator ?? testEmulator();
+  const served = options.emulator ? undefined : await serveEmulator(emulator);
+  const emulatorUrl = options.emulator?.url ?? (served as { url: string }).url;
+  const logs: LogLine[] = [];
+  const echo = process.env.TEST_LOG === "1";
+  const log = createLog("debug", {}, (line) => {
+    logs.push(JSON.parse(line) as LogLine);
+    if (echo) process.stdout.write(line);
+  });
+  const env: Env = {
+    mode: { kind: "http", botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: `${emulatorUrl}/api/` },
+    port: 0,
+    dataDir: "",
+    configPath: options.loaded.path,
+    anthropic: options.anthropic ?? { model: "claude-test" },
+    logLevel: "debug",
+  };
+  const orchestrator = await startOrchestrator({
+    env,
+    loaded: options.loaded,
+    log,
+    database: options.db.database,
+    host: "127.0.0.1",
+    postSpacingMs: 0,
+    slackRetries: 1,
+    shutdownGraceMs: 2000,
+    ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+    ...options.start,
+  });
+  emulator.setRequestUrl(`${orchestrator.url}/slack/events`);
+  const idle = async () => {
+    for (let round = 0; round < 50; round += 1) {
+      await emulator.idle();
+      await orchestrator.services.background.idle();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (orchestrator.services.background.size === 0) {
+        await emulator.idle();
+        if (orchestrator.services.background.size === 0) return;
+      }
+    }
+  };
+  return {
+    orchestrator,
+    emulator,
+    emulatorUrl,
+    logs,
+    idle,
+    stop: async () => {
+      await orchestrator.stop();
+      await served?.close();
+    },
+  };
+}
+
+/** Polls until the check passes or the time is up; the last failure is rethrown. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await check();
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw lastError;
+}
