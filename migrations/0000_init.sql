@@ -104,8 +104,10 @@ CREATE TABLE "release_transitions" (
 CREATE TABLE "releases" (
 	"id" serial PRIMARY KEY NOT NULL,
 	"version" text NOT NULL,
+	"semver" text NOT NULL,
 	"environment" text NOT NULL,
 	"state" text NOT NULL,
+	"revision" integer DEFAULT 0 NOT NULL,
 	"requester" text NOT NULL,
 	"required_approvals" integer NOT NULL,
 	"channel" text,
@@ -117,6 +119,7 @@ CREATE TABLE "releases" (
 	"lease_until" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"awaiting_since" timestamp with time zone,
 	"live_at" timestamp with time zone
 );
 --> statement-breakpoint
@@ -144,7 +147,7 @@ CREATE INDEX "health_checks_environment_at" ON "health_checks" USING btree ("env
 CREATE UNIQUE INDEX "job_runs_slot" ON "job_runs" USING btree ("job","slot");--> statement-breakpoint
 CREATE INDEX "job_runs_job_started" ON "job_runs" USING btree ("job","started_at");--> statement-breakpoint
 CREATE INDEX "release_transitions_release" ON "release_transitions" USING btree ("release_id","id");--> statement-breakpoint
-CREATE UNIQUE INDEX "releases_in_flight_version" ON "releases" USING btree ("environment","version") WHERE "releases"."state" in ('gating', 'awaiting_approval', 'deploying', 'verifying');--> statement-breakpoint
+CREATE UNIQUE INDEX "releases_in_flight_version" ON "releases" USING btree ("environment","semver") WHERE "releases"."state" in ('gating', 'awaiting_approval', 'deploying', 'verifying');--> statement-breakpoint
 CREATE UNIQUE INDEX "releases_one_deploy_per_environment" ON "releases" USING btree ("environment") WHERE "releases"."state" in ('deploying', 'verifying');--> statement-breakpoint
 CREATE INDEX "releases_environment_live" ON "releases" USING btree ("environment","live_at");--> statement-breakpoint
 CREATE INDEX "releases_state" ON "releases" USING btree ("state");

@@ -15,7 +15,9 @@ import { feedbackStatusFeature } from "./feedback/status.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
-import { releasesStatusFeature } from "./releases/status.js";
+import { releasesFeature } from "./releases/feature.js";
+import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
+import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
 import { ChannelPoster } from "./slack/post.js";
@@ -38,18 +40,18 @@ export interface StartOptions {
   slackRetries?: number;
   /** How long shutdown waits for running work before interrupting it. */
   shutdownGraceMs?: number;
+  releaseTimings?: ReleaseTimings;
 }
 
 export interface Orchestrator {
   url: string;
   port: number;
   services: Services;
+  releases: ReleaseService;
   emulator?: SlackEmulator;
   stop(): Promise<void>;
 }
 
-/** Every capability, each registering its own listeners, commands, status lines and jobs. */
-export const FEATURES: Feature[] = [helpFeature, statusFeature, releasesStatusFeature, feedbackStatusFeature];
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -101,7 +103,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
         health,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
         ...(receiver instanceof SignedRequestReceiver ? { slack: (req, res, raw) => receiver.handle(req, res, raw) } : {}),
-        ...(emulator ? { extra: (req, res, pathname) => (emulator as SlackEmulator).handle(req, res, pathname) } : {}),
+        ...(emulator ? { extra: sandboxRoutes(emulator, config) } : {}),
       },
       env.port,
       log,
@@ -170,7 +172,10 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       onStart: (fn) => starters.push(fn),
       onStop: (fn) => stoppers.push(fn),
     };
-    for (const feature of FEATURES) feature(context);
+    const releases = new ReleaseService(services, options.releaseTimings);
+    // Every capability, each registering its own listeners, commands, status lines and jobs.
+    const features: Feature[] = [helpFeature, statusFeature, releasesFeature(releases), feedbackStatusFeature];
+    for (const feature of features) feature(context);
     listenForCommands(app, commands, services);
 
     if (receiver instanceof SocketModeReceiver) await app.start();
@@ -190,7 +195,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       })();
       return stopping;
     };
-    return { url: localUrl, port: http.port, services, ...(emulator ? { emulator } : {}), stop };
+    return { url: localUrl, port: http.port, services, releases, ...(emulator ? { emulator } : {}), stop };
   } catch (error) {
     for (const fn of cleanup) await fn().catch(() => undefined);
     throw error;

@@ -43,7 +43,7 @@ describe.each(dbKinds())("walking skeleton on %s", (kind) => {
   });
 
   it("answers /orch status from the database", async () => {
-    await db.database.db.execute(sql`insert into releases (version, environment, state, requester, required_approvals, live_at) values ('1.3.0', 'staging', 'live', 'U0ENGINEER', 1, now() - interval '2 hours')`);
+    await db.database.db.execute(sql`insert into releases (version, semver, environment, state, requester, required_approvals, live_at) values ('1.3.0', '1.3.0', 'staging', 'live', 'U0ENGINEER', 1, now() - interval '2 hours')`);
     await db.database.db.execute(sql`insert into feedback (channel, ts, author, text, source, kind, priority, captured_by) values ('C0HELPDESK', '1.000001', 'U0STAKEHOLDER', 'Forecast page slow', 'PEA Help Desk', 'support-ticket', 'high', 'message')`);
     await bot.emulator.command(USERS.engineer, CHANNELS.general, "status");
     await bot.idle();

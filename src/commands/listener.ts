@@ -1,5 +1,6 @@
 import type { App } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
+import { isConnectionError } from "../db/client.js";
 import { type Services, UserError } from "../feature.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 
@@ -48,8 +49,7 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
 }
 
 function describeFailure(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  if (code === "ECONNREFUSED" || code === "CONNECTION_CLOSED" || code === "CONNECT_TIMEOUT" || code === "57P01") return "the database is not answering";
-  if (code === "slack_webapi_platform_error") return `Slack refused the message (${(error as { data?: { error?: string } }).data?.error ?? "unknown error"})`;
+  if (isConnectionError(error)) return "the database is not answering";
+  if ((error as { code?: string }).code === "slack_webapi_platform_error") return `Slack refused the message (${(error as { data?: { error?: string } }).data?.error ?? "unknown error"})`;
   return "an unexpected error (it has been logged)";
 }

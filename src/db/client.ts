@@ -124,3 +124,27 @@ export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]>
 export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction(fn);
 }
+
+/** The driver's error under drizzle's wrapper: SQLSTATE code and constraint name, whichever driver raised it. */
+export function pgError(error: unknown): { code?: string; constraint?: string; message: string } {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    const candidate = current as { code?: unknown; constraint?: string; constraint_name?: string; message?: string; cause?: unknown };
+    if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) {
+      return { code: candidate.code, constraint: candidate.constraint_name ?? candidate.constraint, message: candidate.message ?? String(current) };
+    }
+    current = candidate.cause;
+  }
+  return { message: error instanceof Error ? error.message : String(error) };
+}
+
+/** True when the database could not be reached at all (as opposed to refusing a query). */
+export function isConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_|CONNECT_TIMEOUT)/.test(code) || /^(08|57P)/.test(code))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -26,9 +26,14 @@ export const releases = pgTable(
   "releases",
   {
     id: serial("id").primaryKey(),
+    /** As the requester typed it (v1.4.0); substituted into deploy commands. */
     version: text("version").notNull(),
+    /** Normalized semver (1.4.0): what "the same version" means. */
+    semver: text("semver").notNull(),
     environment: text("environment").notNull(),
     state: text("state").$type<ReleaseState>().notNull(),
+    /** Bumped by every change, so a message rendered from an older revision is rendered again. */
+    revision: integer("revision").notNull().default(0),
     requester: text("requester").notNull(),
     requiredApprovals: integer("required_approvals").notNull(),
     channel: text("channel"),
@@ -41,12 +46,13 @@ export const releases = pgTable(
     leaseUntil: timestamp("lease_until", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    awaitingSince: timestamp("awaiting_since", { withTimezone: true }),
     liveAt: timestamp("live_at", { withTimezone: true }),
   },
   (t) => [
     // One release of a version in flight per environment, whoever asks and however often.
     uniqueIndex("releases_in_flight_version")
-      .on(t.environment, t.version)
+      .on(t.environment, t.semver)
       .where(sql`${t.state} in ('gating', 'awaiting_approval', 'deploying', 'verifying')`),
     // One deploy at a time per environment.
     uniqueIndex("releases_one_deploy_per_environment")

@@ -93,7 +93,8 @@ export class SlackEmulator {
   readonly botUserId: string;
   readonly botId: string;
   readonly appId: string;
-  private requestUrl: string | undefined;
+  private requestUrls: string[];
+  private nextRequestUrl = 0;
   private baseUrl: string | undefined;
   private readonly responseUrls = new Map<string, ResponseUrlState>();
   private readonly triggers = new Map<string, Trigger>();
@@ -107,7 +108,7 @@ export class SlackEmulator {
     this.botUserId = options.botUserId ?? "U0ORCHBOT";
     this.botId = options.botId ?? "B0ORCHBOT";
     this.appId = options.appId ?? "A0ORCH";
-    this.requestUrl = options.requestUrl;
+    this.requestUrls = options.requestUrl ? [options.requestUrl] : [];
     this.baseUrl = options.baseUrl;
     this.retryDelaysMs = options.retryDelaysMs ?? [0, 60_000, 300_000];
     this.workspace.addUser({ id: this.botUserId, name: options.botName ?? "orchestrator", realName: "Orchestrator", title: "Release bot", isBot: true });
@@ -115,8 +116,10 @@ export class SlackEmulator {
     for (const channel of options.channels ?? []) this.workspace.addChannel(channel);
   }
 
-  setRequestUrl(url: string): void {
-    this.requestUrl = url;
+  /** The bot's Request URL; several URLs are used in turn, as a load balancer in front of replicas would. */
+  setRequestUrl(url: string | string[]): void {
+    this.requestUrls = Array.isArray(url) ? [...url] : [url];
+    this.nextRequestUrl = 0;
   }
 
   setBaseUrl(url: string): void {
@@ -605,8 +608,11 @@ export class SlackEmulator {
     });
   }
 
-  /** A person clicks a button on a message (or on one of their ephemeral messages). */
-  async click(userId: string, target: { channel: string; ts: string } | { ephemeralId: string }, actionId: string): Promise<InteractionResult> {
+  /**
+   * A person clicks a button on a message (or on one of their ephemeral messages). `asSeen` is the
+   * message's blocks as their client still showed them: a click on a button that has since gone.
+   */
+  async click(userId: string, target: { channel: string; ts: string } | { ephemeralId: string }, actionId: string, asSeen?: unknown[]): Promise<InteractionResult> {
     const user = this.user(userId);
     let channelId: string;
     let blocks: unknown[] | undefined;
@@ -632,7 +638,7 @@ export class SlackEmulator {
       source = { kind: "message", ts: found.ts };
       threadTs = found.thread_ts;
     }
-    const located = findAction(blocks, actionId);
+    const located = findAction(asSeen ?? blocks, actionId);
     if (!located) throw new Error(`no button ${actionId} on that message`);
     const channel = this.channel(channelId);
     const payload = {
@@ -790,7 +796,9 @@ export class SlackEmulator {
 
   /** Signs and posts a request to the bot's Request URL. */
   async send(kind: Delivery["kind"], body: string, contentType: string, extra: { retryNum?: number; retryReason?: string; eventId?: string } = {}): Promise<InteractionResult> {
-    if (!this.requestUrl) throw new Error("emulator request URL not set");
+    const requestUrl = this.requestUrls[this.nextRequestUrl % Math.max(1, this.requestUrls.length)];
+    this.nextRequestUrl += 1;
+    if (!requestUrl) throw new Error("emulator request URL not set");
     const timestamp = Math.floor(Date.now() / 1000).toString();
     const signature = `v0=${createHmac("sha256", this.options.signingSecret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
     const headers: Record<string, string> = {
@@ -806,7 +814,7 @@ export class SlackEmulator {
     const attempt = extra.retryNum ?? 0;
     const ackTimeout = this.options.ackTimeoutMs ?? 3000;
     try {
-      const response = await fetch(this.requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
+      const response = await fetch(requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
       const text = await response.text();
       this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now() });
       let parsed: unknown = text;

@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import { formatDuration } from "../config/duration.js";
+
+/** What a command printed last: enough to diagnose a failure, small enough to store and show in Slack. */
+export const TAIL_CHARS = 4000;
+
+export interface RunOptions {
+  argv: readonly string[];
+  cwd: string;
+  timeoutMs: number;
+  /** Aborting kills the command (shutdown). */
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  ok: boolean;
+  exitCode: number | null;
+  /** Why it did not pass, in words: "exit code 3", "timed out after 15m", "interrupted". */
+  failure?: string;
+  tail: string;
+  stdout: string;
+  durationMs: number;
+}
+
+/** Keeps the last `limit` characters of a growing text without holding all of it. */
+class Tail {
+  private text = "";
+  constructor(private readonly limit: number) {}
+  push(chunk: string): void {
+    this.text += chunk;
+    if (this.text.length > this.limit * 2) this.text = this.text.slice(-this.limit);
+  }
+  value(): string {
+    return this.text.length > this.limit ? `…${this.text.slice(-this.limit)}` : this.text;
+  }
+}
+
+/**
+ * Runs an argv list (never a shell string) in its own process group, so a timeout or shutdown stops
+ * the whole tree. stdout is also returned whole (up to 5 MB) for jobs that parse JSON output.
+ */
+export function runArgv(options: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const [program, ...args] = options.argv;
+  const tail = new Tail(TAIL_CHARS);
+  return new Promise((resolve) => {
+    if (!program) {
+      resolve({ ok: false, exitCode: null, failure: "nothing to run", tail: "", stdout: "", durationMs: 0 });
+      return;
+    }
+    if (options.signal?.aborted) {
+      resolve({ ok: false, exitCode: null, failure: "interrupted before it started", tail: "", stdout: "", durationMs: 0 });
+      return;
+    }
+    let stdout = "";
+    let stopReason: string | undefined;
+    const child = spawn(program, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const kill = (reason: string) => {
+      if (stopReason || child.exitCode !== null) return;
+      stopReason = reason;
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        child.kill("SIGTERM");
+      }
+      setTimeout(() => {
+        try {
+          if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 3000).unref();
+    };
+    const timer = setTimeout(() => kill(`timed out after ${formatDuration(options.timeoutMs)}`), options.timeoutMs);
+    const onAbort = () => kill("interrupted");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      tail.push(chunk);
+      if (stdout.length < 5_000_000) stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => tail.push(chunk));
+    const finish = (result: Omit<RunResult, "tail" | "stdout" | "durationMs">) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolve({ ...result, tail: tail.value().trimEnd(), stdout, durationMs: Math.round(performance.now() - started) });
+    };
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      finish({ ok: false, exitCode: null, failure: error.code === "ENOENT" ? `cannot run ${program}: not found` : `cannot run ${program}: ${error.message}` });
+    });
+    child.on("close", (code, signal) => {
+      if (stopReason) finish({ ok: false, exitCode: code, failure: stopReason });
+      else if (code === 0) finish({ ok: true, exitCode: 0 });
+      else finish({ ok: false, exitCode: code, failure: code === null ? `killed by ${signal ?? "a signal"}` : `exit code ${code}` });
+    });
+  });
+}
+
+/** Fills `{version}` and `{environment}`, the only substitutions a configured argv may use. */
+export function substitute(argv: readonly string[], values: { version?: string; environment?: string }): string[] {
+  return argv.map((arg) =>
+    arg.replace(/\{(version|environment)\}/g, (match, key: "version" | "environment") => values[key] ?? match),
+  );
+}

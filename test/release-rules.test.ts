@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { RELEASE_STATES } from "../src/db/schema.js";
+import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
+import { canTransition, checkApprove, checkReject, isFinal, normalizeVersion, statesLeadingTo } from "../src/releases/machine.js";
+import { checkBlocks } from "../src/emulator/limits.js";
+
+describe("release state machine", () => {
+  it("allows only the documented transitions", () => {
+    const allowed = RELEASE_STATES.flatMap((from) => RELEASE_STATES.filter((to) => canTransition(from, to)).map((to) => `${from}→${to}`));
+    expect(allowed.sort()).toEqual(
+      [
+        "gating→awaiting_approval",
+        "gating→blocked",
+        "gating→failed",
+        "awaiting_approval→deploying",
+        "awaiting_approval→rejected",
+        "awaiting_approval→expired",
+        "deploying→verifying",
+        "deploying→failed",
+        "verifying→live",
+        "verifying→failed",
+      ].sort(),
+    );
+    expect(statesLeadingTo("failed").sort()).toEqual(["deploying", "gating", "verifying"]);
+    for (const state of ["live", "blocked", "rejected", "expired", "failed"] as const) expect(isFinal(state)).toBe(true);
+  });
+
+  it("normalizes versions", () => {
+    expect(normalizeVersion("v1.4.0-rc.1")).toBe("1.4.0-rc.1");
+    expect(normalizeVersion("1.4")).toBeUndefined();
+    expect(normalizeVersion("1.4.0; rm -rf /")).toBeUndefined();
+    expect(normalizeVersion(`1.0.0-${"a".repeat(80)}`)).toBeUndefined();
+  });
+
+  it("applies the approval rules", () => {
+    const facts = { state: "awaiting_approval" as const, requester: "U1", approvers: ["U1", "U2", "U3"], approvedBy: ["U2"], required: 2 };
+    expect(checkApprove(facts, "U3")).toEqual({ ok: true });
+    expect(checkApprove(facts, "U1")).toEqual({ ok: false, reason: "You requested this release, so someone else has to approve it." });
+    expect(checkApprove(facts, "U2")).toEqual({ ok: false, reason: "You have already approved this release; it needs 1 more approval from someone else." });
+    expect(checkApprove(facts, "U9")).toEqual({ ok: false, reason: "Only release approvers can approve releases." });
+    expect(checkApprove({ ...facts, state: "deploying" }, "U3")).toEqual({ ok: false, reason: "This release is already deploying; there is nothing to approve." });
+    expect(checkReject(facts, "U1")).toEqual({ ok: true });
+    expect(checkReject({ ...facts, state: "live" }, "U2")).toEqual({ ok: false, reason: "This release is already live; there is nothing to reject." });
+  });
+});
+
+describe("release message", () => {
+  const base: ReleaseView = {
+    id: 9,
+    version: "1.4.0",
+    environment: "production",
+    state: "awaiting_approval",
+    requester: "U1",
+    requiredApprovals: 2,
+    gates: [
+      { name: "Tests pass", kind: "run", status: "passed", detail: "412 passed" },
+      { name: "Runbooks updated", kind: "manual", status: "manual", detail: "confirmed by the approver" },
+    ],
+    approvals: [{ approver: "U2", at: new Date("2026-11-25T03:00:00Z") }],
+    reason: null,
+    outputTail: null,
+    createdAt: new Date("2026-11-25T02:00:00Z"),
+    updatedAt: new Date("2026-11-25T03:00:00Z"),
+  };
+
+  it("shows buttons only while approval is pending, with times in the configured zone", () => {
+    const pending = releaseMessage(base, "Asia/Bangkok");
+    expect(pending.text).toBe("Release 1.4.0 to production: awaiting approval (1/2 approvals)");
+    expect(JSON.stringify(pending.blocks)).toContain("<@U2> — Wed, 25 Nov 2026, 10:00");
+    expect(pending.blocks.some((b) => b.type === "actions")).toBe(true);
+    expect(releaseMessage({ ...base, state: "deploying" }, "Asia/Bangkok").blocks.some((b) => b.type === "actions")).toBe(false);
+  });
+
+  it("stays inside Block Kit limits with a huge output and many gates", () => {
+    const huge: ReleaseView = {
+      ...base,
+      state: "failed",
+      reason: "x".repeat(5000),
+      outputTail: "line\n".repeat(5000),
+      gates: Array.from({ length: 60 }, (_, i) => ({ name: `gate ${i}`, kind: "run" as const, status: "failed" as const, detail: "y".repeat(400) })),
+    };
+    expect(checkBlocks(releaseMessage(huge, "UTC").blocks)).toBeUndefined();
+  });
+});
