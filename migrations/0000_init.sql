@@ -139,8 +139,8 @@ ALTER TABLE "feedback_events" ADD CONSTRAINT "feedback_events_feedback_id_feedba
 ALTER TABLE "release_transitions" ADD CONSTRAINT "release_transitions_release_id_releases_id_fk" FOREIGN KEY ("release_id") REFERENCES "public"."releases"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "ai_calls_at" ON "ai_calls" USING btree ("at");--> statement-breakpoint
 CREATE UNIQUE INDEX "feedback_message" ON "feedback" USING btree ("channel","ts");--> statement-breakpoint
-CREATE INDEX "feedback_status" ON "feedback" USING btree ("status","created_at");--> statement-breakpoint
-CREATE INDEX "feedback_created" ON "feedback" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "feedback_status" ON "feedback" USING btree ("status","posted_at");--> statement-breakpoint
+CREATE INDEX "feedback_posted" ON "feedback" USING btree ("posted_at");--> statement-breakpoint
 CREATE INDEX "feedback_channel_ts" ON "feedback" USING btree ("channel","thread_ts");--> statement-breakpoint
 CREATE INDEX "feedback_events_feedback" ON "feedback_events" USING btree ("feedback_id");--> statement-breakpoint
 CREATE INDEX "health_checks_environment_at" ON "health_checks" USING btree ("environment","at");--> statement-breakpoint

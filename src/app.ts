@@ -11,8 +11,12 @@ import { type Database, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
-import { feedbackStatusFeature } from "./feedback/status.js";
+import { feedbackFeature } from "./feedback/feature.js";
+import { FeedbackService } from "./feedback/service.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
+import { jobsFeature } from "./jobs/feature.js";
+import { JobBodies } from "./jobs/registry.js";
+import type { SchedulerTimings } from "./jobs/scheduler.js";
 import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { releasesFeature } from "./releases/feature.js";
@@ -41,6 +45,8 @@ export interface StartOptions {
   /** How long shutdown waits for running work before interrupting it. */
   shutdownGraceMs?: number;
   releaseTimings?: ReleaseTimings;
+  /** Scheduler leases, heartbeats and timers (tests shorten them or fire slots by hand). */
+  jobs?: SchedulerTimings;
 }
 
 export interface Orchestrator {
@@ -48,6 +54,7 @@ export interface Orchestrator {
   port: number;
   services: Services;
   releases: ReleaseService;
+  feedback: FeedbackService;
   emulator?: SlackEmulator;
   stop(): Promise<void>;
 }
@@ -169,12 +176,14 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       services,
       commands,
       status: new StatusBoard(),
+      jobs: new JobBodies(),
       onStart: (fn) => starters.push(fn),
       onStop: (fn) => stoppers.push(fn),
     };
     const releases = new ReleaseService(services, options.releaseTimings);
     // Every capability, each registering its own listeners, commands, status lines and jobs.
-    const features: Feature[] = [helpFeature, statusFeature, releasesFeature(releases), feedbackStatusFeature];
+    const feedback = new FeedbackService(services);
+    const features: Feature[] = [helpFeature, statusFeature, releasesFeature(releases), feedbackFeature(feedback), jobsFeature({ timings: options.jobs })];
     for (const feature of features) feature(context);
     listenForCommands(app, commands, services);
 
@@ -195,7 +204,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       })();
       return stopping;
     };
-    return { url: localUrl, port: http.port, services, releases, ...(emulator ? { emulator } : {}), stop };
+    return { url: localUrl, port: http.port, services, releases, feedback, ...(emulator ? { emulator } : {}), stop };
   } catch (error) {
     for (const fn of cleanup) await fn().catch(() => undefined);
     throw error;
@@ -206,7 +215,7 @@ async function identify(slack: WebClient): Promise<Services["bot"]> {
   try {
     const result = await slack.auth.test();
     if (!result.user_id || !result.team_id) throw new StartupError("Slack's auth.test did not name the bot user");
-    return { userId: result.user_id, botId: result.bot_id ?? "", teamId: result.team_id };
+    return { userId: result.user_id, botId: result.bot_id ?? "", teamId: result.team_id, workspaceUrl: result.url ?? "https://slack.com/" };
   } catch (error) {
     if (error instanceof StartupError) throw error;
     const slackError = (error as { data?: { error?: string } }).data?.error;

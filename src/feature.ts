@@ -5,6 +5,7 @@ import type { CommandRouter } from "./commands/router.js";
 import type { Config } from "./config/schema.js";
 import type { Database, Db } from "./db/client.js";
 import type { Log } from "./log.js";
+import type { JobBodies } from "./jobs/registry.js";
 import type { Metrics } from "./metrics.js";
 import type { ChannelPoster } from "./slack/post.js";
 import type { StatusBoard } from "./status/board.js";
@@ -23,7 +24,8 @@ export interface Services {
   background: Background;
   /** This process among the replicas sharing the database. */
   replicaId: string;
-  bot: { userId: string; botId: string; teamId: string };
+  /** The bot's identity and its workspace's URL (for permalinks), from auth.test. */
+  bot: { userId: string; botId: string; teamId: string; workspaceUrl: string };
   mode: "http" | "socket" | "sandbox";
 }
 
@@ -38,6 +40,7 @@ export interface FeatureContext extends Lifecycle {
   services: Services;
   commands: CommandRouter;
   status: StatusBoard;
+  jobs: JobBodies;
 }
 
 export type Feature = (ctx: FeatureContext) => void;

@@ -40,7 +40,7 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
 
   it("takes 1.4.0 through staging and then production with two approvals", async () => {
     const started = await command(USERS.engineer, "release 1.4.0");
-    expect(started.reply).toMatch(/^Release #\d+: `1.4.0` to staging is running its gates; follow it <https:\/\/.*\|in <#C0RELEASES>>\.$/);
+    expect(started.reply).toMatch(/^Release #\d+: `1.4.0` to staging is running its gates; follow it in <#C0RELEASES> \(<https:\/\/[^|>]+\|message>\)\.$/);
 
     const awaiting = await waitForMessageState(bot, "1.4.0", "staging", "awaiting approval");
     const shown = JSON.stringify(awaiting.blocks);

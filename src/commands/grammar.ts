@@ -20,6 +20,8 @@ export interface ArgSpec {
 
 export interface Pattern {
   usage: string;
+  /** The usage as people read it: `<status:open|closed>` shows as `<open|closed>`. */
+  display: string;
   words: string[];
   args: ArgSpec[];
   options: ArgSpec[];
@@ -63,7 +65,7 @@ export function compilePattern(usage: string): Pattern {
       words.push(part.toLowerCase());
     }
   }
-  return { usage, words, args, options };
+  return { usage, display: usage.replace(/<[a-z][a-z-]*:([^>]+)>/g, "<$1>"), words, args, options };
 }
 
 function parseArg(text: string, usage: string): ArgSpec {
@@ -152,7 +154,8 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
     if (arg.rest) {
       const taken = remaining.slice(index);
       index = remaining.length;
-      const joined = joinRaw(text, taken).trim();
+      // One quoted phrase is taken without its quotes; several words keep their spacing and newlines.
+      const joined = (taken.length === 1 ? (taken[0] as Token).value : joinRaw(text, taken)).trim();
       if (!joined) {
         if (arg.optional) continue;
         return { ok: false, problem: `missing ${article(arg.name)}` };

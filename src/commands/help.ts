@@ -35,7 +35,7 @@ export function helpAll(router: CommandRouter): { text: string; blocks: KnownBlo
   for (const [group, list] of groups) {
     const body = list.map((c) => line(router, c)).join("\n");
     blocks.push({ type: "section", text: { type: "mrkdwn", text: `*${group}*\n${body}`.slice(0, 3000) } });
-    textLines.push(...list.map((c) => `${router.name} ${c.pattern.usage} — ${c.summary}`));
+    textLines.push(...list.map((c) => `${router.name} ${c.pattern.display} — ${c.summary}`));
   }
   return { text: textLines.join("\n"), blocks };
 }

@@ -69,6 +69,8 @@ export type Resolution =
 /** One place that decides what a command text means: which command, which arguments, or what was wrong. */
 export class CommandRouter {
   private readonly commands: Command[] = [];
+  /** In the order features added them, for help. */
+  private readonly registered: Command[] = [];
 
   constructor(
     readonly name: string,
@@ -81,17 +83,18 @@ export class CommandRouter {
       const clash = this.commands.find((c) => c.pattern.usage === command.pattern.usage);
       if (clash) throw new Error(`command ${command.pattern.usage} is registered twice`);
       this.commands.push(command);
+      this.registered.push(command);
     }
     // Longer literal prefixes first, so `release log <version>` wins over `release <version>`.
     this.commands.sort((a, b) => b.pattern.words.length - a.pattern.words.length);
   }
 
   list(): readonly Command[] {
-    return [...this.commands].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
+    return [...this.registered].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
   }
 
   usageOf(command: Command): string {
-    return `\`${this.name} ${command.pattern.usage}\``;
+    return `\`${this.name} ${command.pattern.display}\``;
   }
 
   resolve(text: string, user: string): Resolution {

@@ -50,6 +50,9 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
     max: options.poolSize ?? 10,
     onnotice: () => {},
     connect_timeout: 5,
+    // postgres.js waits up to 20 s between reconnect attempts by default; queued queries wait with it.
+    // A short, capped backoff makes an outage fail fast (Slack redelivers) and recovery prompt.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
     idle_timeout: 60,
     connection: { application_name: "orchestrator" },
   });

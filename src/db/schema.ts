@@ -124,8 +124,8 @@ export const feedback = pgTable(
   },
   (t) => [
     uniqueIndex("feedback_message").on(t.channel, t.ts),
-    index("feedback_status").on(t.status, t.createdAt),
-    index("feedback_created").on(t.createdAt),
+    index("feedback_status").on(t.status, t.postedAt),
+    index("feedback_posted").on(t.postedAt),
     index("feedback_channel_ts").on(t.channel, t.threadTs),
   ],
 );

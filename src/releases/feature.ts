@@ -16,7 +16,7 @@ const version = z.string().refine((v) => normalizeVersion(v) !== undefined, {
 
 /** Release commands, the Approve/Reject buttons, the reject dialog, and the release parts of `/orch status`. */
 export function releasesFeature(releases: ReleaseService): Feature {
-  return ({ app, services, commands, status, onStart, onStop }) => {
+  return ({ app, services, commands, status, jobs, onStart, onStop }) => {
     const { config, db, log, background } = services;
     const envNames = config.environments.map((e) => e.name);
 
@@ -39,8 +39,8 @@ export function releasesFeature(releases: ReleaseService): Feature {
             await ctx.reply({ text: result.reason });
             return;
           }
-          const where = result.permalink ? `<${result.permalink}|in <#${config.channels.releases}>>` : `in <#${config.channels.releases}>`;
-          await ctx.reply({ text: `Release #${result.release.id}: \`${result.release.version}\` to ${result.release.environment} is running its gates; follow it ${where}.` });
+          const link = result.permalink ? ` (<${result.permalink}|message>)` : "";
+          await ctx.reply({ text: `Release #${result.release.id}: \`${result.release.version}\` to ${result.release.environment} is running its gates; follow it in <#${config.channels.releases}>${link}.` });
         },
       }),
       defineCommand({
@@ -140,6 +140,16 @@ export function releasesFeature(releases: ReleaseService): Feature {
           15,
         ).join("\n");
       },
+    });
+
+    jobs.define("approval-expiry", async () => {
+      const expired = await releases.expire();
+      const interrupted = await releases.recoverInterrupted();
+      const parts = [
+        expired.length > 0 ? `expired ${expired.map((r) => `${r.version} → ${r.environment}`).join(", ")}` : "no approval past its window",
+        ...(interrupted.length > 0 ? [`marked interrupted: ${interrupted.map((r) => `${r.version} → ${r.environment}`).join(", ")}`] : []),
+      ];
+      return { status: "succeeded", summary: `${parts.join("; ")}.`, details: { expired: expired.map((r) => r.id), interrupted: interrupted.map((r) => r.id) } };
     });
 
     onStart(() => releases.startRecovery());

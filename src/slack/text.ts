@@ -22,3 +22,11 @@ export function cutList(lines: string[], limit: number): string[] {
   if (lines.length <= limit) return lines;
   return [...lines.slice(0, limit), `…and ${lines.length - limit} more`];
 }
+
+/**
+ * Text that came from Slack (already in Slack's escaped form, with <@U…> mentions) shown again by the
+ * bot: user and channel mentions stay, but @channel, @here, @everyone and group pings are defused.
+ */
+export function quoteSlackText(text: string): string {
+  return text.replace(/<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>/g, (_match, name: string) => `@${name.replace(/^subteam\^.*/, "group")}`);
+}

@@ -1,0 +1,206 @@
+import { z } from "zod";
+import type { FeedbackChannelConfig, Priority } from "../config/schema.js";
+import type { Services } from "../feature.js";
+import { type CaptureMethod, activeThreads, backfillStart, editFeedback, findByMessage, markDeleted, recordFeedback, saveBackfillCursor } from "./store.js";
+import { triageByRules } from "./triage.js";
+
+export const CAPTURED_REACTION = "inbox_tray";
+/** How far back a channel with nothing recorded yet is read on its first backfill. */
+const FIRST_BACKFILL_DAYS = 7;
+/** Backfill rereads this much before its starting point: messages that failed while later ones were stored. */
+const BACKFILL_OVERLAP_SECONDS = 48 * 3600;
+const ACTIVE_THREADS_LIMIT = 200;
+
+/** The parts of a Slack message that feedback needs, from an event, history, replies or a shortcut. */
+export const slackMessageSchema = z.object({
+  ts: z.string(),
+  thread_ts: z.string().optional(),
+  user: z.string().optional(),
+  bot_id: z.string().optional(),
+  subtype: z.string().optional(),
+  text: z.string().optional().default(""),
+  team: z.string().optional(),
+  reply_count: z.number().optional(),
+  latest_reply: z.string().optional(),
+  files: z.array(z.object({ name: z.string().optional(), title: z.string().optional() }).passthrough()).optional(),
+});
+export type SlackMessageData = z.infer<typeof slackMessageSchema>;
+
+/** Subtypes that are still a person speaking: a file with a comment, a thread reply also sent to the channel. */
+const HUMAN_SUBTYPES = new Set([undefined, "file_share", "thread_broadcast"]);
+
+export function isHumanMessage(message: SlackMessageData, botUserId: string): boolean {
+  return Boolean(message.user) && !message.bot_id && message.user !== botUserId && HUMAN_SUBTYPES.has(message.subtype);
+}
+
+export function tsToDate(ts: string): Date {
+  return new Date(Math.round(Number(ts) * 1000));
+}
+
+export function dateToTs(date: Date): string {
+  return (date.getTime() / 1000).toFixed(6);
+}
+
+export function compareTs(a: string, b: string): number {
+  return Number(a) - Number(b);
+}
+
+export interface BackfillReport {
+  channel: string;
+  recorded: number;
+  examined: number;
+  threads: number;
+}
+
+/** Captures feedback from Slack: messages in feedback channels, reactions, shortcuts, and backfill of what was missed. */
+export class FeedbackService {
+  constructor(private readonly services: Services) {}
+
+  channelConfig(channel: string): FeedbackChannelConfig | undefined {
+    return this.services.config.feedback.channels.find((c) => c.channel === channel);
+  }
+
+  /** Slack's permalink format, built locally so recording a message costs no extra API call. */
+  permalink(channel: string, ts: string, threadTs?: string): string {
+    const base = this.services.bot.workspaceUrl.replace(/\/?$/, "/");
+    const thread = threadTs && threadTs !== ts ? `?thread_ts=${threadTs}&cid=${channel}` : "";
+    return `${base}archives/${channel}/p${ts.replace(".", "")}${thread}`;
+  }
+
+  /**
+   * Records a Slack message as feedback. Returns the new row's id, or undefined when that message was
+   * already recorded (by any path, on any replica). The author gets an :inbox_tray: reaction.
+   */
+  async record(channel: string, message: SlackMessageData, capturedBy: CaptureMethod, fallback: { source: string; kind: string; priority: Priority }): Promise<number | undefined> {
+    const configured = this.channelConfig(channel);
+    const source = configured?.source ?? fallback.source;
+    const defaultKind = configured?.kind ?? fallback.kind;
+    const defaultPriority = configured?.priority ?? fallback.priority;
+    const text = messageText(message);
+    const triage = triageByRules({ text, defaultKind, defaultPriority });
+    const id = await recordFeedback(this.services.db, {
+      teamId: message.team ?? this.services.bot.teamId,
+      channel,
+      ts: message.ts,
+      threadTs: message.thread_ts ?? null,
+      author: message.user ?? message.bot_id ?? "unknown",
+      text,
+      permalink: this.permalink(channel, message.ts, message.thread_ts),
+      source,
+      kind: triage.kind,
+      priority: triage.priority,
+      theme: triage.theme,
+      capturedBy,
+      triagedBy: "rules",
+      postedAt: tsToDate(message.ts),
+    });
+    if (id === undefined) return undefined;
+    this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
+    void this.services.background.run(`acknowledge feedback #${id}`, () => this.acknowledge(channel, message.ts));
+    return id;
+  }
+
+  /** Every human message and thread reply in a feedback channel. */
+  async recordChannelMessage(channel: string, message: SlackMessageData): Promise<number | undefined> {
+    const configured = this.channelConfig(channel);
+    if (!configured || !isHumanMessage(message, this.services.bot.userId)) return undefined;
+    return this.record(channel, message, "message", configured);
+  }
+
+  async edit(channel: string, message: SlackMessageData): Promise<void> {
+    const updated = await editFeedback(this.services.db, channel, message.ts, messageText(message), message.user);
+    // An edit of a feedback-channel message the bot never stored is still feedback: store it now.
+    if (!updated) await this.recordChannelMessage(channel, message);
+  }
+
+  async remove(channel: string, ts: string): Promise<void> {
+    await markDeleted(this.services.db, channel, ts);
+  }
+
+  /** Someone reacted with the configured emoji: record that message, wherever it is. */
+  async captureByReaction(channel: string, ts: string): Promise<number | undefined> {
+    if (await findByMessage(this.services.db, channel, ts)) return undefined;
+    const message = await this.fetchMessage(channel, ts);
+    if (!message || message.user === this.services.bot.userId) return undefined;
+    return this.record(channel, message, "reaction", { source: "Slack reaction", kind: "direct-feedback", priority: "medium" });
+  }
+
+  /** Looks a message up by ts: channel history for top-level messages, the thread for replies. */
+  async fetchMessage(channel: string, ts: string): Promise<SlackMessageData | undefined> {
+    const { slack } = this.services;
+    const history = await slack.conversations.history({ channel, oldest: ts, latest: ts, inclusive: true, limit: 1 });
+    const top = (history.messages ?? []).find((m) => m.ts === ts);
+    if (top) return slackMessageSchema.parse(top);
+    const replies = await slack.conversations.replies({ channel, ts, oldest: ts, latest: ts, inclusive: true, limit: 10 });
+    const reply = (replies.messages ?? []).find((m) => m.ts === ts);
+    return reply ? slackMessageSchema.parse(reply) : undefined;
+  }
+
+  private async acknowledge(channel: string, ts: string): Promise<void> {
+    try {
+      await this.services.slack.reactions.add({ channel, timestamp: ts, name: CAPTURED_REACTION });
+    } catch (error) {
+      const code = (error as { data?: { error?: string } }).data?.error;
+      if (code !== "already_reacted") this.services.log.warn("could not react to recorded feedback", { channel, ts, error });
+    }
+  }
+
+  /**
+   * Reads each feedback channel's history (and the threads with new replies) since the last recorded
+   * message, recording what is missing. Redelivery covers a few minutes; this covers hours of downtime.
+   */
+  async backfill(signal?: AbortSignal): Promise<BackfillReport[]> {
+    const reports: BackfillReport[] = [];
+    for (const channel of this.services.config.feedback.channels) {
+      if (signal?.aborted) break;
+      reports.push(await this.backfillChannel(channel, signal));
+    }
+    return reports;
+  }
+
+  private async backfillChannel(channel: FeedbackChannelConfig, signal?: AbortSignal): Promise<BackfillReport> {
+    const { slack, db, bot } = this.services;
+    const start = (await backfillStart(db, channel.channel)) ?? dateToTs(new Date(Date.now() - FIRST_BACKFILL_DAYS * 86_400_000));
+    const oldest = (Number(start) - BACKFILL_OVERLAP_SECONDS).toFixed(6);
+    const report: BackfillReport = { channel: channel.channel, recorded: 0, examined: 0, threads: 0 };
+    let newest = start;
+    const threads = new Set<string>();
+    const consider = async (raw: unknown) => {
+      const parsed = slackMessageSchema.safeParse(raw);
+      if (!parsed.success) return;
+      const message = parsed.data;
+      report.examined += 1;
+      if (compareTs(message.ts, newest) > 0) newest = message.ts;
+      if (message.reply_count && message.latest_reply && compareTs(message.latest_reply, oldest) > 0) threads.add(message.ts);
+      if (isHumanMessage(message, bot.userId) && (await this.record(channel.channel, message, "backfill", channel)) !== undefined) report.recorded += 1;
+    };
+    let cursor: string | undefined;
+    do {
+      if (signal?.aborted) return report;
+      const page = await slack.conversations.history({ channel: channel.channel, oldest, limit: 200, ...(cursor ? { cursor } : {}) });
+      for (const message of page.messages ?? []) await consider(message);
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    for (const thread of await activeThreads(db, channel.channel, oldest, ACTIVE_THREADS_LIMIT)) threads.add(thread.threadTs);
+    for (const threadTs of threads) {
+      report.threads += 1;
+      let replyCursor: string | undefined;
+      do {
+        if (signal?.aborted) return report;
+        const page = await slack.conversations.replies({ channel: channel.channel, ts: threadTs, oldest, limit: 200, ...(replyCursor ? { cursor: replyCursor } : {}) });
+        for (const message of page.messages ?? []) await consider(message);
+        replyCursor = page.response_metadata?.next_cursor || undefined;
+      } while (replyCursor);
+    }
+    await saveBackfillCursor(db, channel.channel, newest);
+    return report;
+  }
+}
+
+/** A message's text for the record; a file shared without a comment is named by its files. */
+export function messageText(message: SlackMessageData): string {
+  const text = message.text ?? "";
+  if (text.trim()) return text;
+  const files = (message.files ?? []).map((f) => f.title ?? f.name ?? "file").filter(Boolean);
+  return files.length > 0 ? `[shared ${files.join(", ")}]` : "";
+}

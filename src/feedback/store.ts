@@ -1,0 +1,132 @@
+import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import type { Db, Executor } from "../db/client.js";
+import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "../db/schema.js";
+
+export type Feedback = typeof feedback.$inferSelect;
+export type NewFeedback = typeof feedback.$inferInsert;
+
+export type CaptureMethod = "message" | "reaction" | "shortcut" | "command" | "backfill" | "edit";
+
+/**
+ * Records one Slack message as one row, however often and however it arrives: the unique key on
+ * (channel, ts) turns every later insert into nothing. Returns the id when this call inserted it.
+ */
+export async function recordFeedback(db: Executor, row: NewFeedback): Promise<number | undefined> {
+  const [inserted] = await db.insert(feedback).values(row).onConflictDoNothing({ target: [feedback.channel, feedback.ts] }).returning({ id: feedback.id });
+  return inserted?.id;
+}
+
+/** Feedback typed with `/orch feedback add`: it has no Slack message of its own. */
+export async function addManualFeedback(db: Executor, row: NewFeedback): Promise<Feedback> {
+  const [inserted] = await db.insert(feedback).values({ ...row, ts: null }).returning();
+  if (!inserted) throw new Error("insert returned nothing");
+  return inserted;
+}
+
+export async function findByMessage(db: Executor, channel: string, ts: string): Promise<Feedback | undefined> {
+  const [row] = await db.select().from(feedback).where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)));
+  return row;
+}
+
+export async function findById(db: Executor, id: number): Promise<Feedback | undefined> {
+  const [row] = await db.select().from(feedback).where(eq(feedback.id, id));
+  return row;
+}
+
+/** An edit replaces the text; the old text is kept in the events table. False when the message is not recorded. */
+export async function editFeedback(db: Db, channel: string, ts: string, text: string, actor: string | undefined): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx
+      .select({ id: feedback.id, text: feedback.text })
+      .from(feedback)
+      .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)))
+      .for("update");
+    if (!current) return false;
+    if (current.text === text) return true;
+    await tx.update(feedback).set({ text, updatedAt: sql`now()` }).where(eq(feedback.id, current.id));
+    await tx.insert(feedbackEvents).values({ feedbackId: current.id, kind: "edited", actor: actor ?? null, detail: { previousText: current.text } });
+    return true;
+  });
+}
+
+/** A deleted message stays in the table for the audit, marked deleted. */
+export async function markDeleted(db: Db, channel: string, ts: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(feedback)
+      .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts), isNull(feedback.deletedAt)))
+      .returning({ id: feedback.id });
+    if (!row) return false;
+    await tx.insert(feedbackEvents).values({ feedbackId: row.id, kind: "deleted", detail: {} });
+    return true;
+  });
+}
+
+export async function setStatus(db: Db, id: number, status: FeedbackStatus, actor: string): Promise<{ before: FeedbackStatus; row: Feedback } | undefined> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(feedback).where(and(eq(feedback.id, id), isNull(feedback.deletedAt))).for("update");
+    if (!current) return undefined;
+    const [row] = await tx
+      .update(feedback)
+      .set({ status, updatedAt: sql`now()`, closedAt: status === "closed" ? sql`now()` : null })
+      .where(eq(feedback.id, id))
+      .returning();
+    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "status", actor, detail: { from: current.status, to: status } });
+    return row ? { before: current.status, row } : undefined;
+  });
+}
+
+export async function linkSprint(db: Db, id: number, sprint: string, actor: string): Promise<{ before: string | null; row: Feedback } | undefined> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(feedback).where(and(eq(feedback.id, id), isNull(feedback.deletedAt))).for("update");
+    if (!current) return undefined;
+    const [row] = await tx.update(feedback).set({ sprint, updatedAt: sql`now()` }).where(eq(feedback.id, id)).returning();
+    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "sprint", actor, detail: { from: current.sprint, to: sprint } });
+    return row ? { before: current.sprint, row } : undefined;
+  });
+}
+
+export async function recentFeedback(db: Executor, statuses: FeedbackStatus[], limit: number): Promise<{ rows: Feedback[]; total: number }> {
+  const where = and(isNull(feedback.deletedAt), inArray(feedback.status, statuses));
+  const [rows, [count]] = await Promise.all([
+    db.select().from(feedback).where(where).orderBy(desc(feedback.postedAt), desc(feedback.id)).limit(limit),
+    db.select({ n: sql<number>`count(*)::int` }).from(feedback).where(where),
+  ]);
+  return { rows, total: count?.n ?? 0 };
+}
+
+/** Where backfill should start reading a channel: the newer of the last recorded message and the last backfill. */
+export async function backfillStart(db: Executor, channel: string): Promise<string | undefined> {
+  const [[recorded], [cursor]] = await Promise.all([
+    db.select({ ts: sql<string | null>`max(${feedback.ts}::numeric)::text` }).from(feedback).where(and(eq(feedback.channel, channel), ne(feedback.capturedBy, "command"))),
+    db.select({ ts: backfillCursors.latestTs }).from(backfillCursors).where(eq(backfillCursors.channel, channel)),
+  ]);
+  const candidates = [recorded?.ts, cursor?.ts].filter((ts): ts is string => typeof ts === "string");
+  return candidates.sort((a, b) => Number(a) - Number(b)).at(-1);
+}
+
+export async function saveBackfillCursor(db: Executor, channel: string, latestTs: string): Promise<void> {
+  await db
+    .insert(backfillCursors)
+    .values({ channel, latestTs, runs: 1 })
+    .onConflictDoUpdate({
+      target: backfillCursors.channel,
+      set: {
+        latestTs: sql`greatest(${backfillCursors.latestTs}::numeric, ${latestTs}::numeric)::text`,
+        runs: sql`${backfillCursors.runs} + 1`,
+        updatedAt: sql`now()`,
+      },
+    });
+}
+
+/** Threads with recorded replies since `sinceTs`: their newer replies are looked up even when the parent is old. */
+export async function activeThreads(db: Executor, channel: string, sinceTs: string, limit: number): Promise<Array<{ threadTs: string; latestTs: string }>> {
+  const rows = await db
+    .select({ threadTs: feedback.threadTs, latestTs: sql<string | null>`max(${feedback.ts}::numeric)::text` })
+    .from(feedback)
+    .where(and(eq(feedback.channel, channel), sql`${feedback.threadTs} is not null`, sql`${feedback.ts}::numeric >= ${sinceTs}::numeric`))
+    .groupBy(feedback.threadTs)
+    .limit(limit);
+  return rows.filter((r): r is { threadTs: string; latestTs: string } => r.threadTs !== null && r.latestTs !== null);
+}

@@ -1,0 +1,119 @@
+import type { KnownBlock } from "@slack/types";
+import type { Count, FeedbackItem } from "../feedback/stats.js";
+import { stateLabel } from "../releases/blocks.js";
+import { escapeMrkdwn } from "../slack/text.js";
+import { formatAge, formatDate, formatDateTime } from "../time.js";
+import { context, divider, fieldsSection, fitted, header, listed, oneLine, section } from "./blocks.js";
+import type { EnvironmentHealth, OrchestratorFigures } from "./figures.js";
+
+/** The Orchestrator Report (SPEC §6): the weekly and monthly digests and `/orch report`. Pure. */
+
+export interface ReportOptions {
+  /** "weekly" or "monthly": shown in the title. */
+  cadence: string;
+  timeZone: string;
+  recommendations: string[];
+  /** Who wrote the recommendations, shown under them ("Claude", or the plain rule). */
+  recommendedBy?: string;
+}
+
+export function orchestratorReport(figures: OrchestratorFigures, options: ReportOptions): { text: string; blocks: KnownBlock[] } {
+  const { releases, health, jobs, feedback, period } = figures;
+  const tz = options.timeZone;
+  const range = `${formatDateTime(period.since, tz, false)} – ${formatDateTime(period.until, tz, false)} (${tz})`;
+  const failedRuns = countOf(jobs.byStatus, "failed");
+
+  const blocks = fitted((limit) => [
+    header(`Orchestrator Report — ${options.cadence}`),
+    context(`*Period:* ${range}`),
+    fieldsSection(
+      "*:rocket: Releases* — live version per environment",
+      releases.live.map((env) => `*${env.environment}*\n${env.version ? `\`${escapeMrkdwn(env.version)}\` since ${formatDate(env.liveAt as Date, tz)}` : "_nothing live yet_"}`),
+    ),
+    section(
+      `*Releases in the period* — ${releases.total}${releases.total > 0 ? ` (${countsInline(releases.byState.map((c) => ({ key: c.key.replace("_", " "), count: c.count })))})` : ""}\n` +
+        listed(
+          releases.recent.map(
+            (r) =>
+              `• \`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment} — ${stateLabel(r.state)} · <@${r.requester}> · ${formatDate(r.createdAt, tz)}` +
+              (r.reason && (r.state === "failed" || r.state === "blocked" || r.state === "rejected") ? ` — ${escapeMrkdwn(oneLine(r.reason, 90))}` : ""),
+          ),
+          limit,
+          releases.total,
+          "_no releases requested in the period_",
+        ),
+    ),
+    section(
+      `*Pending approvals* — ${releases.pendingTotal}\n` +
+        listed(
+          releases.pending.map(
+            (p) =>
+              `• \`${escapeMrkdwn(oneLine(p.version, 40))}\` → ${p.environment}: ${p.approvals}/${p.requiredApprovals} approvals, requested by <@${p.requester}>` +
+              (p.awaitingSince ? `, waiting ${formatAge(p.awaitingSince, period.until)}` : ""),
+          ),
+          limit,
+          releases.pendingTotal,
+        ),
+    ),
+    divider,
+    fieldsSection("*:stethoscope: Health* in the period", health.map((h) => healthField(h, tz))),
+    section(
+      `*:gear: Jobs* — ${jobs.total} run${jobs.total === 1 ? "" : "s"}${jobs.total > 0 ? ` (${countsInline(jobs.byStatus)})` : ""}\n` +
+        (failedRuns > 0
+          ? listed(
+              jobs.failures.map((f) => `• :x: *${f.job}* — ${formatDateTime(f.startedAt, tz, false)}: ${escapeMrkdwn(oneLine(f.summary ?? "no summary", 140))}`),
+              limit,
+              failedRuns,
+            )
+          : "_no failed runs_"),
+    ),
+    divider,
+    fieldsSection(`*:speech_balloon: Feedback* — ${feedback.total} new in the period`, [
+      `*New by kind*\n${countsLines(feedback.byKind, limit)}`,
+      `*New by priority*\n${countsLines(feedback.byPriority, limit)}`,
+      `*Backlog now*\n${feedback.open} open · ${feedback.inProgress} in progress\n${feedback.closedInPeriod} closed in the period`,
+      `*Top themes*\n${feedback.topThemes.length > 0 ? feedback.topThemes.slice(0, limit).map((t, i) => `${i + 1}. ${escapeMrkdwn(oneLine(t.key, 60))} (${t.count})`).join("\n") : "_no themes yet_"}`,
+    ]),
+    section(`*Recently closed*\n${listed(feedback.recentlyClosed.map((f) => `• ${feedbackLine(f, period.until)}`), limit, feedback.closedInPeriod, "_nothing closed in the period_")}`),
+    section(`*:bulb: Recommendations*\n${listed(options.recommendations.map((r) => `• ${r}`), Math.max(limit, 5), options.recommendations.length, "_nothing to recommend_")}`),
+    context(`Every figure comes from the Orchestrator database${options.recommendedBy ? ` · recommendations: ${options.recommendedBy}` : ""}`),
+  ]);
+
+  const text =
+    `Orchestrator Report (${options.cadence}, ${formatDate(period.since, tz)} – ${formatDate(period.until, tz)}): ` +
+    `${releases.total} release${releases.total === 1 ? "" : "s"} in the period, ${releases.pendingTotal} pending approval${releases.pendingTotal === 1 ? "" : "s"}; ` +
+    `${jobs.total} job run${jobs.total === 1 ? "" : "s"}, ${failedRuns} failed; ${feedback.total} new feedback, ${feedback.open} open.`;
+  return { text, blocks };
+}
+
+/** Without Claude: the five oldest open high or critical feedback items (SPEC §6). */
+export function plainRecommendations(figures: OrchestratorFigures): string[] {
+  if (figures.feedback.oldestUrgent.length === 0) return ["No open high or critical feedback. :tada:"];
+  return figures.feedback.oldestUrgent.map((f) => `Address ${feedbackLine(f, figures.period.until)}`);
+}
+
+export function feedbackLine(f: FeedbackItem, now: Date): string {
+  const link = f.permalink ? ` <${f.permalink}|open>` : "";
+  return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${escapeMrkdwn(oneLine(f.text, 100))}${link}`;
+}
+
+function healthField(h: EnvironmentHealth, tz: string): string {
+  const state = h.ok === null ? ":white_circle: not checked yet" : h.ok ? ":large_green_circle: healthy" : ":red_circle: failing";
+  const since = h.since && h.ok !== null ? ` since ${formatDate(h.since, tz)}` : "";
+  if (h.checks === 0) return `*${h.environment}* — ${state}${since}\n_no checks in the period_`;
+  const uptime = ((h.passed / h.checks) * 100).toFixed(1);
+  const latency = h.p50 === null ? "" : ` · p50 ${h.p50} ms · p95 ${h.p95} ms · max ${h.max} ms`;
+  return `*${h.environment}* — ${state}${since}\n${h.checks} checks, ${uptime}% passed${latency}`;
+}
+
+function countOf(counts: Count[], key: string): number {
+  return counts.find((c) => c.key === key)?.count ?? 0;
+}
+
+function countsInline(counts: Count[]): string {
+  return counts.map((c) => `${c.count} ${escapeMrkdwn(c.key)}`).join(", ");
+}
+
+function countsLines(counts: Count[], limit: number): string {
+  return listed(counts.map((c) => `${escapeMrkdwn(oneLine(c.key, 50))}: *${c.count}*`), limit);
+}
