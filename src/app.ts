@@ -3,6 +3,11 @@ import { hostname } from "node:os";
 import { App, SocketModeReceiver } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import { Background } from "./background.js";
+import { Claude, type ClaudeOptions } from "./ai/claude.js";
+import { aiFeature } from "./ai/feature.js";
+import { loadPrompts, PromptError } from "./ai/prompts.js";
+import { ClaudeTriage, type TriageTimings } from "./ai/triage.js";
+import { claudeWriter } from "./ai/writer.js";
 import { helpFeature } from "./commands/help.js";
 import { listenForCommands } from "./commands/listener.js";
 import { CommandRouter } from "./commands/router.js";
@@ -47,6 +52,10 @@ export interface StartOptions {
   releaseTimings?: ReleaseTimings;
   /** Scheduler leases, heartbeats and timers (tests shorten them or fire slots by hand). */
   jobs?: SchedulerTimings;
+  /** Claude client settings (tests shorten timeouts and retries). */
+  claude?: Partial<Pick<ClaudeOptions, "timeoutMs" | "maxRetries">>;
+  triage?: TriageTimings;
+  mentionDeadlineMs?: number;
 }
 
 export interface Orchestrator {
@@ -73,6 +82,13 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   const log = options.log ?? createLog(env.logLevel);
   const metrics = createMetrics();
   const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
+  let prompts: ReturnType<typeof loadPrompts>;
+  try {
+    prompts = loadPrompts();
+  } catch (error) {
+    if (error instanceof PromptError) throw new StartupError(error.message);
+    throw error;
+  }
   const ownsDatabase = options.database === undefined;
   const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir }));
   const cleanup: Array<() => Promise<void>> = [];
@@ -183,7 +199,19 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const releases = new ReleaseService(services, options.releaseTimings);
     // Every capability, each registering its own listeners, commands, status lines and jobs.
     const feedback = new FeedbackService(services);
-    const features: Feature[] = [helpFeature, statusFeature, releasesFeature(releases), feedbackFeature(feedback), jobsFeature({ timings: options.jobs })];
+    const claude = env.anthropic.apiKey
+      ? new Claude({ apiKey: env.anthropic.apiKey, model: env.anthropic.model, ...(env.anthropic.baseUrl ? { baseUrl: env.anthropic.baseUrl } : {}), ...options.claude }, { db: database.db, log, metrics })
+      : undefined;
+    const triage = claude ? new ClaudeTriage(claude, prompts.triage.body, services, options.triage) : undefined;
+    if (triage) feedback.useTriager(triage);
+    const features: Feature[] = [
+      helpFeature,
+      statusFeature,
+      releasesFeature(releases),
+      feedbackFeature(feedback),
+      jobsFeature({ timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
+      aiFeature({ prompts, releases, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
+    ];
     for (const feature of features) feature(context);
     listenForCommands(app, commands, services);
 

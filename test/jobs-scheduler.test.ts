@@ -2,11 +2,11 @@ import { asc, eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Background } from "../src/background.js";
 import type { Config } from "../src/config/schema.js";
-import { type Database, openDatabase } from "../src/db/client.js";
+import { type Database, type Db, openDatabase } from "../src/db/client.js";
 import { jobRuns, schedulerHeartbeats } from "../src/db/schema.js";
 import { JOB_NAMES, type JobName } from "../src/jobs/catalog.js";
 import { type JobBody, JobBodies } from "../src/jobs/registry.js";
-import { Scheduler, type SchedulerTimings } from "../src/jobs/scheduler.js";
+import { type JobFailure, Scheduler, type SchedulerTimings } from "../src/jobs/scheduler.js";
 import type { JobRun } from "../src/jobs/store.js";
 import { createLog } from "../src/log.js";
 import { createMetrics } from "../src/metrics.js";
@@ -17,7 +17,7 @@ import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 interface Replica {
   scheduler: Scheduler;
   background: Background;
-  alerts: JobRun[];
+  alerts: JobFailure[];
   metrics: ReturnType<typeof createMetrics>;
 }
 
@@ -50,7 +50,7 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
   const replica = async (id: string, bodies: JobBodies, timings: SchedulerTimings = {}, withConfig: Config = config): Promise<Replica> => {
     const database = await handle();
     const background = new Background(silent);
-    const alerts: JobRun[] = [];
+    const alerts: JobFailure[] = [];
     const metrics = createMetrics();
     const scheduler = new Scheduler(
       { config: withConfig, db: database.db, log: silent, metrics, background, replicaId: id, bodies, alert: async (run) => void alerts.push(run) },
@@ -233,6 +233,32 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
     expect(r.alerts.map((a) => a.job).sort()).toEqual(["feedback-backfill", "security-patches"]);
     const metrics = (await r.metrics.jobRuns.get()).values.map((v) => `${v.labels.job} ${v.labels.status} ${v.value}`).sort();
     expect(metrics).toEqual(["dependency-updates succeeded 1", "feedback-backfill failed 1", "security-patches failed 1"]);
+  });
+
+  it("tells the alerts channel when a slot cannot be claimed because the database is down", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const down = new Proxy({}, {
+      get: () => () => {
+        throw refused;
+      },
+    }) as Db;
+    const alerts: JobFailure[] = [];
+    const background = new Background(silent);
+    const scheduler = new Scheduler(
+      { config, db: down, log: silent, metrics: createMetrics(), background, replicaId: "replica-a", bodies: recording(), alert: async (failure) => void alerts.push(failure) },
+      { timers: false, now: () => new Date("2026-05-11T02:03:00Z") },
+    );
+    const results = await scheduler.catchUp(new Date("2026-05-11T01:59:00Z"));
+    // The weekly digest, the health check and the approval expiry all had a slot at 09:00.
+    expect(results.map((r) => r.kind)).toEqual(["taken", "taken", "taken"]);
+    expect(calls).toEqual([]);
+    await eventually(() => expect(alerts.map((a) => a.job).sort()).toEqual(["approval-expiry", "health-check", "weekly-digest"]));
+    expect(alerts.find((a) => a.job === "weekly-digest")).toMatchObject({
+      job: "weekly-digest",
+      slot: new Date("2026-05-11T02:00:00Z"),
+      trigger: "catch-up",
+      summary: "This slot did not run: the database did not answer when it was claimed (connect ECONNREFUSED 127.0.0.1:5432).",
+    });
   });
 
   it("on shutdown fires no new slot and marks a run that outlives the grace period failed, interrupted by shutdown", async () => {

@@ -111,6 +111,7 @@ export function feedbackFeature(service: FeedbackService): Feature {
             triagedBy: args.kind && args.priority ? "person" : "rules",
           });
           services.metrics.feedbackRecorded.inc({ captured_by: "command" });
+          if (row.triagedBy === "rules") service.triageLater(row.id);
           await ctx.reply({ text: `Recorded feedback #${row.id} (${row.kind}, ${row.priority}${row.theme ? `, theme: ${row.theme}` : ""}).` });
         },
       }),

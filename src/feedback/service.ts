@@ -52,9 +52,26 @@ export interface BackfillReport {
   threads: number;
 }
 
+/** Who refines the keyword triage later, off the acknowledgement path (Claude, when configured). */
+export interface FeedbackTriager {
+  enqueue(id: number): void;
+}
+
 /** Captures feedback from Slack: messages in feedback channels, reactions, shortcuts, and backfill of what was missed. */
 export class FeedbackService {
+  private triager: FeedbackTriager | undefined;
+
   constructor(private readonly services: Services) {}
+
+  /** Set once at start-up when Claude is configured. */
+  useTriager(triager: FeedbackTriager): void {
+    this.triager = triager;
+  }
+
+  /** New feedback that only has keyword triage so far. */
+  triageLater(id: number): void {
+    this.triager?.enqueue(id);
+  }
 
   channelConfig(channel: string): FeedbackChannelConfig | undefined {
     return this.services.config.feedback.channels.find((c) => c.channel === channel);
@@ -96,6 +113,7 @@ export class FeedbackService {
     });
     if (id === undefined) return undefined;
     this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
+    this.triageLater(id);
     void this.services.background.run(`acknowledge feedback #${id}`, () => this.acknowledge(channel, message.ts));
     return id;
   }

@@ -9,12 +9,12 @@ import { context, header, oneLine, section } from "./blocks.js";
 import { isJobName, JOB_CATALOG, JOB_NAMES, type JobName } from "./catalog.js";
 import { CHECK_JOBS, checkJob, withConfiguredCheck } from "./checks.js";
 import { orchestratorFigures, type Period } from "./figures.js";
-import { plural } from "./outputs.js";
 import { healthCheckJob } from "./health.js";
 import { MAINTENANCE_JOBS, maintenanceMessage, maintenanceReport } from "./maintenance.js";
+import { plural } from "./outputs.js";
 import type { JobBody } from "./registry.js";
 import { orchestratorReport, plainRecommendations } from "./report.js";
-import { Scheduler, type SchedulerTimings } from "./scheduler.js";
+import { type JobFailure, Scheduler, type SchedulerTimings } from "./scheduler.js";
 import { type Cadence, describeSchedule, periodEnding, slotAfter } from "./slots.js";
 import { type JobRun, latestRuns, recentFailures, runningRuns } from "./store.js";
 import { plainWriter, type ReportWriter } from "./writer.js";
@@ -210,7 +210,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
 }
 
 /** A failed run, told to the alerts channel with its output tail. */
-async function postJobAlert(services: Services, run: JobRun): Promise<void> {
+async function postJobAlert(services: Services, run: JobFailure): Promise<void> {
   const tz = services.config.timezone;
   const text = `:x: Job *${run.job}* failed: ${escapeMrkdwn(run.summary ?? "no summary")}`;
   const who = run.requestedBy ? ` by <@${run.requestedBy}>` : "";
@@ -218,7 +218,7 @@ async function postJobAlert(services: Services, run: JobRun): Promise<void> {
     text: truncate(text, 3000),
     blocks: [
       section(text),
-      context(`Slot ${formatDateTime(run.slot, tz)} · ${run.trigger}${who} · replica ${run.replica} · run #${run.id}`),
+      context(`Slot ${formatDateTime(run.slot, tz)} · ${run.trigger}${who} · replica ${run.replica}${run.id !== undefined ? ` · run #${run.id}` : ""}`),
       ...(run.outputTail ? [section(codeBlock("Output (last lines)", run.outputTail))] : []),
     ],
   });

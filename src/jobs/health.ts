@@ -1,8 +1,8 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { healthChecks, healthState } from "../db/schema.js";
-import { checkHealth, type HealthResult } from "../releases/deploy.js";
 import type { Services } from "../feature.js";
+import { checkHealth, type HealthResult } from "../releases/deploy.js";
 import { escapeMrkdwn } from "../slack/text.js";
 import { formatAge } from "../time.js";
 import type { JobOutcome } from "./registry.js";

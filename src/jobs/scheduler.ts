@@ -29,9 +29,12 @@ export interface SchedulerDeps {
   background: Background;
   replicaId: string;
   bodies: JobBodies;
-  /** Tells people a run failed (the alerts channel). */
-  alert(run: JobRun): Promise<void>;
+  /** Tells people a run failed, or a slot could not run at all (the alerts channel). */
+  alert(failure: JobFailure): Promise<void>;
 }
+
+/** What an alert shows: a stored run, or a slot that could not even be claimed (no id). */
+export type JobFailure = Pick<JobRun, "job" | "slot" | "trigger" | "replica" | "requestedBy" | "summary" | "outputTail"> & { id?: number };
 
 export type StartResult =
   | { kind: "started"; run: JobRun; finished: Promise<JobRun> }
@@ -127,7 +130,7 @@ export class Scheduler {
       log.info("no replica was ever alive before: nothing to catch up");
       return [];
     }
-    await this.sweepDeadRuns();
+    await this.sweepDeadRuns().catch((error: unknown) => log.warn("could not sweep abandoned job runs", { error }));
     const now = this.now();
     const results: StartResult[] = [];
     for (const { job, expression, enabled } of this.schedules()) {
@@ -135,7 +138,7 @@ export class Scheduler {
       const slot = latestMissedSlot(expression, config.timezone, lastAlive, now);
       if (!slot) continue;
       log.info("catching up a missed slot", { job, slot: slot.toISOString(), lastAlive: lastAlive.toISOString() });
-      results.push(await this.begin(job, slot, "catch-up").catch((error: unknown) => this.claimFailed(job, slot, error)));
+      results.push(await this.begin(job, slot, "catch-up").catch((error: unknown) => this.claimFailed(job, slot, "catch-up", error)));
     }
     return results;
   }
@@ -143,7 +146,7 @@ export class Scheduler {
   /** What node-cron calls: cron-parser names the slot, so timer and catch-up agree on it even across DST changes. */
   private onTick(job: JobName, firedAt: Date): void {
     const slot = slotAtOrBefore(this.schedule(job).expression, this.deps.config.timezone, firedAt) ?? firedAt;
-    void this.begin(job, slot, "schedule").catch((error: unknown) => this.claimFailed(job, slot, error));
+    void this.begin(job, slot, "schedule").catch((error: unknown) => this.claimFailed(job, slot, "schedule", error));
   }
 
   /** Claims the slot and, if this replica won it, runs the job to the end. */
@@ -298,16 +301,27 @@ export class Scheduler {
     }
   }
 
-  private async alertSafely(run: JobRun): Promise<void> {
+  private async alertSafely(failure: JobFailure): Promise<void> {
     try {
-      await this.deps.alert(run);
+      await this.deps.alert(failure);
     } catch (error) {
-      this.deps.log.error("could not post a job failure to the alerts channel", { job: run.job, runId: run.id, error });
+      this.deps.log.error("could not post a job failure to the alerts channel", { job: failure.job, runId: failure.id, error });
     }
   }
 
-  private claimFailed(job: JobName, slot: Date, error: unknown): StartResult {
+  /** The database refused the claim: the slot did not run anywhere we know of, so say so. */
+  private claimFailed(job: JobName, slot: Date, trigger: JobContext["trigger"], error: unknown): StartResult {
+    const reason = describeError(error).message;
     this.deps.log.error("could not claim a job slot; it did not run", { job, slot: slot.toISOString(), error });
+    void this.alertSafely({
+      job,
+      slot,
+      trigger,
+      replica: this.deps.replicaId,
+      requestedBy: null,
+      summary: `This slot did not run: the database did not answer when it was claimed (${reason}).`,
+      outputTail: null,
+    });
     return { kind: "taken" };
   }
 
@@ -319,11 +333,6 @@ export class Scheduler {
     clearInterval(this.heartbeatTimer);
     // The last moment this replica was alive: catch-up after a full outage starts from here.
     await beat(this.deps.db, this.deps.replicaId).catch((error: unknown) => this.deps.log.warn("could not record the final scheduler heartbeat", { error }));
-  }
-
-  /** The next time node-cron will fire the job on this replica (null when disabled or stopped). */
-  nextRun(job: JobName): Date | null {
-    return this.tasks.get(job)?.getNextRun() ?? null;
   }
 }
 

@@ -125,11 +125,6 @@ export async function latestRuns(db: Executor): Promise<Map<string, JobRun>> {
   return new Map(rows.map((r) => [r.job, r]));
 }
 
-export async function getRun(db: Executor, id: number): Promise<JobRun | undefined> {
-  const [row] = await db.select().from(jobRuns).where(eq(jobRuns.id, id));
-  return row;
-}
-
 export async function runOf(db: Executor, job: JobName, slot: Date): Promise<JobRun | undefined> {
   const [row] = await db.select().from(jobRuns).where(and(eq(jobRuns.job, job), eq(jobRuns.slot, slot)));
   return row;

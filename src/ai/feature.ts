@@ -1,0 +1,213 @@
+import type { KnownBlock } from "@slack/types";
+import { z } from "zod";
+import type { CommandContext, Reply } from "../commands/router.js";
+import { defineCommand } from "../commands/router.js";
+import type { Feature, Services } from "../feature.js";
+import type { ReleaseService } from "../releases/service.js";
+import { quoteSlackText, truncate } from "../slack/text.js";
+import { formatDateTime } from "../time.js";
+import { type Claude, describeAiError, textOf, usageThisMonth } from "./claude.js";
+import { asData, converse, type ThreadMessage, threadToTurns } from "./conversation.js";
+import type { Prompts } from "./prompts.js";
+import type { ClaudeTriage } from "./triage.js";
+
+export interface AiFeatureOptions {
+  /** Absent without ANTHROPIC_API_KEY: every AI feature answers plainly instead. */
+  claude?: Claude;
+  prompts: Prompts;
+  releases: ReleaseService;
+  triage?: ClaudeTriage;
+  /** How long a mention may take in all, tool rounds included. */
+  mentionDeadlineMs?: number;
+}
+
+const mentionEvent = z.object({
+  user: z.string(),
+  text: z.string().default(""),
+  ts: z.string(),
+  channel: z.string(),
+  thread_ts: z.string().optional(),
+});
+
+const PLACEHOLDER = ":hourglass_flowing_sand: _Looking into it…_";
+
+/** Mentions answered in their thread (by Claude with tools, or plainly), `/orch ask`, and Claude's usage in `/orch status`. */
+export function aiFeature(options: AiFeatureOptions): Feature {
+  return ({ app, services, commands, status, onStop }) => {
+    const { log, config, slack, background } = services;
+    const { claude, prompts } = options;
+    const specialistNames = [...prompts.specialists.keys()];
+    const systemForMentions = `${prompts.orchestrator.body}\n\n## This team's configuration\n${teamFacts(services)}`;
+
+    const askSpecialist = async (name: string, question: string, asker: string): Promise<string> => {
+      const specialist = prompts.specialists.get(name);
+      if (!specialist) throw new Error(`unknown specialist ${name}`);
+      if (!claude) return plainSpecialistAnswer(name, specialist.description, specialist.checklist);
+      const reply = await claude.call({
+        purpose: `ask:${name}`,
+        system: `${specialist.body}\n\n## This team's configuration\n${teamFacts(services)}`,
+        messages: [{ role: "user", content: asData("slack_message", { author: asker }, question) }],
+        maxTokens: 1200,
+      });
+      return textOf(reply) || "I have nothing to add.";
+    };
+
+    app.event("app_mention", async ({ event }) => {
+      const parsed = mentionEvent.safeParse(event);
+      if (!parsed.success) return;
+      // The answer takes seconds; the event is acknowledged now and answered in the thread.
+      void background.run(`answer mention ${parsed.data.ts}`, (signal) => answerMention(parsed.data, signal));
+    });
+
+    const answerMention = async (mention: z.infer<typeof mentionEvent>, signal: AbortSignal) => {
+      const root = mention.thread_ts ?? mention.ts;
+      const text = mention.text.replace(new RegExp(`<@${services.bot.userId}(\\|[^>]*)?>`, "g"), "").trim();
+      const history = claude ? await threadHistory(services, mention.channel, root, mention.ts) : [];
+      const placeholder = await slack.chat.postMessage({ channel: mention.channel, thread_ts: root, text: PLACEHOLDER });
+      const placeholderTs = placeholder.ts as string;
+      const show = async (reply: Reply) => {
+        await slack.chat.update({ channel: mention.channel, ts: placeholderTs, text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) });
+      };
+      try {
+        if (!claude) {
+          await show(await plainMentionAnswer(text, mention, show));
+          return;
+        }
+        const now = formatDateTime(new Date(), config.timezone);
+        const turns = threadToTurns([...history, { user: mention.user, text: mention.text, ts: mention.ts }], services.bot.userId);
+        const last = turns.at(-1);
+        if (last?.role === "user" && typeof last.content === "string") last.content = `(Asked by <@${mention.user}> on ${now}.)\n${last.content}`;
+        const result = await converse(claude, {
+          system: systemForMentions,
+          turns,
+          tools: { services, releases: options.releases, user: mention.user, specialists: specialistNames, askSpecialist: (name, question) => askSpecialist(name, question, mention.user) },
+          deadlineMs: options.mentionDeadlineMs ?? 90_000,
+          signal,
+        });
+        log.info("mention answered", { channel: mention.channel, rounds: result.rounds, tools: result.toolsUsed });
+        await show({ text: quoteSlackText(result.answer) });
+      } catch (error) {
+        log.error("could not answer a mention", { channel: mention.channel, ts: mention.ts, error });
+        await show({ text: "Sorry, something went wrong while answering; it has been logged. `/orch help` lists what I can do without Claude." }).catch(() => undefined);
+      }
+    };
+
+    /** Without Claude: a mention that is a command runs it (same rules as the slash command); anything else gets help and status. */
+    const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<Reply> => {
+      const resolution = text ? commands.resolve(text, mention.user) : undefined;
+      if (resolution?.kind === "run") {
+        let shown: Reply | undefined;
+        const ctx: CommandContext = {
+          user: mention.user,
+          channel: mention.channel,
+          teamId: services.bot.teamId,
+          triggerId: "",
+          command: commands.name,
+          client: slack,
+          reply: async (reply) => {
+            shown = reply;
+            await show(reply);
+          },
+          replyInChannel: async (reply) => {
+            shown = reply;
+            await show(reply);
+          },
+        };
+        await resolution.command.run(ctx, resolution.args);
+        return shown ?? { text: "Done." };
+      }
+      const current = await status.render();
+      const intro = `Claude is not set up here (no ANTHROPIC_API_KEY), so I answer commands only: mention me with one, e.g. \`@Orchestrator status\`, or use \`${commands.name} help\`.${resolution?.kind === "refuse" && text ? `\n${resolution.text}` : ""}`;
+      return { text: `${intro}\n\n${current.text}`, blocks: [{ type: "section", text: { type: "mrkdwn", text: truncate(intro, 3000) } }, ...current.blocks] };
+    };
+
+    commands.add(
+      defineCommand({
+        usage: "ask <specialist> <question...>",
+        summary: "a question to one specialist prompt, answered in a thread",
+        example: "ask security-auditor what should we check before the 1.5.0 release?",
+        group: "Specialists",
+        args: z.object({
+          specialist: z.string().refine((name) => prompts.specialists.has(name), {
+            error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a specialist. Ask one of: ${specialistNames.map((n) => `\`${n}\``).join(", ")}`,
+          }),
+          question: z.string().max(3000, { error: "the question is too long (at most 3,000 characters)" }),
+        }),
+        run: async (ctx, { specialist, question }) => {
+          let threadTs: string | undefined;
+          try {
+            const posted = await slack.chat.postMessage({ channel: ctx.channel, text: `<@${ctx.user}> asked the *${specialist}*: ${question}` });
+            threadTs = posted.ts;
+          } catch (error) {
+            log.info("could not post the question in the channel; answering privately", { channel: ctx.channel, error });
+          }
+          let answer: string;
+          try {
+            answer = await askSpecialist(specialist, question, ctx.user);
+          } catch (error) {
+            answer = `Sorry, the ${specialist} could not answer: ${describeAiError(error)}. Try again in a minute.`;
+          }
+          const text = quoteSlackText(answer);
+          if (threadTs) await slack.chat.postMessage({ channel: ctx.channel, thread_ts: threadTs, text: truncate(text, 3900), blocks: textBlocks(text) });
+          else await ctx.reply({ text: truncate(`*${specialist}*: ${text}`, 3900) });
+        },
+      }),
+    );
+
+    status.add({
+      title: "Claude",
+      order: 50,
+      render: async () => {
+        if (!claude) return "Not configured (no ANTHROPIC_API_KEY): mentions answer commands, triage uses keyword rules, digests use the plain recommendations.";
+        const usage = await usageThisMonth(services.db, config.timezone);
+        return `${claude.model}: ${usage.calls} call${usage.calls === 1 ? "" : "s"} this month (${usage.failed} failed), ${usage.input.toLocaleString("en-US")} input and ${usage.output.toLocaleString("en-US")} output tokens, ${usage.cacheRead.toLocaleString("en-US")} read from the prompt cache.`;
+      },
+    });
+
+    onStop(() => options.triage?.stop());
+  };
+}
+
+/** What every prompt should know about this team, from the config. Static, so the system prompt stays cacheable. */
+function teamFacts(services: Services): string {
+  const { config } = services;
+  const environments = config.environments.map((e) => `• ${e.name}: ${e.approvals} approval(s)${e.after ? `, only versions live on ${e.after} first` : ""}`).join("\n");
+  const gates = config.gates.map((g) => `• ${g.name}${"manual" in g ? " (confirmed by the approver)" : ""}`).join("\n") || "• none";
+  return [
+    `Timezone: ${config.timezone}. Slash command: ${config.command}.`,
+    `Environments in promotion order:\n${environments}`,
+    `Gates checked before approval:\n${gates}`,
+    `Approvers: ${config.people.approvers.map((u) => `<@${u}>`).join(", ")}. Admins: ${config.people.admins.map((u) => `<@${u}>`).join(", ") || "none"}.`,
+    `Releases channel: <#${config.channels.releases}>. Pending approvals expire after ${Math.round(config.approval.expiresAfter / 3_600_000)} hours.`,
+  ].join("\n");
+}
+
+async function threadHistory(services: Services, channel: string, root: string, before: string): Promise<ThreadMessage[]> {
+  if (root === before) return [];
+  try {
+    const replies = await services.slack.conversations.replies({ channel, ts: root, limit: 40 });
+    return (replies.messages ?? [])
+      .filter((m) => typeof m.ts === "string" && Number(m.ts) < Number(before))
+      .map((m) => ({ ...(m.user ? { user: m.user } : {}), ...(m.bot_id ? { botId: m.bot_id } : {}), text: m.text ?? "", ts: m.ts as string }));
+  } catch (error) {
+    services.log.warn("could not read the thread for a mention; answering without it", { channel, root, error });
+    return [];
+  }
+}
+
+function plainSpecialistAnswer(name: string, description: string, checklist: string[]): string {
+  return `Claude is not set up here (no ANTHROPIC_API_KEY), so here is the *${name}* checklist (${description.replace(/\.$/, "")}):\n${checklist.map((line) => `• ${line}`).join("\n")}`;
+}
+
+/** Long text as sections of at most 3,000 characters, cut at line breaks where possible. */
+export function textBlocks(text: string): KnownBlock[] {
+  const blocks: KnownBlock[] = [];
+  let rest = text.trim() || " ";
+  while (rest.length > 0 && blocks.length < 10) {
+    let cut = rest.length <= 2900 ? rest.length : rest.lastIndexOf("\n", 2900);
+    if (cut < 1000) cut = Math.min(rest.length, 2900);
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: rest.slice(0, cut) } });
+    rest = rest.slice(cut).trimStart();
+  }
+  return blocks;
+}
