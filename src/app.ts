@@ -47,7 +47,7 @@ export interface StartOptions {
   postSpacingMs?: number;
   /** Retries of a failed Slack Web API call (a rate-limited call waits for Retry-After and counts as one). */
   slackRetries?: number;
-  /** How long shutdown waits for running work before interrupting it. */
+  /** How long shutdown waits for running work before interrupting it (default: SHUTDOWN_GRACE_SECONDS). */
   shutdownGraceMs?: number;
   releaseTimings?: ReleaseTimings;
   /** Scheduler leases, heartbeats and timers (tests shorten them or fire slots by hand). */
@@ -224,7 +224,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       stopping ??= (async () => {
         await http.close();
         for (const stopFn of stoppers.reverse()) await Promise.resolve(stopFn()).catch((error: unknown) => log.error("stop hook failed", { error }));
-        await background.drain(options.shutdownGraceMs ?? 20_000);
+        await background.drain(options.shutdownGraceMs ?? env.shutdownGraceMs);
         if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
         emulator?.stop();
         if (ownsDatabase) await database.close();

@@ -14,6 +14,8 @@ export interface Env {
   configPath: string;
   anthropic: { apiKey?: string; baseUrl?: string; model: string };
   logLevel: (typeof LOG_LEVELS)[number];
+  /** How long SIGTERM waits for running deploys and jobs before marking them interrupted. */
+  shutdownGraceMs: number;
 }
 
 export class EnvError extends Error {
@@ -49,6 +51,14 @@ const envSchema = z.object({
   ANTHROPIC_API_KEY: optional,
   ANTHROPIC_BASE_URL: optional,
   ANTHROPIC_MODEL: optional,
+  SHUTDOWN_GRACE_SECONDS: optional.transform((v, ctx) => {
+    const seconds = Number(v ?? "20");
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+      ctx.addIssue({ code: "custom", message: `SHUTDOWN_GRACE_SECONDS: expected seconds between 0 and 3600, got "${v ?? ""}"` });
+      return z.NEVER;
+    }
+    return seconds * 1000;
+  }),
   LOG_LEVEL: optional.pipe(z.enum(LOG_LEVELS, { error: `LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}` }).default("info")),
 });
 
@@ -65,6 +75,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     configPath: e.ORCH_CONFIG,
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.ANTHROPIC_MODEL ?? DEFAULT_MODEL },
     logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS,
   };
 }
 

@@ -210,10 +210,16 @@ export function feedbackFeature(service: FeedbackService): Feature {
       const reports = await service.backfill(signal);
       const recorded = reports.reduce((n, r) => n + r.recorded, 0);
       const lines = cutList(
-        reports.map((r) => `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads)`),
+        reports.map((r) => (r.error ? `<#${r.channel}>: could not be read (${r.error})` : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads)`)),
         10,
       );
-      return { status: "succeeded", summary: `${recorded} missed message${recorded === 1 ? "" : "s"} recorded.`, outputTail: lines.join("\n"), details: { reports } };
+      const failed = reports.filter((r) => r.error);
+      return {
+        status: failed.length > 0 ? "failed" : "succeeded",
+        summary: `${recorded} missed message${recorded === 1 ? "" : "s"} recorded.${failed.length > 0 ? ` ${failed.length} channel(s) could not be read: ${failed.map((r) => `<#${r.channel}> (${r.error})`).join(", ")}.` : ""}`,
+        outputTail: lines.join("\n"),
+        details: { reports },
+      };
     });
 
     onStart(() => {

@@ -50,6 +50,8 @@ export interface BackfillReport {
   recorded: number;
   examined: number;
   threads: number;
+  /** Why the channel could not be read, if it could not. */
+  error?: string;
 }
 
 /** Who refines the keyword triage later, off the acknowledgement path (Claude, when configured). */
@@ -171,7 +173,13 @@ export class FeedbackService {
     const reports: BackfillReport[] = [];
     for (const channel of this.services.config.feedback.channels) {
       if (signal?.aborted) break;
-      reports.push(await this.backfillChannel(channel, signal));
+      try {
+        reports.push(await this.backfillChannel(channel, signal));
+      } catch (error) {
+        // One channel failing (the bot removed from it, say) must not stop the others.
+        this.services.log.error("feedback backfill of a channel failed", { channel: channel.channel, error });
+        reports.push({ channel: channel.channel, recorded: 0, examined: 0, threads: 0, error: slackErrorOf(error) });
+      }
     }
     return reports;
   }
@@ -205,7 +213,14 @@ export class FeedbackService {
       let replyCursor: string | undefined;
       do {
         if (signal?.aborted) return report;
-        const page = await slack.conversations.replies({ channel: channel.channel, ts: threadTs, oldest, limit: 200, ...(replyCursor ? { cursor: replyCursor } : {}) });
+        let page: Awaited<ReturnType<typeof slack.conversations.replies>>;
+        try {
+          page = await slack.conversations.replies({ channel: channel.channel, ts: threadTs, oldest, limit: 200, ...(replyCursor ? { cursor: replyCursor } : {}) });
+        } catch (error) {
+          // A thread whose parent was deleted is gone; the rest of the channel still counts.
+          if (slackErrorOf(error) !== "thread_not_found") throw error;
+          break;
+        }
         for (const message of page.messages ?? []) await consider(message);
         replyCursor = page.response_metadata?.next_cursor || undefined;
       } while (replyCursor);
@@ -213,6 +228,10 @@ export class FeedbackService {
     await saveBackfillCursor(db, channel.channel, newest);
     return report;
   }
+}
+
+function slackErrorOf(error: unknown): string {
+  return (error as { data?: { error?: string } }).data?.error ?? (error instanceof Error ? error.message : String(error));
 }
 
 /** A message's text for the record; a file shared without a comment is named by its files. */

@@ -135,6 +135,27 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         },
       }),
       defineCommand({
+        usage: "health [<env>]",
+        summary: "check environments now (all, or one)",
+        example: `health ${config.environments[0]?.name ?? "staging"}`,
+        group: "Releases",
+        args: z.object({
+          env: z
+            .string()
+            .refine((name) => config.environments.some((e) => e.name === name), {
+              error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not an environment: use ${config.environments.map((e) => `\`${e.name}\``).join(" or ")}`,
+            })
+            .optional(),
+        }),
+        run: async (ctx, args) => {
+          const outcome = await healthCheckJob(services, services.background.signal, args.env);
+          const checked = (outcome.details?.environments ?? []) as Array<{ environment: string; ok: boolean; detail: string }>;
+          const unchecked = config.environments.filter((e) => !e.health && (!args.env || e.name === args.env)).map((e) => `• *${e.name}*: no health URL configured`);
+          const lines = checked.map((c) => `${c.ok ? ":large_green_circle:" : ":red_circle:"} *${c.environment}*: ${c.ok ? "healthy" : "failing"} — ${escapeMrkdwn(c.detail)}`);
+          await ctx.reply({ text: [...lines, ...unchecked].join("\n") || outcome.summary });
+        },
+      }),
+      defineCommand({
         usage: "report [<period:weekly|monthly>]",
         summary: "the Orchestrator Report for that period, now (default: weekly)",
         example: "report monthly",

@@ -34,12 +34,15 @@ export async function recordHealth(db: Db, environment: string, result: HealthRe
   return result.ok ? { kind: "recovered", detail: result.detail, failingSince: before?.since ?? null } : { kind: "failing", detail: result.detail };
 }
 
-/** The health-check job: every environment's `health.url`, stored, with an alert on each change of state. */
-export async function healthCheckJob(services: Services, signal: AbortSignal): Promise<JobOutcome> {
+/**
+ * The health-check job (and `/orch health`): every environment's `health.url` (or only `only`), stored,
+ * with an alert on each change of state.
+ */
+export async function healthCheckJob(services: Services, signal: AbortSignal, only?: string): Promise<JobOutcome> {
   const { config, db, poster, log } = services;
-  const environments = config.environments.filter((env) => env.health);
+  const environments = config.environments.filter((env) => env.health && (only === undefined || env.name === only));
   if (environments.length === 0) {
-    return { status: "succeeded", summary: "No environment has a health URL (environments[].health.url), so there was nothing to check." };
+    return { status: "succeeded", summary: `No environment${only ? ` named ${only}` : ""} has a health URL (environments[].health.url), so there was nothing to check.` };
   }
   const results = await Promise.all(environments.map(async (env) => ({ env, result: await checkHealth(env.health as NonNullable<typeof env.health>, signal) })));
   const lines: string[] = [];

@@ -72,6 +72,7 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     configPath: options.loaded.path,
     anthropic: options.anthropic ?? { model: "claude-test" },
     logLevel: "debug",
+    shutdownGraceMs: 2000,
   };
   const orchestrator = await startOrchestrator({
     env,

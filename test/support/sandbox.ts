@@ -35,7 +35,7 @@ export async function startSandbox(): Promise<Sandbox> {
   const db = await openTestDatabase("pglite");
   const loaded = testConfig({ extra: SANDBOX_YAML });
   const orchestrator = await startOrchestrator({
-    env: { mode: { kind: "sandbox" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn" },
+    env: { mode: { kind: "sandbox" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
     loaded,
     database: db.database,
     host: "127.0.0.1",

@@ -1,0 +1,138 @@
+/**
+ * "Slack" for the bench, in a process of its own: the project's Slack emulator (src/emulator) serving the
+ * Web API the bot calls (reactions.add, chat.postMessage, conversations.*) and the response_url posts of
+ * slash commands. The load generator (the parent) asks it for registered response URLs and, for the
+ * feedback-analyze round trips, to announce each response_url post as it arrives.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SlackEmulator } from "../src/emulator/emulator.js";
+import type { SlackMessage } from "../src/emulator/workspace.js";
+import { type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, CHANNELS, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID, USERS } from "./lib/shared.js";
+
+const emulator = new SlackEmulator({
+  botToken: BOT_TOKEN,
+  signingSecret: SIGNING_SECRET,
+  botUserId: BOT_USER_ID,
+  botId: BOT_ID,
+  teamId: TEAM_ID,
+  retryDelaysMs: [],
+  users: Object.entries(USERS).map(([name, id]) => ({ id, name, realName: name, title: "" })),
+  channels: Object.entries(CHANNELS).map(([name, id]) => ({ id, name })),
+});
+
+/** The emulator's own helpers that `command()` uses; reached through a cast so the load generator can sign and send by itself. */
+const internals = emulator as unknown as {
+  newResponseUrl(state: { user: string; channel: string }): string;
+  newTrigger(user: string): string;
+};
+
+let watchResponses = false;
+
+const server = createServer((req, res) => {
+  const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+  emulator
+    .handle(req, res, pathname)
+    .then((handled) => {
+      if (!handled) {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not found");
+        return;
+      }
+      if (watchResponses && pathname.startsWith("/response/")) notify({ notice: "response", id: pathname.slice("/response/".length), at: performance.timeOrigin + performance.now() });
+    })
+    .catch((error: unknown) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(String(error));
+    });
+});
+server.keepAliveTimeout = 65_000;
+
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+emulator.setBaseUrl(url);
+
+serveRpc({
+  /** Slash-command form bodies exactly as `SlackEmulator.command()` builds them, each with its own registered response_url. */
+  commandBodies: (args) => {
+    const { count, text, user, channel } = args as { count: number; text: string; user: string; channel: string };
+    const found = emulator.workspace.users.get(user);
+    const where = emulator.workspace.channels.get(channel);
+    if (!found || !where) throw new Error(`unknown user ${user} or channel ${channel}`);
+    const bodies: Array<{ body: string; responseId: string }> = [];
+    for (let i = 0; i < count; i += 1) {
+      const responseUrl = internals.newResponseUrl({ user, channel });
+      const form = new URLSearchParams({
+        token: "verification-token-unused",
+        team_id: emulator.workspace.teamId,
+        team_domain: emulator.workspace.teamDomain,
+        channel_id: where.id,
+        channel_name: where.name,
+        user_id: found.id,
+        user_name: found.name,
+        command: "/orch",
+        text,
+        api_app_id: emulator.appId,
+        is_enterprise_install: "false",
+        response_url: responseUrl,
+        trigger_id: internals.newTrigger(user),
+      });
+      bodies.push({ body: form.toString(), responseId: responseUrl.slice(responseUrl.lastIndexOf("/") + 1) });
+    }
+    return bodies;
+  },
+  /** Puts messages in channel history at once (one sort per channel), as if people had just posted them. */
+  seedMessages: (args) => {
+    const { messages } = args as { messages: BenchMessage[] };
+    const touched = new Set<string>();
+    const parents = new Map<string, SlackMessage>();
+    const replies = new Map<string, SlackMessage[]>();
+    for (const m of messages) {
+      const stored: SlackMessage = { type: "message", ts: m.ts, channel: m.channel, user: m.user, text: m.text, team: TEAM_ID, ...(m.threadTs ? { thread_ts: m.threadTs } : {}) };
+      emulator.workspace.channelMessages(m.channel).push(stored);
+      touched.add(m.channel);
+      if (m.threadTs) {
+        const key = `${m.channel}/${m.threadTs}`;
+        replies.set(key, [...(replies.get(key) ?? []), stored]);
+      } else parents.set(`${m.channel}/${m.ts}`, stored);
+    }
+    for (const channel of touched) emulator.workspace.channelMessages(channel).sort((a, b) => Number(a.ts) - Number(b.ts));
+    for (const [key, list] of replies) {
+      const parent = parents.get(key);
+      if (!parent) continue;
+      parent.thread_ts = parent.ts;
+      parent.reply_count = list.length;
+      parent.latest_reply = list[list.length - 1]?.ts;
+      parent.reply_users = [...new Set(list.map((r) => r.user ?? ""))];
+    }
+    return { seeded: messages.length };
+  },
+  watchResponses: (args) => {
+    watchResponses = (args as { on: boolean }).on;
+    return watchResponses;
+  },
+  /** What the bot has done to "Slack" so far: Web API calls by method and outcome, response_url posts. */
+  stats: () => {
+    const calls: Record<string, { ok: number; failed: number; errors: Record<string, number> }> = {};
+    for (const call of emulator.calls) {
+      const entry = (calls[call.method] ??= { ok: 0, failed: 0, errors: {} });
+      if (call.ok) entry.ok += 1;
+      else {
+        entry.failed += 1;
+        const error = call.error ?? "unknown";
+        entry.errors[error] = (entry.errors[error] ?? 0) + 1;
+      }
+    }
+    const responses = { ok: emulator.responses.filter((r) => r.ok).length, failed: emulator.responses.filter((r) => !r.ok).length };
+    return { calls, responses, memory: memorySample() };
+  },
+  stop: async () => {
+    emulator.stop();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    setImmediate(() => process.exit(0));
+    return true;
+  },
+});
+
+notify({ notice: "ready", url });

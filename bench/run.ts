@@ -1,0 +1,554 @@
+/**
+ * `npm run bench`: the four measures of SPEC §7, each against a baseline measured in the same run.
+ *
+ *   (a) /orch status ack latency under 50 signed requests in flight, vs a bare Bolt app that only acks;
+ *   (b) ingestion of 10,000 feedback message events until every row is present, vs plain single-row
+ *       inserts of the same rows with the same driver at the same concurrency;
+ *   (c) `feedback analyze` (feedbackStats, 30 days) and the monthly Orchestrator Report figures
+ *       (orchestratorFigures) over 100,000 feedback rows, plus both commands end to end through Slack;
+ *   (d) resident memory of the bot process after (b), vs the same process idle.
+ *
+ * PostgreSQL when BENCH_DATABASE_URL is set (a fresh database per measure, dropped afterwards), else
+ * embedded PGlite (a fresh temp DATA_DIR per measure). The bot, the bare Bolt app and the emulator each
+ * run in a process of their own (`node --import tsx`, as the Docker image runs the bot); this process
+ * only generates load and keeps time. Results: a table on stdout, bench/results.json, bench/README.md.
+ *
+ * BENCH_QUICK=1 runs everything at a tenth of the size (a smoke test of the bench itself).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { Child, logProblems } from "./lib/child.js";
+import { inFlight, type SignedResponse, SignedClient, sleep } from "./lib/load.js";
+import { type BenchResults, type MeasureRow, renderReadme, renderTable, type RunResult } from "./lib/report.js";
+import type { SeedReport } from "./lib/seed.js";
+import { CHANNELS, type ChildNotice, feedbackMessages, type MemorySample, messageEnvelope, SIGNING_SECRET, summarize, USERS } from "./lib/shared.js";
+
+const BENCH_DIR = import.meta.dirname;
+const ROOT = resolve(BENCH_DIR, "..");
+const QUICK = process.env.BENCH_QUICK === "1";
+const scale = (n: number) => (QUICK ? Math.max(1, Math.round(n / 10)) : n);
+
+const CONCURRENCY = 50;
+const ACK_WARMUP = scale(500);
+const ACK_REQUESTS = scale(2000);
+const ACK_ROUNDS = 2;
+const EVENTS = scale(10_000);
+const FEEDBACK_ROWS = scale(100_000);
+const QUERY_RUNS = 20;
+const QUERY_WARMUP = 3;
+
+const BARS = { ackRatio: 1.25, ingestRatio: 0.7, reportMs: 200, rssMb: 150 };
+
+const adminUrl = process.env.BENCH_DATABASE_URL || undefined;
+const dbKind: "postgres" | "pglite" = adminUrl ? "postgres" : "pglite";
+const work = mkdtempSync(join(tmpdir(), "orch-bench-"));
+const cleanups: Array<() => Promise<void>> = [];
+const mb = (bytes: number) => bytes / 1024 / 1024;
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+function log(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+// ---------------------------------------------------------------- databases
+
+interface Provisioned {
+  env: Record<string, string>;
+  location: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh database for one measure: CREATE DATABASE bench_… on PostgreSQL, a new DATA_DIR for PGlite. */
+async function provision(label: string): Promise<Provisioned> {
+  if (adminUrl) {
+    const name = `bench_${label}_${randomBytes(4).toString("hex")}`;
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`create database "${name}"`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    let dropped = false;
+    const drop = async () => {
+      if (dropped) return;
+      dropped = true;
+      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await a.end();
+      }
+    };
+    cleanups.push(drop);
+    return { env: { BENCH_DB_URL: url.toString(), BENCH_DATA_DIR: "" }, location: `${url.host}/${name}`, drop };
+  }
+  const dir = join(work, `pglite-${label}`);
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  cleanups.push(drop);
+  return { env: { BENCH_DATA_DIR: dir, BENCH_DB_URL: "" }, location: dir, drop };
+}
+
+async function databaseLabel(): Promise<{ label: string; version: string }> {
+  if (adminUrl) {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await admin<{ server_version: string }[]>`show server_version`;
+      const url = new URL(adminUrl);
+      const version = `PostgreSQL ${row?.server_version ?? "?"}`;
+      return { label: `${version} at ${url.host} (separate server process; a fresh database per measure; drizzle over postgres.js, pool of 10)`, version };
+    } finally {
+      await admin.end();
+    }
+  }
+  const pkg = JSON.parse(readFileSync(join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string };
+  const version = `PGlite ${pkg.version}`;
+  return { label: `${version}, embedded: the database runs inside the bot process (a fresh temp DATA_DIR per measure; drizzle over PGlite)`, version };
+}
+
+// ---------------------------------------------------------------- processes
+
+const logFiles: string[] = [];
+async function startChild(name: string, script: string, env: Record<string, string>, options: { exposeGc?: boolean } = {}) {
+  const logFile = join(work, `${name}.log`);
+  logFiles.push(logFile);
+  const started = await Child.start(name, join(BENCH_DIR, script), env, logFile, options);
+  cleanups.push(() => started.child.stop());
+  return started;
+}
+
+interface EmulatorStats {
+  calls: Record<string, { ok: number; failed: number; errors: Record<string, number> }>;
+  responses: { ok: number; failed: number };
+  memory: MemorySample;
+}
+
+interface CommandBody {
+  body: string;
+  responseId: string;
+}
+
+async function commandBodies(emulator: Child, text: string, count: number): Promise<CommandBody[]> {
+  return emulator.call<CommandBody[]>("commandBodies", { count, text, user: USERS.engineer, channel: CHANNELS.general });
+}
+
+// ---------------------------------------------------------------- (a) ack latency
+
+interface Batch {
+  latencies: number[];
+  statuses: Record<string, number>;
+  ms: number;
+}
+
+async function commandBatch(client: SignedClient, bodies: CommandBody[]): Promise<Batch> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const started = performance.now();
+  await inFlight(bodies, CONCURRENCY, async ({ body }) => {
+    const response = await client.post(body, "application/x-www-form-urlencoded");
+    latencies.push(response.ms);
+    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+  });
+  return { latencies, statuses, ms: performance.now() - started };
+}
+
+function mergeBatches(batches: Batch[]): Batch {
+  const statuses: Record<string, number> = {};
+  for (const b of batches) for (const [k, v] of Object.entries(b.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return { latencies: batches.flatMap((b) => b.latencies), statuses, ms: batches.reduce((n, b) => n + b.ms, 0) };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 25): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(intervalMs);
+  }
+  return false;
+}
+
+async function measureAck(emulator: Child, emulatorUrl: string) {
+  log(`(a) /orch status ack latency: ${ACK_ROUNDS} rounds of ${ACK_REQUESTS / ACK_ROUNDS} per target after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
+  const db = await provision("ack");
+  const bare = await startChild("a-bare-bolt", "bot-process.ts", { BENCH_MODE: "bare" });
+  const bot = await startChild("a-bot", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
+  await bot.child.call("idle");
+  const bareClient = new SignedClient(`http://127.0.0.1:${bare.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
+  const botClient = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
+  const perRound = Math.ceil(ACK_REQUESTS / ACK_ROUNDS);
+  const bareBodies = await commandBodies(emulator, "status", ACK_WARMUP + ACK_REQUESTS);
+  const botBodies = await commandBodies(emulator, "status", ACK_WARMUP + ACK_REQUESTS);
+  const before = await emulator.call<EmulatorStats>("stats");
+
+  // Warm-up: JIT, connection pools, keep-alive sockets, the bot's prepared queries.
+  await commandBatch(bareClient, bareBodies.slice(0, ACK_WARMUP));
+  await commandBatch(botClient, botBodies.slice(0, ACK_WARMUP));
+  await bot.child.call("idle");
+  await sleep(500);
+
+  const bareBatches: Batch[] = [];
+  const botBatches: Batch[] = [];
+  for (let r = 0; r < ACK_ROUNDS; r += 1) {
+    const from = ACK_WARMUP + r * perRound;
+    bareBatches.push(await commandBatch(bareClient, bareBodies.slice(from, from + perRound)));
+    await sleep(300);
+    botBatches.push(await commandBatch(botClient, botBodies.slice(from, from + perRound)));
+    // The bot's work after each ack (status queries, response_url posts) finishes before the next batch.
+    await bot.child.call("idle");
+    await sleep(300);
+  }
+  const expectedResponses = before.responses.ok + ACK_WARMUP + ACK_REQUESTS;
+  await waitFor(async () => (await emulator.call<EmulatorStats>("stats")).responses.ok >= expectedResponses, 30_000, 100);
+  const after = await emulator.call<EmulatorStats>("stats");
+  const botMemory = await bot.child.call<MemorySample>("memory");
+  bareClient.close();
+  botClient.close();
+  await bare.child.stop();
+  await bot.child.stop();
+  await db.drop();
+
+  const bareAll = mergeBatches(bareBatches);
+  const botAll = mergeBatches(botBatches);
+  const bareStats = summarize(bareAll.latencies);
+  const botStats = summarize(botAll.latencies);
+  return {
+    requests: ACK_REQUESTS,
+    warmup: ACK_WARMUP,
+    concurrency: CONCURRENCY,
+    rounds: ACK_ROUNDS,
+    bare: { latencyMs: roundStats(bareStats), statuses: bareAll.statuses, throughputPerSecond: round((bareAll.latencies.length / bareAll.ms) * 1000) },
+    bot: {
+      latencyMs: roundStats(botStats),
+      statuses: botAll.statuses,
+      throughputPerSecond: round((botAll.latencies.length / botAll.ms) * 1000),
+      statusRepliesDelivered: after.responses.ok - before.responses.ok,
+      statusRepliesFailed: after.responses.failed - before.responses.failed,
+      rssMbAfter: round(mb(botMemory.rss)),
+      log: logProblems(bot.child.logFile),
+    },
+    ratioP99: round(botStats.p99 / bareStats.p99, 2),
+    ratioP50: round(botStats.p50 / bareStats.p50, 2),
+  };
+}
+
+function roundStats(s: ReturnType<typeof summarize>) {
+  return { n: s.n, mean: round(s.mean, 2), p50: round(s.p50, 2), p90: round(s.p90, 2), p99: round(s.p99, 2), max: round(s.max, 2) };
+}
+
+// ---------------------------------------------------------------- (b) ingestion and (d) memory
+
+async function measureIngestion(emulator: Child, emulatorUrl: string) {
+  const messages = feedbackMessages(EVENTS, Date.now() - 60_000);
+
+  log(`(b) baseline: ${EVENTS} plain single-row inserts into feedback, ${CONCURRENCY} in flight`);
+  const baseDb = await provision("inserts");
+  const baseline = await startChild("b-baseline-inserts", "bot-process.ts", { BENCH_MODE: "db", ...baseDb.env });
+  const inserted = await baseline.child.call<{ ms: number; count: number; memory: MemorySample }>("inserts", { messages, concurrency: CONCURRENCY }, 600_000);
+  await baseline.child.stop();
+  await baseDb.drop();
+  const baselineRate = (inserted.count / inserted.ms) * 1000;
+  log(`    ${inserted.count} rows in ${(inserted.ms / 1000).toFixed(2)} s: ${baselineRate.toFixed(0)} rows/s`);
+
+  log(`(b) bot: ${EVENTS} signed message events to /slack/events, ${CONCURRENCY} in flight, until all rows are present`);
+  const db = await provision("ingest");
+  const bot = await startChild("b-bot-ingest", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env }, { exposeGc: true });
+  await bot.child.call("idle");
+  await sleep(1000);
+  const idleMemory = await bot.child.call<MemorySample>("memory");
+  // The messages exist in "Slack" (so the bot's :inbox_tray: reactions land), then their events arrive.
+  await emulator.call("seedMessages", { messages });
+  const before = await emulator.call<EmulatorStats>("stats");
+  const client = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
+  const statuses: Record<string, number> = {};
+  const latencies: number[] = [];
+  let redeliveries = 0;
+  let lost = 0;
+  const started = performance.now();
+  await inFlight(messages, CONCURRENCY, async (message, index) => {
+    const eventId = `Ev${(index + 1).toString(36).toUpperCase().padStart(10, "0")}`;
+    const body = messageEnvelope(message, eventId);
+    let response: SignedResponse = await client.post(body, "application/json");
+    latencies.push(response.ms);
+    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+    // As Slack does: a failed delivery is redelivered (at once here) with X-Slack-Retry-Num, up to 3 times.
+    for (let retry = 1; retry <= 3 && (response.status < 200 || response.status >= 300); retry += 1) {
+      redeliveries += 1;
+      response = await client.post(body, "application/json", { "x-slack-retry-num": String(retry), "x-slack-retry-reason": "http_error" });
+      statuses[`retry ${response.status}`] = (statuses[`retry ${response.status}`] ?? 0) + 1;
+    }
+    if (response.status < 200 || response.status >= 300) lost += 1;
+  });
+  const sentMs = performance.now() - started;
+  let rows = 0;
+  const allPresent = await waitFor(
+    async () => {
+      rows = await bot.child.call<number>("count");
+      return rows >= EVENTS;
+    },
+    60_000,
+    20,
+  );
+  const presentMs = performance.now() - started;
+  const atPresent = await bot.child.call<MemorySample>("memory");
+  await bot.child.call("idle", undefined, 300_000);
+  const settledMs = performance.now() - started;
+  const settledMemory = await bot.child.call<MemorySample>("memory");
+  await sleep(2000);
+  const laterMemory = await bot.child.call<MemorySample>("memory");
+  const gcMemory = await bot.child.call<MemorySample | undefined>("gcMemory");
+  const after = await emulator.call<EmulatorStats>("stats");
+  client.close();
+  await bot.child.stop();
+  await db.drop();
+
+  const reactionsOk = (after.calls["reactions.add"]?.ok ?? 0) - (before.calls["reactions.add"]?.ok ?? 0);
+  const reactionsFailed = (after.calls["reactions.add"]?.failed ?? 0) - (before.calls["reactions.add"]?.failed ?? 0);
+  const botRate = allPresent ? (EVENTS / presentMs) * 1000 : (rows / presentMs) * 1000;
+  const ingestion = {
+    events: EVENTS,
+    concurrency: CONCURRENCY,
+    baseline: { rows: inserted.count, seconds: round(inserted.ms / 1000, 2), rowsPerSecond: round(baselineRate) },
+    bot: {
+      rowsPresent: rows,
+      allPresent,
+      secondsUntilAllSent: round(sentMs / 1000, 2),
+      secondsUntilAllRowsPresent: round(presentMs / 1000, 2),
+      secondsUntilReactionsDone: round(settledMs / 1000, 2),
+      eventsPerSecond: round(botRate),
+      responseLatencyMs: roundStats(summarize(latencies)),
+      statuses,
+      redeliveries,
+      lost,
+      reactions: { ok: reactionsOk, failed: reactionsFailed },
+      log: logProblems(bot.child.logFile),
+    },
+    ratio: round(botRate / baselineRate, 2),
+  };
+  const memory = {
+    note: dbKind === "pglite" ? "PGlite runs inside the bot process: its RSS includes the embedded database" : "RSS of the bot process only (PostgreSQL is a separate server process)",
+    idleMb: round(mb(idleMemory.rss)),
+    atAllRowsPresentMb: round(mb(atPresent.rss)),
+    afterEventsMb: round(mb(settledMemory.rss)),
+    afterEvents2sLaterMb: round(mb(laterMemory.rss)),
+    afterGcMb: gcMemory ? round(mb(gcMemory.rss)) : null,
+    peakMb: round(mb(Math.max(laterMemory.maxRss, settledMemory.maxRss))),
+    heapUsedMb: { idle: round(mb(idleMemory.heapUsed)), afterEvents: round(mb(settledMemory.heapUsed)), afterGc: gcMemory ? round(mb(gcMemory.heapUsed)) : null },
+    externalMb: { idle: round(mb(idleMemory.external)), afterEvents: round(mb(settledMemory.external)) },
+    ratio: round(settledMemory.rss / idleMemory.rss, 2),
+  };
+  return { ingestion, memory };
+}
+
+// ---------------------------------------------------------------- (c) feedback analyze and the monthly report
+
+async function measureReports(emulator: Child, emulatorUrl: string) {
+  log(`(c) reports over ${FEEDBACK_ROWS} feedback rows: seeding`);
+  const db = await provision("reports");
+  const bot = await startChild("c-bot-reports", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
+  await bot.child.call("idle");
+  const seed = await bot.child.call<SeedReport>("seed", { feedbackRows: FEEDBACK_ROWS }, 600_000);
+  log(`    seeded ${seed.feedback} feedback, ${seed.jobRuns} job runs, ${seed.healthChecks} health checks, ${seed.releases} releases in ${seed.seconds.toFixed(1)} s (+ VACUUM ANALYZE ${seed.analyzeSeconds.toFixed(1)} s)`);
+
+  type Timed = { samples: number[]; sample: unknown };
+  const timeIt = (what: string) => bot.child.call<Timed>("time", { what, runs: QUERY_RUNS, warmup: QUERY_WARMUP }, 600_000);
+  log(`(c) timing: ${QUERY_RUNS} runs each after ${QUERY_WARMUP} warm-up`);
+  const periodCount = await timeIt("periodCount");
+  const stats = await timeIt("feedbackStats");
+  const figures = await timeIt("monthlyFigures");
+
+  // End to end: the signed command, the ack, the work after it, and the response_url post arriving at "Slack".
+  const client = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, 4);
+  await emulator.call("watchResponses", { on: true });
+  const roundTrips = async (text: string) => {
+    const bodies = await commandBodies(emulator, text, QUERY_WARMUP + QUERY_RUNS);
+    const samples: number[] = [];
+    const acks: number[] = [];
+    for (const [index, { body, responseId }] of bodies.entries()) {
+      const arrived = new Promise<number>((resolveArrival, reject) => {
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`no response for "${text}" within 30 s`));
+        }, 30_000);
+        const off = emulator.onNotice((notice: ChildNotice) => {
+          if (notice.notice !== "response" || notice.id !== responseId) return;
+          clearTimeout(timer);
+          off();
+          resolveArrival(performance.now());
+        });
+      });
+      const started = performance.now();
+      const ack = await client.post(body, "application/x-www-form-urlencoded");
+      if (ack.status !== 200) throw new Error(`"${text}" was answered ${ack.status}: ${ack.body}`);
+      const at = await arrived;
+      if (index >= QUERY_WARMUP) {
+        samples.push(at - started);
+        acks.push(ack.ms);
+      }
+    }
+    return { samples, acks };
+  };
+  const analyzeTrip = await roundTrips("feedback analyze 30d");
+  const reportTrip = await roundTrips("report monthly");
+  await emulator.call("watchResponses", { on: false });
+  client.close();
+  const botLog = logProblems(bot.child.logFile);
+  await bot.child.stop();
+  await db.drop();
+
+  const describe = (samples: number[]) => {
+    const s = summarize(samples);
+    return { runs: s.n, medianMs: round(s.p50, 1), p95Ms: round(s.p95, 1), minMs: round(s.min, 1), maxMs: round(s.max, 1) };
+  };
+  return {
+    seed,
+    runs: QUERY_RUNS,
+    warmup: QUERY_WARMUP,
+    baselinePeriodCount: { ...describe(periodCount.samples), result: periodCount.sample },
+    feedbackStats: { ...describe(stats.samples), result: stats.sample },
+    monthlyFigures: { ...describe(figures.samples), result: figures.sample },
+    analyzeCommand: { ...describe(analyzeTrip.samples), ackMs: describe(analyzeTrip.acks) },
+    reportCommand: { ...describe(reportTrip.samples), ackMs: describe(reportTrip.acks) },
+    log: botLog,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const database = await databaseLabel();
+  log(`database: ${database.label}${QUICK ? " — QUICK mode (a tenth of the sizes)" : ""}`);
+  log(`logs of the bench processes: ${work}`);
+  const emulator = await startChild("emulator", "emulator-process.ts", {});
+  const emulatorUrl = String(emulator.ready.url);
+
+  const ack = await measureAck(emulator.child, emulatorUrl);
+  log(`    bare Bolt p99 ${ack.bare.latencyMs.p99} ms, bot p99 ${ack.bot.latencyMs.p99} ms: ${ack.ratioP99}×`);
+  const { ingestion, memory } = await measureIngestion(emulator.child, emulatorUrl);
+  log(`    bot ${ingestion.bot.eventsPerSecond} events/s vs ${ingestion.baseline.rowsPerSecond} rows/s: ${ingestion.ratio}×; RSS ${memory.afterEventsMb} MB`);
+  const reports = await measureReports(emulator.child, emulatorUrl);
+  const emulatorStats = await emulator.child.call<EmulatorStats>("stats");
+  await emulator.child.stop();
+
+  const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
+  const rows: MeasureRow[] = [
+    {
+      measure: `(a) /orch status ack p99, ${CONCURRENCY} concurrent signed requests`,
+      figure: `${ms(ack.bot.latencyMs.p99)} (p50 ${ms(ack.bot.latencyMs.p50)}, ${ack.bot.throughputPerSecond.toFixed(0)} req/s)`,
+      baseline: `bare Bolt app: ${ms(ack.bare.latencyMs.p99)} (p50 ${ms(ack.bare.latencyMs.p50)}, ${ack.bare.throughputPerSecond.toFixed(0)} req/s)`,
+      ratio: `${ack.ratioP99.toFixed(2)}×`,
+      bar: `≤ ${BARS.ackRatio}×`,
+      pass: ack.ratioP99 <= BARS.ackRatio && Object.keys(ack.bot.statuses).every((s) => s === "200"),
+    },
+    {
+      measure: `(b) ingestion of ${EVENTS.toLocaleString("en-US")} thread-message events, all rows present`,
+      figure: `${ingestion.bot.eventsPerSecond.toFixed(0)} events/s (${ingestion.bot.secondsUntilAllRowsPresent} s)`,
+      baseline: `plain single-row inserts: ${ingestion.baseline.rowsPerSecond.toFixed(0)} rows/s (${ingestion.baseline.seconds} s)`,
+      ratio: `${ingestion.ratio.toFixed(2)}×`,
+      bar: `≥ ${BARS.ingestRatio}×`,
+      pass: ingestion.ratio >= BARS.ingestRatio && ingestion.bot.allPresent && ingestion.bot.lost === 0,
+    },
+    {
+      measure: `(c) feedback analyze 30d (feedbackStats), ${FEEDBACK_ROWS.toLocaleString("en-US")} rows`,
+      figure: `p95 ${ms(reports.feedbackStats.p95Ms)} (median ${ms(reports.feedbackStats.medianMs)})`,
+      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
+      ratio: `${(reports.feedbackStats.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
+      bar: `< ${BARS.reportMs} ms`,
+      pass: reports.feedbackStats.p95Ms < BARS.reportMs,
+    },
+    {
+      measure: "(c) monthly Orchestrator Report figures (orchestratorFigures)",
+      figure: `p95 ${ms(reports.monthlyFigures.p95Ms)} (median ${ms(reports.monthlyFigures.medianMs)})`,
+      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
+      ratio: `${(reports.monthlyFigures.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
+      bar: `< ${BARS.reportMs} ms`,
+      pass: reports.monthlyFigures.p95Ms < BARS.reportMs,
+    },
+    {
+      measure: "(c) `/orch feedback analyze 30d` end to end (command → response_url post)",
+      figure: `p95 ${ms(reports.analyzeCommand.p95Ms)} (median ${ms(reports.analyzeCommand.medianMs)})`,
+      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
+      ratio: `${(reports.analyzeCommand.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
+      bar: `< ${BARS.reportMs} ms`,
+      pass: reports.analyzeCommand.p95Ms < BARS.reportMs,
+    },
+    {
+      measure: "(c) `/orch report monthly` end to end (command → response_url post)",
+      figure: `p95 ${ms(reports.reportCommand.p95Ms)} (median ${ms(reports.reportCommand.medianMs)})`,
+      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
+      ratio: `${(reports.reportCommand.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
+      bar: `< ${BARS.reportMs} ms`,
+      pass: reports.reportCommand.p95Ms < BARS.reportMs,
+    },
+    {
+      measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events${dbKind === "pglite" ? " (includes embedded PGlite)" : ""}`,
+      figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
+      baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB`,
+      ratio: `${memory.ratio.toFixed(2)}×`,
+      bar: `< ${BARS.rssMb} MB`,
+      pass: memory.afterEventsMb < BARS.rssMb,
+    },
+  ];
+
+  const cpuList = cpus();
+  const run: RunResult = {
+    date: startedAt.toISOString(),
+    durationSeconds: round((performance.now() - t0) / 1000),
+    quick: QUICK,
+    machine: {
+      cpuModel: cpuList[0]?.model ?? "unknown",
+      cores: cpuList.length,
+      totalMemoryMb: Math.round(mb(totalmem())),
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+    },
+    database: { kind: dbKind, ...database },
+    table: rows,
+    measures: { ack, ingestion, reports, memory, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
+  };
+
+  process.stdout.write(`\n${renderTable(run)}\n`);
+  const resultsPath = join(BENCH_DIR, "results.json");
+  let results: BenchResults = { runs: {} };
+  if (existsSync(resultsPath)) {
+    try {
+      results = JSON.parse(readFileSync(resultsPath, "utf8")) as BenchResults;
+    } catch {
+      results = { runs: {} };
+    }
+  }
+  if (!QUICK) {
+    results.runs[dbKind] = run;
+    results.latest = dbKind;
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(BENCH_DIR, "README.md"), renderReadme(results));
+    log(`wrote bench/results.json and bench/README.md (${run.durationSeconds} s)`);
+  } else {
+    log(`QUICK mode: results not written (${run.durationSeconds} s)`);
+  }
+  const problems = [ack.bot.log, ingestion.bot.log, reports.log].flatMap((l) => Object.entries(l.messages));
+  if (problems.length > 0) log(`bot warnings/errors: ${problems.map(([m, n]) => `${n}× ${m}`).join("; ")}`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(`logs: ${logFiles.join(", ")}\n`);
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
+  if (!failed && process.env.BENCH_KEEP_LOGS !== "1") rmSync(work, { recursive: true, force: true });
+}
+process.exitCode = failed ? 1 : 0;
