@@ -188,7 +188,7 @@ if (mode === "bare") {
                 const { since, until } = last30();
                 const [row] = await queryRows<{ n: number }>(
                   database.db,
-                  sql`select count(*)::int as n from ${feedback} where ${feedback.deletedAt} is null and ${feedback.postedAt} >= ${since} and ${feedback.postedAt} < ${until}`,
+                  sql`select count(*)::int as n from ${feedback} where ${feedback.deletedAt} is null and ${feedback.postedAt} >= ${since.toISOString()}::timestamptz and ${feedback.postedAt} < ${until.toISOString()}::timestamptz`,
                 );
                 sample = { rows: row?.n ?? 0 };
               };

@@ -107,6 +107,11 @@ serveRpc({
     }
     return { seeded: messages.length };
   },
+  /** Forgets every channel message, so the next bot's start-up backfill finds nothing to record. */
+  clearMessages: () => {
+    for (const list of emulator.workspace.messages.values()) list.length = 0;
+    return true;
+  },
   watchResponses: (args) => {
     watchResponses = (args as { on: boolean }).on;
     return watchResponses;

@@ -16,7 +16,7 @@
  * BENCH_QUICK=1 runs everything at a tenth of the size (a smoke test of the bench itself).
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
@@ -40,6 +40,13 @@ const FEEDBACK_ROWS = scale(100_000);
 const QUERY_RUNS = 20;
 const QUERY_WARMUP = 3;
 
+/** Diagnostics: BENCH_ONLY=a,b,c runs a subset; BENCH_ACK_TEXT changes the command of (a); BENCH_PROFILE=1 writes CPU profiles of the bot processes. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? "a,b,c").split(",").map((s) => s.trim()));
+const ACK_TEXT = process.env.BENCH_ACK_TEXT ?? "status";
+const PROFILE = process.env.BENCH_PROFILE === "1";
+/** Extra node flags for the bot processes (diagnostics, e.g. "--max-old-space-size=64"). */
+const BOT_NODE_ARGS = (process.env.BENCH_BOT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
 const BARS = { ackRatio: 1.25, ingestRatio: 0.7, reportMs: 200, rssMb: 150 };
 
 const adminUrl = process.env.BENCH_DATABASE_URL || undefined;
@@ -61,8 +68,13 @@ interface Provisioned {
   drop(): Promise<void>;
 }
 
-/** A fresh database for one measure: CREATE DATABASE bench_… on PostgreSQL, a new DATA_DIR for PGlite. */
-async function provision(label: string): Promise<Provisioned> {
+/**
+ * A fresh database for one measure: CREATE DATABASE bench_… on PostgreSQL, a new DATA_DIR for PGlite.
+ * `initialized`: PGlite's data folder is created (initdb, migrations) by a short-lived process first, so
+ * the bot opens it as on any start but the very first; PGlite's initdb leaves hundreds of MB resident in
+ * the process that ran it, which would otherwise dominate the memory measure.
+ */
+async function provision(label: string, options: { initialized?: boolean } = {}): Promise<Provisioned> {
   if (adminUrl) {
     const name = `bench_${label}_${randomBytes(4).toString("hex")}`;
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -95,7 +107,12 @@ async function provision(label: string): Promise<Provisioned> {
     rmSync(dir, { recursive: true, force: true });
   };
   cleanups.push(drop);
-  return { env: { BENCH_DATA_DIR: dir, BENCH_DB_URL: "" }, location: dir, drop };
+  const env = { BENCH_DATA_DIR: dir, BENCH_DB_URL: "" };
+  if (options.initialized) {
+    const init = await startChild(`${label}-initdb`, "bot-process.ts", { BENCH_MODE: "db", ...env });
+    await init.child.stop();
+  }
+  return { env, location: dir, drop };
 }
 
 async function databaseLabel(): Promise<{ label: string; version: string }> {
@@ -115,13 +132,48 @@ async function databaseLabel(): Promise<{ label: string; version: string }> {
   return { label: `${version}, embedded: the database runs inside the bot process (a fresh temp DATA_DIR per measure; drizzle over PGlite)`, version };
 }
 
+/** CPU time of the PostgreSQL server's processes (Linux /proc; best effort), by pid, in milliseconds. */
+function postgresCpu(): Map<number, number> {
+  const result = new Map<number, number>();
+  if (!adminUrl || platform() !== "linux") return result;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== "postgres") continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
+      result.set(Number(entry), ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * 10);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return result;
+}
+
+function postgresCpuSince(before: Map<number, number>): number | null {
+  if (!adminUrl || platform() !== "linux") return null;
+  let total = 0;
+  for (const [pid, ms] of postgresCpu()) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+
+/** CPU milliseconds per event of every process taking part, over one measured window. */
+interface CpuAccount {
+  subject: number;
+  loadGenerator: number;
+  emulator: number | null;
+  postgres: number | null;
+}
+
 // ---------------------------------------------------------------- processes
 
 const logFiles: string[] = [];
 async function startChild(name: string, script: string, env: Record<string, string>, options: { exposeGc?: boolean } = {}) {
   const logFile = join(work, `${name}.log`);
   logFiles.push(logFile);
-  const started = await Child.start(name, join(BENCH_DIR, script), env, logFile, options);
+  const isBot = env.BENCH_MODE === "bot";
+  const nodeArgs = [...(PROFILE && isBot ? ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`] : []), ...(isBot ? BOT_NODE_ARGS : [])];
+  const started = await Child.start(name, join(BENCH_DIR, script), env, logFile, { ...options, nodeArgs });
   cleanups.push(() => started.child.stop());
   return started;
 }
@@ -177,7 +229,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, interva
 }
 
 async function measureAck(emulator: Child, emulatorUrl: string) {
-  log(`(a) /orch status ack latency: ${ACK_ROUNDS} rounds of ${ACK_REQUESTS / ACK_ROUNDS} per target after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
+  log(`(a) /orch ${ACK_TEXT} ack latency: ${ACK_ROUNDS} rounds of ${ACK_REQUESTS / ACK_ROUNDS} per target after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
   const db = await provision("ack");
   const bare = await startChild("a-bare-bolt", "bot-process.ts", { BENCH_MODE: "bare" });
   const bot = await startChild("a-bot", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
@@ -185,8 +237,8 @@ async function measureAck(emulator: Child, emulatorUrl: string) {
   const bareClient = new SignedClient(`http://127.0.0.1:${bare.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
   const botClient = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
   const perRound = Math.ceil(ACK_REQUESTS / ACK_ROUNDS);
-  const bareBodies = await commandBodies(emulator, "status", ACK_WARMUP + ACK_REQUESTS);
-  const botBodies = await commandBodies(emulator, "status", ACK_WARMUP + ACK_REQUESTS);
+  const bareBodies = await commandBodies(emulator, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS);
+  const botBodies = await commandBodies(emulator, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS);
   const before = await emulator.call<EmulatorStats>("stats");
 
   // Warm-up: JIT, connection pools, keep-alive sockets, the bot's prepared queries.
@@ -232,12 +284,21 @@ async function measureAck(emulator: Child, emulatorUrl: string) {
       throughputPerSecond: round((botAll.latencies.length / botAll.ms) * 1000),
       statusRepliesDelivered: after.responses.ok - before.responses.ok,
       statusRepliesFailed: after.responses.failed - before.responses.failed,
+      rssMbAtReady: round(mb((bot.ready.memory as MemorySample).rss)),
       rssMbAfter: round(mb(botMemory.rss)),
       log: logProblems(bot.child.logFile),
     },
     ratioP99: round(botStats.p99 / bareStats.p99, 2),
     ratioP50: round(botStats.p50 / bareStats.p50, 2),
   };
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+function nullable<T, U>(value: T | null, map: (value: T) => U): U | null {
+  return value === null ? null : map(value);
 }
 
 function roundStats(s: ReturnType<typeof summarize>) {
@@ -252,14 +313,22 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   log(`(b) baseline: ${EVENTS} plain single-row inserts into feedback, ${CONCURRENCY} in flight`);
   const baseDb = await provision("inserts");
   const baseline = await startChild("b-baseline-inserts", "bot-process.ts", { BENCH_MODE: "db", ...baseDb.env });
+  const baseCpu = { subject: await baseline.child.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
   const inserted = await baseline.child.call<{ ms: number; count: number; memory: MemorySample }>("inserts", { messages, concurrency: CONCURRENCY }, 600_000);
+  const perRow = (ms: number) => round(ms / EVENTS, 3);
+  const baselineCpu: CpuAccount = {
+    subject: perRow((await baseline.child.call<number>("cpu")) - baseCpu.subject),
+    loadGenerator: perRow(cpuMs(process.cpuUsage(baseCpu.parent))),
+    emulator: null,
+    postgres: nullable(postgresCpuSince(baseCpu.postgres), perRow),
+  };
   await baseline.child.stop();
   await baseDb.drop();
   const baselineRate = (inserted.count / inserted.ms) * 1000;
   log(`    ${inserted.count} rows in ${(inserted.ms / 1000).toFixed(2)} s: ${baselineRate.toFixed(0)} rows/s`);
 
   log(`(b) bot: ${EVENTS} signed message events to /slack/events, ${CONCURRENCY} in flight, until all rows are present`);
-  const db = await provision("ingest");
+  const db = await provision("ingest", { initialized: true });
   const bot = await startChild("b-bot-ingest", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env }, { exposeGc: true });
   await bot.child.call("idle");
   await sleep(1000);
@@ -268,6 +337,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   await emulator.call("seedMessages", { messages });
   const before = await emulator.call<EmulatorStats>("stats");
   const client = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
+  const startCpu = { bot: await bot.child.call<number>("cpu"), emulator: await emulator.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
   const statuses: Record<string, number> = {};
   const latencies: number[] = [];
   let redeliveries = 0;
@@ -298,6 +368,13 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     20,
   );
   const presentMs = performance.now() - started;
+  const perEvent = (ms: number) => round(ms / EVENTS, 3);
+  const botCpu: CpuAccount = {
+    subject: perEvent((await bot.child.call<number>("cpu")) - startCpu.bot),
+    loadGenerator: perEvent(cpuMs(process.cpuUsage(startCpu.parent))),
+    emulator: perEvent((await emulator.call<number>("cpu")) - startCpu.emulator),
+    postgres: nullable(postgresCpuSince(startCpu.postgres), perEvent),
+  };
   const atPresent = await bot.child.call<MemorySample>("memory");
   await bot.child.call("idle", undefined, 300_000);
   const settledMs = performance.now() - started;
@@ -309,6 +386,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   client.close();
   await bot.child.stop();
   await db.drop();
+  await emulator.call("clearMessages");
 
   const reactionsOk = (after.calls["reactions.add"]?.ok ?? 0) - (before.calls["reactions.add"]?.ok ?? 0);
   const reactionsFailed = (after.calls["reactions.add"]?.failed ?? 0) - (before.calls["reactions.add"]?.failed ?? 0);
@@ -316,7 +394,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   const ingestion = {
     events: EVENTS,
     concurrency: CONCURRENCY,
-    baseline: { rows: inserted.count, seconds: round(inserted.ms / 1000, 2), rowsPerSecond: round(baselineRate) },
+    baseline: { rows: inserted.count, seconds: round(inserted.ms / 1000, 2), rowsPerSecond: round(baselineRate), cpuMsPerRow: baselineCpu },
     bot: {
       rowsPresent: rows,
       allPresent,
@@ -324,6 +402,8 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
       secondsUntilAllRowsPresent: round(presentMs / 1000, 2),
       secondsUntilReactionsDone: round(settledMs / 1000, 2),
       eventsPerSecond: round(botRate),
+      /** Until all rows were present: the bot's reactions still queued then are not in these figures. */
+      cpuMsPerEvent: botCpu,
       responseLatencyMs: roundStats(summarize(latencies)),
       statuses,
       redeliveries,
@@ -335,6 +415,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   };
   const memory = {
     note: dbKind === "pglite" ? "PGlite runs inside the bot process: its RSS includes the embedded database" : "RSS of the bot process only (PostgreSQL is a separate server process)",
+    readyMb: round(mb((bot.ready.memory as MemorySample).rss)),
     idleMb: round(mb(idleMemory.rss)),
     atAllRowsPresentMb: round(mb(atPresent.rss)),
     afterEventsMb: round(mb(settledMemory.rss)),
@@ -432,73 +513,70 @@ async function main(): Promise<void> {
   const emulator = await startChild("emulator", "emulator-process.ts", {});
   const emulatorUrl = String(emulator.ready.url);
 
-  const ack = await measureAck(emulator.child, emulatorUrl);
-  log(`    bare Bolt p99 ${ack.bare.latencyMs.p99} ms, bot p99 ${ack.bot.latencyMs.p99} ms: ${ack.ratioP99}×`);
-  const { ingestion, memory } = await measureIngestion(emulator.child, emulatorUrl);
-  log(`    bot ${ingestion.bot.eventsPerSecond} events/s vs ${ingestion.baseline.rowsPerSecond} rows/s: ${ingestion.ratio}×; RSS ${memory.afterEventsMb} MB`);
-  const reports = await measureReports(emulator.child, emulatorUrl);
+  const ack = ONLY.has("a") ? await measureAck(emulator.child, emulatorUrl) : undefined;
+  if (ack) log(`    bare Bolt p99 ${ack.bare.latencyMs.p99} ms, bot p99 ${ack.bot.latencyMs.p99} ms: ${ack.ratioP99}×`);
+  const ingested = ONLY.has("b") ? await measureIngestion(emulator.child, emulatorUrl) : undefined;
+  if (ingested) {
+    const { ingestion, memory } = ingested;
+    log(`    bot ${ingestion.bot.eventsPerSecond} events/s vs ${ingestion.baseline.rowsPerSecond} rows/s: ${ingestion.ratio}×; RSS ${memory.afterEventsMb} MB`);
+    log(`    CPU ms per event: ${JSON.stringify(ingestion.bot.cpuMsPerEvent)}; per baseline row: ${JSON.stringify(ingestion.baseline.cpuMsPerRow)}`);
+    log(`    event response ms: ${JSON.stringify(ingestion.bot.responseLatencyMs)}; statuses ${JSON.stringify(ingestion.bot.statuses)}; reactions done after ${ingestion.bot.secondsUntilReactionsDone} s`);
+  }
+  const reports = ONLY.has("c") ? await measureReports(emulator.child, emulatorUrl) : undefined;
   const emulatorStats = await emulator.child.call<EmulatorStats>("stats");
   await emulator.child.stop();
 
   const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
-  const rows: MeasureRow[] = [
-    {
-      measure: `(a) /orch status ack p99, ${CONCURRENCY} concurrent signed requests`,
+  const rows: MeasureRow[] = [];
+  if (ack) {
+    rows.push({
+      measure: `(a) /orch ${ACK_TEXT} ack p99, ${CONCURRENCY} concurrent signed requests`,
       figure: `${ms(ack.bot.latencyMs.p99)} (p50 ${ms(ack.bot.latencyMs.p50)}, ${ack.bot.throughputPerSecond.toFixed(0)} req/s)`,
       baseline: `bare Bolt app: ${ms(ack.bare.latencyMs.p99)} (p50 ${ms(ack.bare.latencyMs.p50)}, ${ack.bare.throughputPerSecond.toFixed(0)} req/s)`,
       ratio: `${ack.ratioP99.toFixed(2)}×`,
       bar: `≤ ${BARS.ackRatio}×`,
       pass: ack.ratioP99 <= BARS.ackRatio && Object.keys(ack.bot.statuses).every((s) => s === "200"),
-    },
-    {
+    });
+  }
+  if (ingested) {
+    const { ingestion } = ingested;
+    rows.push({
       measure: `(b) ingestion of ${EVENTS.toLocaleString("en-US")} thread-message events, all rows present`,
       figure: `${ingestion.bot.eventsPerSecond.toFixed(0)} events/s (${ingestion.bot.secondsUntilAllRowsPresent} s)`,
       baseline: `plain single-row inserts: ${ingestion.baseline.rowsPerSecond.toFixed(0)} rows/s (${ingestion.baseline.seconds} s)`,
       ratio: `${ingestion.ratio.toFixed(2)}×`,
       bar: `≥ ${BARS.ingestRatio}×`,
       pass: ingestion.ratio >= BARS.ingestRatio && ingestion.bot.allPresent && ingestion.bot.lost === 0,
-    },
-    {
-      measure: `(c) feedback analyze 30d (feedbackStats), ${FEEDBACK_ROWS.toLocaleString("en-US")} rows`,
-      figure: `p95 ${ms(reports.feedbackStats.p95Ms)} (median ${ms(reports.feedbackStats.medianMs)})`,
-      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
-      ratio: `${(reports.feedbackStats.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
+    });
+  }
+  if (reports) {
+    const base = `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`;
+    const reportRow = (measure: string, figures: { p95Ms: number; medianMs: number }): MeasureRow => ({
+      measure,
+      figure: `p95 ${ms(figures.p95Ms)} (median ${ms(figures.medianMs)})`,
+      baseline: base,
+      ratio: `${(figures.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
       bar: `< ${BARS.reportMs} ms`,
-      pass: reports.feedbackStats.p95Ms < BARS.reportMs,
-    },
-    {
-      measure: "(c) monthly Orchestrator Report figures (orchestratorFigures)",
-      figure: `p95 ${ms(reports.monthlyFigures.p95Ms)} (median ${ms(reports.monthlyFigures.medianMs)})`,
-      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
-      ratio: `${(reports.monthlyFigures.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
-      bar: `< ${BARS.reportMs} ms`,
-      pass: reports.monthlyFigures.p95Ms < BARS.reportMs,
-    },
-    {
-      measure: "(c) `/orch feedback analyze 30d` end to end (command → response_url post)",
-      figure: `p95 ${ms(reports.analyzeCommand.p95Ms)} (median ${ms(reports.analyzeCommand.medianMs)})`,
-      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
-      ratio: `${(reports.analyzeCommand.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
-      bar: `< ${BARS.reportMs} ms`,
-      pass: reports.analyzeCommand.p95Ms < BARS.reportMs,
-    },
-    {
-      measure: "(c) `/orch report monthly` end to end (command → response_url post)",
-      figure: `p95 ${ms(reports.reportCommand.p95Ms)} (median ${ms(reports.reportCommand.medianMs)})`,
-      baseline: `one count(*) over the period: p95 ${ms(reports.baselinePeriodCount.p95Ms)}`,
-      ratio: `${(reports.reportCommand.p95Ms / reports.baselinePeriodCount.p95Ms).toFixed(1)}×`,
-      bar: `< ${BARS.reportMs} ms`,
-      pass: reports.reportCommand.p95Ms < BARS.reportMs,
-    },
-    {
+      pass: figures.p95Ms < BARS.reportMs,
+    });
+    rows.push(
+      reportRow(`(c) feedback analyze 30d (feedbackStats), ${FEEDBACK_ROWS.toLocaleString("en-US")} rows`, reports.feedbackStats),
+      reportRow("(c) monthly Orchestrator Report figures (orchestratorFigures)", reports.monthlyFigures),
+      reportRow("(c) `/orch feedback analyze 30d` end to end (command → response_url post)", reports.analyzeCommand),
+      reportRow("(c) `/orch report monthly` end to end (command → response_url post)", reports.reportCommand),
+    );
+  }
+  if (ingested) {
+    const { memory } = ingested;
+    rows.push({
       measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events${dbKind === "pglite" ? " (includes embedded PGlite)" : ""}`,
       figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
       baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB`,
       ratio: `${memory.ratio.toFixed(2)}×`,
       bar: `< ${BARS.rssMb} MB`,
       pass: memory.afterEventsMb < BARS.rssMb,
-    },
-  ];
+    });
+  }
 
   const cpuList = cpus();
   const run: RunResult = {
@@ -514,7 +592,7 @@ async function main(): Promise<void> {
     },
     database: { kind: dbKind, ...database },
     table: rows,
-    measures: { ack, ingestion, reports, memory, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
+    measures: { ack, ingestion: ingested?.ingestion, reports, memory: ingested?.memory, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
   };
 
   process.stdout.write(`\n${renderTable(run)}\n`);
@@ -527,16 +605,17 @@ async function main(): Promise<void> {
       results = { runs: {} };
     }
   }
-  if (!QUICK) {
+  const partial = QUICK || ONLY.size < 3 || ACK_TEXT !== "status" || PROFILE || BOT_NODE_ARGS.length > 0;
+  if (!partial) {
     results.runs[dbKind] = run;
     results.latest = dbKind;
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(BENCH_DIR, "README.md"), renderReadme(results));
     log(`wrote bench/results.json and bench/README.md (${run.durationSeconds} s)`);
   } else {
-    log(`QUICK mode: results not written (${run.durationSeconds} s)`);
+    log(`partial or diagnostic run: results not written (${run.durationSeconds} s)`);
   }
-  const problems = [ack.bot.log, ingestion.bot.log, reports.log].flatMap((l) => Object.entries(l.messages));
+  const problems = [ack?.bot.log, ingested?.ingestion.bot.log, reports?.log].flatMap((l) => (l ? Object.entries(l.messages) : []));
   if (problems.length > 0) log(`bot warnings/errors: ${problems.map(([m, n]) => `${n}× ${m}`).join("; ")}`);
 }
 
@@ -549,6 +628,7 @@ try {
   process.stderr.write(`logs: ${logFiles.join(", ")}\n`);
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
-  if (!failed && process.env.BENCH_KEEP_LOGS !== "1") rmSync(work, { recursive: true, force: true });
+  if (!failed && process.env.BENCH_KEEP_LOGS !== "1" && !PROFILE) rmSync(work, { recursive: true, force: true });
+  if (PROFILE) log(`CPU profiles: ${join(work, "profiles")}`);
 }
 process.exitCode = failed ? 1 : 0;

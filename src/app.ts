@@ -12,7 +12,7 @@ import { helpFeature } from "./commands/help.js";
 import { listenForCommands } from "./commands/listener.js";
 import { CommandRouter } from "./commands/router.js";
 import type { LoadedConfig } from "./config/load.js";
-import { type Database, openDatabase } from "./db/client.js";
+import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
@@ -118,6 +118,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const health = async () => {
       const up = await database.ping();
       metrics.up.set(up ? 1 : 0);
+      if (!up) metrics.dbErrors.inc({ operation: "health ping" });
       const body = { status: up ? "ok" : "unavailable", database: up ? "up" : "down", databaseKind: database.kind, mode: mode.kind, replica: replicaId };
       return { status: up ? 200 : 503, body };
     };
@@ -160,12 +161,16 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       ignoreSelf: true,
     });
     app.error(async (error) => {
-      log.error("slack listener failed", { error: error.original ?? error });
-      throw error.original ?? error;
+      const cause = error.original ?? error;
+      log.error("slack listener failed", { error: cause });
+      if (isDatabaseError(cause)) metrics.dbErrors.inc({ operation: "slack request" });
+      throw cause;
     });
     app.use(dedupeEvents(database.db, log));
 
-    const background = new Background(log);
+    const background = new Background(log, (task, error) => {
+      if (isDatabaseError(error)) metrics.dbErrors.inc({ operation: task.split(" ")[0] ?? "task" });
+    });
     const services: Services = {
       config,
       configDir: loaded.dir,

@@ -8,7 +8,11 @@ export class Background {
   private readonly tasks = new Set<Promise<void>>();
   private readonly controller = new AbortController();
 
-  constructor(private readonly log: Log) {}
+  constructor(
+    private readonly log: Log,
+    /** Told about every task that failed (metrics). */
+    private readonly onFailure: (task: string, error: unknown) => void = () => {},
+  ) {}
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -24,6 +28,7 @@ export class Background {
         await task(this.controller.signal);
       } catch (error) {
         this.log.error("background task failed", { task: name, error });
+        this.onFailure(name, error);
       }
     })();
     this.tasks.add(promise);

@@ -38,14 +38,15 @@ export function describeError(error: unknown): Record<string, unknown> {
   return { message: String(error) };
 }
 
-/** The same log under the interface Bolt and the Slack SDKs expect. */
+/** The same log under the interface Bolt and the Slack SDKs expect; parts below the level are not even joined. */
 export function slackLogger(log: Log, level: Level): SlackLogger {
   const join = (parts: unknown[]) => parts.map((p) => (p instanceof Error ? p.message : typeof p === "string" ? p : JSON.stringify(p))).join(" ");
+  const on = (lvl: Level) => RANK[lvl] >= RANK[level];
   return {
-    debug: (...parts) => log.debug(join(parts), { component: "slack" }),
-    info: (...parts) => log.info(join(parts), { component: "slack" }),
-    warn: (...parts) => log.warn(join(parts), { component: "slack" }),
-    error: (...parts) => log.error(join(parts), { component: "slack" }),
+    debug: (...parts) => on("debug") && log.debug(join(parts), { component: "slack" }),
+    info: (...parts) => on("info") && log.info(join(parts), { component: "slack" }),
+    warn: (...parts) => on("warn") && log.warn(join(parts), { component: "slack" }),
+    error: (...parts) => on("error") && log.error(join(parts), { component: "slack" }),
     setLevel: () => {},
     getLevel: () => ({ debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN, error: LogLevel.ERROR })[level],
     setName: () => {},

@@ -107,6 +107,9 @@ describe.runIf(process.env.TEST_DATABASE_URL)("feedback while PostgreSQL drops",
       const refused = emulator.deliveries.filter((d) => d.kind === "event" && d.status >= 500);
       expect(refused.length).toBeGreaterThanOrEqual(25);
       expect((await fetch(`${bot.orchestrator.url}/healthz`)).status).toBe(503);
+      const metrics = await (await fetch(`${bot.orchestrator.url}/metrics`)).text();
+      expect(Number(/orchestrator_db_errors_total\{operation="slack request"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(25);
+      expect(metrics).toContain("orchestrator_database_up 0");
 
       await proxy.restore();
       for (let i = 0; i < 5; i += 1) await emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `After the outage ${i}`);

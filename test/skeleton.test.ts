@@ -112,13 +112,18 @@ describe.each(dbKinds())("walking skeleton on %s", (kind) => {
   });
 
   it("records a redelivered event once and does not process it twice", async () => {
-    const eventId = bot.emulator.dispatchEvent({ type: "reaction_added", user: USERS.engineer, reaction: "eyes", item: { type: "message", channel: CHANNELS.general, ts: "1.000001" }, event_ts: "1.000002" });
+    const mention = await bot.emulator.message(USERS.engineer, CHANNELS.general, `<@${bot.emulator.botUserId}> status`);
     await bot.idle();
+    const delivery = bot.emulator.deliveries.find((d) => d.kind === "event" && d.body.includes('"type":"app_mention"') && d.body.includes(mention.ts));
+    const eventId = delivery?.eventId as string;
     const again = await bot.emulator.redeliver(eventId, 1);
     expect(again.status).toBe(200);
+    await bot.idle();
     const rows = await db.database.db.select().from(slackEvents).where(sql`${slackEvents.eventId} = ${eventId}`);
     expect(rows).toHaveLength(1);
     expect(bot.logs.filter((l) => l.msg.startsWith("event already processed") && l.eventId === eventId)).toHaveLength(1);
+    // Answered once in its thread, whatever Slack sends again.
+    expect(bot.emulator.workspace.thread(CHANNELS.general, mention.ts).filter((m) => m.user === bot.emulator.botUserId)).toHaveLength(1);
   });
 
   it("serves /healthz and /metrics", async () => {

@@ -41,10 +41,10 @@ export class Child {
   }
 
   /** Starts the script and waits for its `ready` notice (whose fields it returns). */
-  static async start(name: string, script: string, env: Record<string, string>, logFile: string, options: { exposeGc?: boolean; timeoutMs?: number } = {}): Promise<{ child: Child; ready: ChildNotice }> {
+  static async start(name: string, script: string, env: Record<string, string>, logFile: string, options: { exposeGc?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<{ child: Child; ready: ChildNotice }> {
     const fd = openSync(logFile, "a");
     const proc = fork(script, [], {
-      execArgv: ["--import", "tsx", ...(options.exposeGc ? ["--expose-gc"] : [])],
+      execArgv: ["--import", "tsx", ...(options.exposeGc ? ["--expose-gc"] : []), ...(options.nodeArgs ?? [])],
       env: { ...process.env, ...env },
       stdio: ["ignore", fd, fd, "ipc"],
     });

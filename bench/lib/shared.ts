@@ -180,6 +180,11 @@ export function memorySample(): MemorySample {
 /** Serves RPC requests from the parent; a lost parent ends the process. */
 export function serveRpc(handlers: Record<string, (args: unknown) => Promise<unknown> | unknown>): void {
   process.on("disconnect", () => process.exit(2));
+  // CPU time of this process so far (user + system, milliseconds), for the bench's CPU accounting.
+  handlers.cpu ??= () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  };
   process.on("message", (raw) => {
     const request = raw as RpcRequest;
     const handler = handlers[request.type];

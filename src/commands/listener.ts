@@ -1,6 +1,6 @@
 import type { App } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
-import { isConnectionError } from "../db/client.js";
+import { isConnectionError, isDatabaseError } from "../db/client.js";
 import { type Services, UserError } from "../feature.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 
@@ -40,6 +40,7 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
           return;
         }
         services.log.error("command failed", { command: words, user: command.user_id, error });
+        if (isDatabaseError(error)) services.metrics.dbErrors.inc({ operation: "command" });
         await ctx
           .reply({ text: `Sorry, \`${router.name} ${words}\` did not finish: ${describeFailure(error)}. Try again in a minute.` })
           .catch((replyError: unknown) => services.log.error("could not tell the user a command failed", { error: replyError }));

@@ -151,3 +151,8 @@ export function isConnectionError(error: unknown): boolean {
   }
   return false;
 }
+
+/** Any failure that came from the database: a refused query or a lost connection. */
+export function isDatabaseError(error: unknown): boolean {
+  return pgError(error).code !== undefined || isConnectionError(error) || (error instanceof Error && error.message.startsWith("Failed query:"));
+}

@@ -127,6 +127,10 @@ export const feedback = pgTable(
     index("feedback_status").on(t.status, t.postedAt),
     index("feedback_posted").on(t.postedAt),
     index("feedback_channel_ts").on(t.channel, t.threadTs),
+    // The backlog and the oldest open items (digests, recommendations), without scanning closed ones.
+    index("feedback_open_by_age")
+      .on(t.postedAt, t.id)
+      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
   ],
 );
 

@@ -636,7 +636,8 @@ export class SlackEmulator {
       message = publicMessage(found);
       container = { type: "message", message_ts: found.ts, channel_id: channelId, is_ephemeral: false };
       source = { kind: "message", ts: found.ts };
-      threadTs = found.thread_ts;
+      // Only a reply lives in a thread; a parent's own thread_ts names the thread it starts.
+      threadTs = found.thread_ts !== found.ts ? found.thread_ts : undefined;
     }
     const located = findAction(asSeen ?? blocks, actionId);
     if (!located) throw new Error(`no button ${actionId} on that message`);
@@ -723,7 +724,7 @@ export class SlackEmulator {
       type: "message_action",
       callback_id: callbackId,
       trigger_id: this.newTrigger(user.id),
-      response_url: this.newResponseUrl({ user: user.id, channel: channel.id, ...(message.thread_ts ? { threadTs: message.thread_ts } : {}) }),
+      response_url: this.newResponseUrl({ user: user.id, channel: channel.id, ...(message.thread_ts && message.thread_ts !== message.ts ? { threadTs: message.thread_ts } : {}) }),
       team: { id: this.workspace.teamId, domain: this.workspace.teamDomain },
       channel: { id: channel.id, name: channel.name },
       user: { id: user.id, name: user.name, team_id: this.workspace.teamId },

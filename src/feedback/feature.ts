@@ -5,6 +5,7 @@ import { defineCommand } from "../commands/router.js";
 import { PRIORITIES } from "../config/schema.js";
 import { FEEDBACK_STATUSES, type FeedbackStatus, feedback } from "../db/schema.js";
 import { type Feature, UserError } from "../feature.js";
+import { pruneEventIds } from "../slack/dedupe.js";
 import { cutList, escapeMrkdwn, quoteSlackText, truncate } from "../slack/text.js";
 import { formatAge } from "../time.js";
 import { analysisMessage } from "./report.js";
@@ -208,6 +209,8 @@ export function feedbackFeature(service: FeedbackService): Feature {
 
     jobs.define("feedback-backfill", async ({ signal }) => {
       const reports = await service.backfill(signal);
+      // Housekeeping of the ingestion path: event ids older than Slack's redelivery window.
+      await pruneEventIds(db);
       const recorded = reports.reduce((n, r) => n + r.recorded, 0);
       const lines = cutList(
         reports.map((r) => (r.error ? `<#${r.channel}>: could not be read (${r.error})` : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads)`)),

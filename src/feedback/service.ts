@@ -10,6 +10,8 @@ const FIRST_BACKFILL_DAYS = 7;
 /** Backfill rereads this much before its starting point: messages that failed while later ones were stored. */
 const BACKFILL_OVERLAP_SECONDS = 48 * 3600;
 const ACTIVE_THREADS_LIMIT = 200;
+/** Reactions in flight at once: Slack allows reactions.add about 50 times a minute anyway. */
+const ACKNOWLEDGE_CONCURRENCY = 4;
 
 /** The parts of a Slack message that feedback needs, from an event, history, replies or a shortcut. */
 export const slackMessageSchema = z.object({
@@ -62,6 +64,9 @@ export interface FeedbackTriager {
 /** Captures feedback from Slack: messages in feedback channels, reactions, shortcuts, and backfill of what was missed. */
 export class FeedbackService {
   private triager: FeedbackTriager | undefined;
+  /** Messages waiting for their :inbox_tray:, reacted to a few at a time so a burst of feedback is stored first. */
+  private readonly toAcknowledge: Array<{ channel: string; ts: string }> = [];
+  private acknowledging = 0;
 
   constructor(private readonly services: Services) {}
 
@@ -116,7 +121,11 @@ export class FeedbackService {
     if (id === undefined) return undefined;
     this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
     this.triageLater(id);
-    void this.services.background.run(`acknowledge feedback #${id}`, () => this.acknowledge(channel, message.ts));
+    this.toAcknowledge.push({ channel, ts: message.ts });
+    if (this.acknowledging < ACKNOWLEDGE_CONCURRENCY) {
+      this.acknowledging += 1;
+      void this.services.background.run("react to recorded feedback", (signal) => this.drainAcknowledgements(signal));
+    }
     return id;
   }
 
@@ -154,6 +163,16 @@ export class FeedbackService {
     const replies = await slack.conversations.replies({ channel, ts, oldest: ts, latest: ts, inclusive: true, limit: 10 });
     const reply = (replies.messages ?? []).find((m) => m.ts === ts);
     return reply ? slackMessageSchema.parse(reply) : undefined;
+  }
+
+  private async drainAcknowledgements(signal: AbortSignal): Promise<void> {
+    try {
+      for (let next = this.toAcknowledge.shift(); next && !signal.aborted; next = this.toAcknowledge.shift()) {
+        await this.acknowledge(next.channel, next.ts);
+      }
+    } finally {
+      this.acknowledging -= 1;
+    }
   }
 
   private async acknowledge(channel: string, ts: string): Promise<void> {

@@ -1,5 +1,5 @@
-import { and, asc, desc, gte, inArray, isNotNull, isNull, lt, ne, sql } from "drizzle-orm";
-import type { Executor } from "../db/client.js";
+import { and, asc, desc, gte, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { type Executor, queryRows } from "../db/client.js";
 import { feedback } from "../db/schema.js";
 
 export interface Count {
@@ -56,43 +56,41 @@ const itemColumns = {
   closedAt: feedback.closedAt,
 };
 
-/** Every figure of `feedback analyze` and the digests, aggregated by the database, never by loading rows. */
+type Dimension = "kind" | "priority" | "source" | "status" | "theme" | "week";
+
+/**
+ * Every figure of `feedback analyze` and the digests, aggregated by the database, never by loading
+ * rows: one pass over the period with GROUPING SETS gives every breakdown at once.
+ */
 export async function feedbackStats(db: Executor, period: { since: Date; until: Date; timeZone: string }): Promise<FeedbackStats> {
   const live = isNull(feedback.deletedAt);
-  const inPeriod = and(live, gte(feedback.postedAt, period.since), lt(feedback.postedAt, period.until));
-  const countBy = (column: typeof feedback.kind | typeof feedback.priority | typeof feedback.source | typeof feedback.status) =>
+  const closedInPeriod = and(gte(feedback.closedAt, period.since), lt(feedback.closedAt, period.until));
+  const [groups, [backlog], recentlyClosed, oldestUrgent] = await Promise.all([
+    queryRows<{ dimension: Dimension; key: string | null; count: number }>(
+      db,
+      sql`select case
+            when grouping(kind) = 0 then 'kind' when grouping(priority) = 0 then 'priority'
+            when grouping(source) = 0 then 'source' when grouping(status) = 0 then 'status'
+            when grouping(theme) = 0 then 'theme' else 'week' end as dimension,
+          coalesce(kind, priority, source, status, theme, week) as key,
+          count(*)::int as count
+        from (
+          select kind, priority, source, status, theme,
+            to_char(date_trunc('week', posted_at at time zone ${period.timeZone}), 'YYYY-MM-DD') as week
+          from ${feedback}
+          where deleted_at is null and posted_at >= ${period.since.toISOString()} and posted_at < ${period.until.toISOString()}
+        ) as period
+        group by grouping sets ((kind), (priority), (source), (status), (theme), (week))`,
+    ),
     db
-      .select({ key: sql<string>`${column}`, count: sql<number>`count(*)::int` })
+      .select({
+        open: sql<number>`count(*) filter (where ${feedback.status} = 'open')::int`,
+        inProgress: sql<number>`count(*) filter (where ${feedback.status} = 'in-progress')::int`,
+        closed: sql<number>`count(*) filter (where ${closedInPeriod})::int`,
+      })
       .from(feedback)
-      .where(inPeriod)
-      .groupBy(column)
-      .orderBy(desc(sql`count(*)`), asc(column));
-  const week = sql<string>`to_char(date_trunc('week', ${feedback.postedAt} at time zone ${period.timeZone}), 'YYYY-MM-DD')`;
-  const [byKind, byPriority, bySource, byStatus, weekly, topThemes, backlog, closed, recentlyClosed, oldestUrgent] = await Promise.all([
-    countBy(feedback.kind),
-    countBy(feedback.priority),
-    countBy(feedback.source),
-    countBy(feedback.status),
-    // By position: the zone is a bound parameter, so the expression cannot be repeated in GROUP BY.
-    db.select({ week, count: sql<number>`count(*)::int` }).from(feedback).where(inPeriod).groupBy(sql`1`).orderBy(sql`1`),
-    db
-      .select({ key: sql<string>`${feedback.theme}`, count: sql<number>`count(*)::int` })
-      .from(feedback)
-      .where(and(inPeriod, isNotNull(feedback.theme)))
-      .groupBy(feedback.theme)
-      .orderBy(desc(sql`count(*)`), asc(feedback.theme))
-      .limit(5),
-    db.select({ status: feedback.status, count: sql<number>`count(*)::int` }).from(feedback).where(and(live, ne(feedback.status, "closed"))).groupBy(feedback.status),
-    db
-      .select({ count: sql<number>`count(*)::int` })
-      .from(feedback)
-      .where(and(live, gte(feedback.closedAt, period.since), lt(feedback.closedAt, period.until))),
-    db
-      .select(itemColumns)
-      .from(feedback)
-      .where(and(live, gte(feedback.closedAt, period.since), lt(feedback.closedAt, period.until)))
-      .orderBy(desc(feedback.closedAt))
-      .limit(5),
+      .where(and(live, or(ne(feedback.status, "closed"), closedInPeriod))),
+    db.select(itemColumns).from(feedback).where(and(live, closedInPeriod)).orderBy(desc(feedback.closedAt)).limit(5),
     db
       .select(itemColumns)
       .from(feedback)
@@ -100,19 +98,27 @@ export async function feedbackStats(db: Executor, period: { since: Date; until: 
       .orderBy(asc(feedback.postedAt), asc(feedback.id))
       .limit(5),
   ]);
+  const of = (dimension: Dimension): Count[] =>
+    groups
+      .filter((g) => g.dimension === dimension && g.key !== null)
+      .map((g) => ({ key: g.key as string, count: g.count }))
+      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const byKind = of("kind");
   return {
     since: period.since,
     until: period.until,
     total: byKind.reduce((n, r) => n + r.count, 0),
     byKind,
-    byPriority: [...byPriority].sort((a, b) => PRIORITY_ORDER.indexOf(a.key) - PRIORITY_ORDER.indexOf(b.key)),
-    bySource,
-    byStatus,
-    weekly,
-    topThemes,
-    open: backlog.find((r) => r.status === "open")?.count ?? 0,
-    inProgress: backlog.find((r) => r.status === "in-progress")?.count ?? 0,
-    closedInPeriod: closed[0]?.count ?? 0,
+    byPriority: of("priority").sort((a, b) => PRIORITY_ORDER.indexOf(a.key) - PRIORITY_ORDER.indexOf(b.key)),
+    bySource: of("source"),
+    byStatus: of("status"),
+    weekly: of("week")
+      .map((w) => ({ week: w.key, count: w.count }))
+      .sort((a, b) => (a.week < b.week ? -1 : 1)),
+    topThemes: of("theme").slice(0, 5),
+    open: backlog?.open ?? 0,
+    inProgress: backlog?.inProgress ?? 0,
+    closedInPeriod: backlog?.closed ?? 0,
     recentlyClosed,
     oldestUrgent,
   };

@@ -5,6 +5,13 @@ import { slackEvents } from "../db/schema.js";
 import type { Log } from "../log.js";
 
 /**
+ * Events whose handling is idempotent by its own key: a message is one feedback row by (channel, ts),
+ * an edit sets the text, a deletion marks the row, a reaction records its message once. Processing
+ * one of them twice changes nothing, so they skip the claim and its extra write on the ingestion path.
+ */
+const IDEMPOTENT_EVENTS = new Set(["message", "reaction_added"]);
+
+/**
  * Each Events API event is processed once, across redeliveries, restarts and replicas: the event id is
  * claimed with an insert that does nothing on conflict, and only the request that inserted it goes on.
  * A claim whose processing failed is given back so Slack's redelivery can try again.
@@ -12,7 +19,7 @@ import type { Log } from "../log.js";
 export function dedupeEvents(db: Db, log: Log): Middleware<AnyMiddlewareArgs> {
   return async ({ body, next }) => {
     const envelope = body as { type?: string; event_id?: string; event?: { type?: string } };
-    if (envelope.type !== "event_callback" || typeof envelope.event_id !== "string") {
+    if (envelope.type !== "event_callback" || typeof envelope.event_id !== "string" || IDEMPOTENT_EVENTS.has(envelope.event?.type ?? "")) {
       await next();
       return;
     }

@@ -9,14 +9,28 @@ export interface StatusSection {
 
 export class StatusBoard {
   private readonly sections: StatusSection[] = [];
+  private inFlight: Promise<{ text: string; blocks: KnownBlock[] }> | undefined;
 
   add(section: StatusSection): void {
     this.sections.push(section);
     this.sections.sort((a, b) => a.order - b.order);
   }
 
+  /**
+   * The current status. Everyone who asks while a rendering is under way shares it, so a burst of
+   * `/orch status` costs the database one set of queries, not one per person.
+   */
+  render(): Promise<{ text: string; blocks: KnownBlock[] }> {
+    if (!this.inFlight) {
+      this.inFlight = this.renderNow().finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    return this.inFlight;
+  }
+
   /** Every section, each rendered independently so one failing source does not hide the others. */
-  async render(): Promise<{ text: string; blocks: KnownBlock[] }> {
+  private async renderNow(): Promise<{ text: string; blocks: KnownBlock[] }> {
     const rendered = await Promise.all(
       this.sections.map(async (section) => {
         try {
