@@ -6,7 +6,7 @@
  * The database: BENCH_DB_URL (PostgreSQL, a database of its own) or BENCH_DATA_DIR (embedded PGlite,
  * which then lives inside this process). The parent drives it over IPC (see lib/shared.ts).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -32,6 +32,7 @@ const databaseUrl = process.env.BENCH_DB_URL || undefined;
 const dataDir = process.env.BENCH_DATA_DIR || undefined;
 
 const configDir = mkdtempSync(join(tmpdir(), "orch-bench-config-"));
+process.on("exit", () => rmSync(configDir, { recursive: true, force: true }));
 writeFileSync(join(configDir, "orchestrator.yaml"), BENCH_CONFIG_YAML);
 const loaded = loadConfigFile(join(configDir, "orchestrator.yaml"), {});
 
@@ -134,9 +135,11 @@ if (mode === "bare") {
   const orchestrator: Orchestrator = await startOrchestrator({ env, loaded, database, host: "127.0.0.1" });
   const { config } = loaded;
   const background = orchestrator.services.background;
-  const idle = async () => {
-    for (let round = 0; round < 1000; round += 1) {
-      await background.idle();
+  /** Waits until the bot's background work (replies, reactions, backfill) is done, or `maxMs` passed. */
+  const idle = async (maxMs = 100_000) => {
+    const deadline = Date.now() + maxMs;
+    while (Date.now() < deadline) {
+      await Promise.race([background.idle(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       await new Promise((resolve) => setTimeout(resolve, 20));
       if (background.size === 0) return true;
     }
@@ -155,7 +158,7 @@ if (mode === "bare") {
       gc();
       return memorySample();
     },
-    idle: () => idle(),
+    idle: (args) => idle((args as { maxMs?: number } | undefined)?.maxMs),
     count: () => count(),
     seed: (args) => seedReportData(database.db, (args as { feedbackRows: number }).feedbackRows),
     /** Timed calls of the functions behind `feedback analyze` and the monthly report, in this process, on this database. */

@@ -17,6 +17,8 @@ const emulator = new SlackEmulator({
   botId: BOT_ID,
   teamId: TEAM_ID,
   retryDelaysMs: [],
+  // Nothing in the bench listens for the bot's own posts coming back as events.
+  echoBotMessages: false,
   users: Object.entries(USERS).map(([name, id]) => ({ id, name, realName: name, title: "" })),
   channels: Object.entries(CHANNELS).map(([name, id]) => ({ id, name })),
 });
@@ -28,6 +30,9 @@ const internals = emulator as unknown as {
 };
 
 let watchResponses = false;
+
+// "Slack" stays up whatever happens to one delivery; the bench reads the problem in this log.
+process.on("unhandledRejection", (error) => process.stderr.write(`emulator: unhandled rejection: ${String(error)}\n`));
 
 const server = createServer((req, res) => {
   const pathname = new URL(req.url ?? "/", "http://localhost").pathname;

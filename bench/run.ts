@@ -10,15 +10,18 @@
  *
  * PostgreSQL when BENCH_DATABASE_URL is set (a fresh database per measure, dropped afterwards), else
  * embedded PGlite (a fresh temp DATA_DIR per measure). The bot, the bare Bolt app and the emulator each
- * run in a process of their own (`node --import tsx`, as the Docker image runs the bot); this process
+ * run in a process of their own (plain `node` over a compiled bundle, as the Docker image runs the bot); this process
  * only generates load and keeps time. Results: a table on stdout, bench/results.json, bench/README.md.
  *
- * BENCH_QUICK=1 runs everything at a tenth of the size (a smoke test of the bench itself).
+ * BENCH_QUICK=1 runs everything at a tenth of the size (a smoke test of the bench itself). Diagnostics:
+ * BENCH_ONLY, BENCH_ACK_TEXT, BENCH_PROFILE, BENCH_BOT_NODE_ARGS, BENCH_KEEP_LOGS (see bench/README.md).
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, platform, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { build } from "esbuild";
 import postgres from "postgres";
 import { Child, logProblems } from "./lib/child.js";
 import { inFlight, type SignedResponse, SignedClient, sleep } from "./lib/load.js";
@@ -34,7 +37,7 @@ const scale = (n: number) => (QUICK ? Math.max(1, Math.round(n / 10)) : n);
 const CONCURRENCY = 50;
 const ACK_WARMUP = scale(500);
 const ACK_REQUESTS = scale(2000);
-const ACK_ROUNDS = 2;
+const ACK_ROUNDS = 4;
 const EVENTS = scale(10_000);
 const FEEDBACK_ROWS = scale(100_000);
 const QUERY_RUNS = 20;
@@ -168,12 +171,34 @@ interface CpuAccount {
 // ---------------------------------------------------------------- processes
 
 const logFiles: string[] = [];
+/**
+ * The bench processes run compiled, as the Docker image runs the bot (`node dist/main.js`, built by
+ * scripts/build.mjs): bundled once per run into bench/.build, with the dependencies left in node_modules.
+ */
+const builds = new Map<string, Promise<string>>();
+function compiled(script: string): Promise<string> {
+  const cached = builds.get(script);
+  if (cached) return cached;
+  const built = build({
+      entryPoints: [join(BENCH_DIR, script)],
+      outdir: join(BENCH_DIR, ".build"),
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      packages: "external",
+      logLevel: "warning",
+  }).then(() => join(BENCH_DIR, ".build", script.replace(/\.ts$/, ".js")));
+  builds.set(script, built);
+  return built;
+}
+
 async function startChild(name: string, script: string, env: Record<string, string>, options: { exposeGc?: boolean } = {}) {
   const logFile = join(work, `${name}.log`);
   logFiles.push(logFile);
   const isBot = env.BENCH_MODE === "bot";
   const nodeArgs = [...(PROFILE && isBot ? ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`] : []), ...(isBot ? BOT_NODE_ARGS : [])];
-  const started = await Child.start(name, join(BENCH_DIR, script), env, logFile, { ...options, nodeArgs });
+  const started = await Child.start(name, await compiled(script), env, logFile, { ...options, nodeArgs });
   cleanups.push(() => started.child.stop());
   return started;
 }
@@ -249,13 +274,17 @@ async function measureAck(emulator: Child, emulatorUrl: string) {
 
   const bareBatches: Batch[] = [];
   const botBatches: Batch[] = [];
+  const drainMs: number[] = [];
   for (let r = 0; r < ACK_ROUNDS; r += 1) {
     const from = ACK_WARMUP + r * perRound;
     bareBatches.push(await commandBatch(bareClient, bareBodies.slice(from, from + perRound)));
     await sleep(300);
     botBatches.push(await commandBatch(botClient, botBodies.slice(from, from + perRound)));
-    // The bot's work after each ack (status queries, response_url posts) finishes before the next batch.
+    // The bot's work after each ack (status queries, response_url posts) finishes before the next batch;
+    // how long that takes after the last ack is how late the last status reply of the burst arrives.
+    const drainStarted = performance.now();
     await bot.child.call("idle");
+    drainMs.push(performance.now() - drainStarted);
     await sleep(300);
   }
   const expectedResponses = before.responses.ok + ACK_WARMUP + ACK_REQUESTS;
@@ -282,7 +311,10 @@ async function measureAck(emulator: Child, emulatorUrl: string) {
       latencyMs: roundStats(botStats),
       statuses: botAll.statuses,
       throughputPerSecond: round((botAll.latencies.length / botAll.ms) * 1000),
+      statusRepliesExpected: ACK_WARMUP + ACK_REQUESTS,
       statusRepliesDelivered: after.responses.ok - before.responses.ok,
+      /** After each measured burst: from its last ack until the bot's work after the acks (the replies) was done. */
+      lastReplyAfterBurstMs: drainMs.map((m) => round(m)),
       statusRepliesFailed: after.responses.failed - before.responses.failed,
       rssMbAtReady: round(mb((bot.ready.memory as MemorySample).rss)),
       rssMbAfter: round(mb(botMemory.rss)),
@@ -376,7 +408,8 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     postgres: nullable(postgresCpuSince(startCpu.postgres), perEvent),
   };
   const atPresent = await bot.child.call<MemorySample>("memory");
-  await bot.child.call("idle", undefined, 300_000);
+  // Reactions still queued are waited for (a minute at most): memory is measured once the burst is over.
+  const reactionsDone = await bot.child.call<boolean>("idle", { maxMs: 60_000 }, 90_000);
   const settledMs = performance.now() - started;
   const settledMemory = await bot.child.call<MemorySample>("memory");
   await sleep(2000);
@@ -400,7 +433,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
       allPresent,
       secondsUntilAllSent: round(sentMs / 1000, 2),
       secondsUntilAllRowsPresent: round(presentMs / 1000, 2),
-      secondsUntilReactionsDone: round(settledMs / 1000, 2),
+      secondsUntilReactionsDone: reactionsDone ? round(settledMs / 1000, 2) : null,
       eventsPerSecond: round(botRate),
       /** Until all rows were present: the bot's reactions still queued then are not in these figures. */
       cpuMsPerEvent: botCpu,
@@ -502,10 +535,22 @@ async function measureReports(emulator: Child, emulatorUrl: string) {
   };
 }
 
+/** Which code was measured: the commit, and whether src/ or migrations/ had uncommitted changes. */
+function codeVersion(): { commit: string; uncommittedChanges: boolean } | null {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "migrations"], { cwd: ROOT, encoding: "utf8" }).trim() !== "";
+    return { commit, uncommittedChanges: dirty };
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
   const t0 = performance.now();
   const database = await databaseLabel();
   log(`database: ${database.label}${QUICK ? " — QUICK mode (a tenth of the sizes)" : ""}`);
@@ -514,7 +559,10 @@ async function main(): Promise<void> {
   const emulatorUrl = String(emulator.ready.url);
 
   const ack = ONLY.has("a") ? await measureAck(emulator.child, emulatorUrl) : undefined;
-  if (ack) log(`    bare Bolt p99 ${ack.bare.latencyMs.p99} ms, bot p99 ${ack.bot.latencyMs.p99} ms: ${ack.ratioP99}×`);
+  if (ack) {
+    log(`    bare Bolt p99 ${ack.bare.latencyMs.p99} ms, bot p99 ${ack.bot.latencyMs.p99} ms: ${ack.ratioP99}×`);
+    log(`    status replies delivered ${ack.bot.statusRepliesDelivered}/${ack.bot.statusRepliesExpected}; last reply ${ack.bot.lastReplyAfterBurstMs.join(", ")} ms after each burst`);
+  }
   const ingested = ONLY.has("b") ? await measureIngestion(emulator.child, emulatorUrl) : undefined;
   if (ingested) {
     const { ingestion, memory } = ingested;
@@ -535,7 +583,7 @@ async function main(): Promise<void> {
       baseline: `bare Bolt app: ${ms(ack.bare.latencyMs.p99)} (p50 ${ms(ack.bare.latencyMs.p50)}, ${ack.bare.throughputPerSecond.toFixed(0)} req/s)`,
       ratio: `${ack.ratioP99.toFixed(2)}×`,
       bar: `≤ ${BARS.ackRatio}×`,
-      pass: ack.ratioP99 <= BARS.ackRatio && Object.keys(ack.bot.statuses).every((s) => s === "200"),
+      pass: ack.ratioP99 <= BARS.ackRatio && Object.keys(ack.bot.statuses).every((s) => s === "200") && ack.bot.statusRepliesDelivered === ack.bot.statusRepliesExpected,
     });
   }
   if (ingested) {
@@ -583,12 +631,15 @@ async function main(): Promise<void> {
     date: startedAt.toISOString(),
     durationSeconds: round((performance.now() - t0) / 1000),
     quick: QUICK,
+    code: codeVersion(),
     machine: {
       cpuModel: cpuList[0]?.model ?? "unknown",
       cores: cpuList.length,
       totalMemoryMb: Math.round(mb(totalmem())),
       node: process.version,
       platform: `${platform()} ${release()}`,
+      /** 1-minute load average when the run started and ended: other work on the machine shows here. */
+      loadAverage: { start: round(loadAtStart, 2), end: round(loadavg()[0] ?? 0, 2) },
     },
     database: { kind: dbKind, ...database },
     table: rows,

@@ -142,6 +142,7 @@ CREATE UNIQUE INDEX "feedback_message" ON "feedback" USING btree ("channel","ts"
 CREATE INDEX "feedback_status" ON "feedback" USING btree ("status","posted_at");--> statement-breakpoint
 CREATE INDEX "feedback_posted" ON "feedback" USING btree ("posted_at");--> statement-breakpoint
 CREATE INDEX "feedback_channel_ts" ON "feedback" USING btree ("channel","thread_ts");--> statement-breakpoint
+CREATE INDEX "feedback_closed" ON "feedback" USING btree ("closed_at") WHERE "feedback"."closed_at" is not null and "feedback"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "feedback_open_by_age" ON "feedback" USING btree ("posted_at","id") WHERE "feedback"."deleted_at" is null and "feedback"."status" <> 'closed';--> statement-breakpoint
 CREATE INDEX "feedback_events_feedback" ON "feedback_events" USING btree ("feedback_id");--> statement-breakpoint
 CREATE INDEX "health_checks_environment_at" ON "health_checks" USING btree ("environment","at");--> statement-breakpoint

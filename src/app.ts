@@ -45,6 +45,8 @@ export interface StartOptions {
   host?: string;
   /** Pause between posts to one channel (Slack allows about one per second). */
   postSpacingMs?: number;
+  /** Pause between :inbox_tray: reactions (Slack allows about 50 a minute). */
+  reactionSpacingMs?: number;
   /** Retries of a failed Slack Web API call (a rate-limited call waits for Retry-After and counts as one). */
   slackRetries?: number;
   /** How long shutdown waits for running work before interrupting it (default: SHUTDOWN_GRACE_SECONDS). */
@@ -203,7 +205,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     };
     const releases = new ReleaseService(services, options.releaseTimings);
     // Every capability, each registering its own listeners, commands, status lines and jobs.
-    const feedback = new FeedbackService(services);
+    const feedback = new FeedbackService(services, options.reactionSpacingMs);
     const claude = env.anthropic.apiKey
       ? new Claude({ apiKey: env.anthropic.apiKey, model: env.anthropic.model, ...(env.anthropic.baseUrl ? { baseUrl: env.anthropic.baseUrl } : {}), ...options.claude }, { db: database.db, log, metrics })
       : undefined;

@@ -9,21 +9,28 @@ export function formatAge(at: Date, now: Date = new Date()): string {
   return `${Math.round(hours / 24)}d`;
 }
 
+// Building an Intl.DateTimeFormat is costly; one per zone and shape serves every message.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(shape: "datetime" | "date", timeZone: string): Intl.DateTimeFormat {
+  const key = `${shape}:${timeZone}`;
+  let found = formatters.get(key);
+  if (!found) {
+    found =
+      shape === "datetime"
+        ? new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hour12: false })
+        : new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" });
+    formatters.set(key, found);
+  }
+  return found;
+}
+
 /** A date and time in the configured timezone, e.g. "Mon 25 Nov 2026, 09:00 (Asia/Bangkok)". */
 export function formatDateTime(at: Date, timeZone: string, withZone = true): string {
-  const text = new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    hour12: false,
-  }).format(at);
+  const text = formatter("datetime", timeZone).format(at);
   return withZone ? `${text} (${timeZone})` : text;
 }
 
 export function formatDate(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" }).format(at);
+  return formatter("date", timeZone).format(at);
 }

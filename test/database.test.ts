@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS_FOLDER, openDatabase, queryRows } from "../src/db/client.js";
+import { openDatabase, queryRows } from "../src/db/client.js";
+import { MIGRATIONS_FOLDER } from "../src/paths.js";
 import { feedback } from "../src/db/schema.js";
 import { createPostgresDatabase, dbKinds, dropPostgresDatabase, openTestDatabase } from "./support/db.js";
 

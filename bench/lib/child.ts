@@ -3,8 +3,8 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import type { ChildNotice, RpcReply } from "./shared.js";
 
 /**
- * A bench process (the bot, a bare Bolt app, the emulator) run as `node --import tsx <script>` — the way
- * the Docker image runs the bot — with its stdout/stderr in a log file and an IPC channel for requests.
+ * A bench process (the bot, a bare Bolt app, the emulator) run as plain `node <compiled script>` — the
+ * way the Docker image runs the bot — with its stdout/stderr in a log file and an IPC channel for requests.
  */
 export class Child {
   private nextId = 1;
@@ -44,7 +44,7 @@ export class Child {
   static async start(name: string, script: string, env: Record<string, string>, logFile: string, options: { exposeGc?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<{ child: Child; ready: ChildNotice }> {
     const fd = openSync(logFile, "a");
     const proc = fork(script, [], {
-      execArgv: ["--import", "tsx", ...(options.exposeGc ? ["--expose-gc"] : []), ...(options.nodeArgs ?? [])],
+      execArgv: [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.nodeArgs ?? [])],
       env: { ...process.env, ...env },
       stdio: ["ignore", fd, fd, "ipc"],
     });

@@ -11,7 +11,8 @@ export interface RunResult {
   date: string;
   durationSeconds: number;
   quick: boolean;
-  machine: { cpuModel: string; cores: number; totalMemoryMb: number; node: string; platform: string };
+  code: { commit: string; uncommittedChanges: boolean } | null;
+  machine: { cpuModel: string; cores: number; totalMemoryMb: number; node: string; platform: string; loadAverage?: { start: number; end: number } };
   database: { kind: "postgres" | "pglite"; label: string; version: string };
   table: MeasureRow[];
   measures: Record<string, unknown>;
@@ -36,7 +37,7 @@ export function renderTable(run: RunResult): string {
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [
     `Orchestrator bench — ${run.database.label}`,
-    `${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB, Node ${run.machine.node}, ${run.date}`,
+    `${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB, Node ${run.machine.node}, ${run.date}, load average ${run.machine.loadAverage?.start ?? "?"} → ${run.machine.loadAverage?.end ?? "?"}`,
     "",
     format(HEADERS),
     rule,
@@ -65,7 +66,7 @@ export function renderReadme(results: BenchResults): string {
       [
         `### ${kind === "postgres" ? "PostgreSQL" : "PGlite (embedded)"}`,
         "",
-        `${run.database.label}. Run on ${run.date.slice(0, 10)}: ${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB RAM, Node ${run.machine.node}, ${run.machine.platform}; the whole run took ${Math.round(run.durationSeconds)} s.`,
+        `${run.database.label}. Run on ${run.date.slice(0, 10)}: ${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB RAM, Node ${run.machine.node}, ${run.machine.platform}; load average ${run.machine.loadAverage?.start ?? "?"} → ${run.machine.loadAverage?.end ?? "?"}; the whole run took ${Math.round(run.durationSeconds)} s${run.code ? ` (code at ${run.code.commit}${run.code.uncommittedChanges ? " with uncommitted changes" : ""})` : ""}.`,
         "",
         markdownTable(run),
       ].join("\n"),
@@ -76,17 +77,18 @@ export function renderReadme(results: BenchResults): string {
 \`npm run bench\` measures the quality bars of SPEC §7, each against a baseline measured in the same run, on
 embedded PGlite — or on PostgreSQL with \`BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench\`
 (a fresh database per measure, created from that URL and dropped afterwards). The bot runs in a process of its own
-(\`node --import tsx\`, as the Docker image runs it) in HTTP mode against the Slack emulator, which also runs in a
+(plain \`node\` over a bundle built with esbuild, as the Docker image runs it) in HTTP mode against the Slack emulator, which also runs in a
 process of its own; the bench process only generates load and keeps time. Every request is signed as Slack signs it
 (v0 HMAC over \`v0:{timestamp}:{body}\`). Figures: the table below; everything else (percentiles, statuses, Slack calls,
 memory breakdown, seed sizes, machine) in \`bench/results.json\`.
 
-- **(a) ack latency**: 2,000 \`/orch status\` slash commands per target, 50 in flight, after 500 warm-up, in two
+- **(a) ack latency**: 2,000 \`/orch status\` slash commands per target, 50 in flight, after 500 warm-up, in four
   alternating rounds; the baseline is a bare Bolt app (\`HTTPReceiver\`) whose handler only calls \`ack()\`. The bot's
-  work after the ack (the status queries and the \`response_url\` post) runs during the measurement, as in production.
+  work after the ack (the status queries and the \`response_url\` post) runs during the measurement, as in production,
+  and every status reply must reach the emulator for the measure to pass.
 - **(b) ingestion**: 10,000 Events API \`message\` envelopes in the two feedback channels (half top-level, half thread
   replies, each with its own \`event_id\` and \`ts\`), 50 in flight, timed until all 10,000 rows are in \`feedback\`;
-  the bot also reacts :inbox_tray: to each through the emulator. Baseline: the same 10,000 rows as plain single-row
+  the bot also reacts :inbox_tray: to each through the emulator, paced at Slack's limit for reactions (one every 1.2 s), so most reactions are still queued when the rows are all in. Baseline: the same 10,000 rows as plain single-row
   \`INSERT\`s through the same drizzle driver and pool, 50 in flight, in a fresh database.
 - **(c) reports**: 100,000 feedback rows over 120 days (realistic spread of channels, sources, kinds, priorities,
   statuses, themes, sprints), a release a day with approvals, every job run of the default schedules and a health check
@@ -94,8 +96,17 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
   30 days and \`orchestratorFigures\` for the month ending now, 20 timed runs each after 3 warm-up, in the bot process;
   also both commands end to end (signed command → ack → \`response_url\` post received by the emulator). The bar applies
   to the p95; the baseline is a single \`count(*)\` over the same 30 days.
-- **(d) memory**: RSS of the bot process after (b) once its background work has finished, against the same process idle
-  after start-up. With PGlite the database lives inside the bot process, so its memory is counted too.
+- **(d) memory**: RSS of the bot process after (b), once its background work has settled (at most 60 s; queued reactions stay queued), with the peak during ingestion alongside, against the same process idle
+  after start-up. With PGlite the database lives inside the bot process, so its memory is counted too; its data folder
+  is created by a short-lived process first (as on every start but the very first: PGlite's \`initdb\` alone leaves
+  ~400 MB resident in the process that runs it).
+
+On a 2-core machine the bot, the emulator, the load generator and PostgreSQL share the same cores, and other work on
+the machine shows directly (hence the load average in each heading); repeated runs vary by about ±15 %, more for p99s.
+Diagnostics: \`BENCH_ONLY=a,b,c\` runs a subset, \`BENCH_QUICK=1\` a tenth of the sizes, \`BENCH_ACK_TEXT=help\` another
+command for (a), \`BENCH_PROFILE=1\` writes CPU profiles of the bot processes, \`BENCH_BOT_NODE_ARGS="--max-old-space-size=96"\`
+passes V8 flags to them (these runs print the table but do not write the files); \`BENCH_KEEP_LOGS=1\` keeps the
+processes' logs.
 
 ${sections.join("\n\n")}
 `;

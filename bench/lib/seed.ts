@@ -85,7 +85,9 @@ const GATES_FAILED = `'[{"name":"Runbooks updated","kind":"manual","status":"man
 const RELEASES_SQL = `
 WITH s AS (
   SELECT d, get_byte(decode(md5('release-' || d), 'hex'), 0) * 100 / 256 AS r,
-    date_trunc('minute', now() - interval '${DAYS} days' + interval '1 day' * d - interval '5 hours') AS created
+    -- The last two are still awaiting approval: asked for a couple of hours ago, well inside approval.expiresAfter.
+    CASE WHEN d > ${DAYS - 2} THEN date_trunc('minute', now() - interval '2 hours' - interval '10 minutes' * (${DAYS} - d))
+         ELSE date_trunc('minute', now() - interval '${DAYS} days' + interval '1 day' * d - interval '5 hours') END AS created
   FROM generate_series(1, ${DAYS}) AS d
 ), t AS (
   SELECT d, created, CASE WHEN d % 3 = 0 THEN 'production' ELSE 'staging' END AS environment,
@@ -99,7 +101,7 @@ SELECT 'v1.' || (d / 10) || '.' || (d % 10), '1.' || (d / 10) || '.' || (d % 10)
   '${CHANNELS.releases}', floor(extract(epoch FROM created))::bigint::text || '.000200',
   CASE WHEN state = 'blocked' THEN ${GATES_FAILED} ELSE ${GATES_PASSED} END,
   CASE WHEN state = 'failed' THEN 'smoke test failed: exit 1' WHEN state = 'blocked' THEN 'gate failed: Tests pass' WHEN state = 'rejected' THEN 'rejected by U0APPROVER2' WHEN state = 'expired' THEN 'no approval within 24h' END,
-  created, created + interval '3 hours',
+  created, least(now(), created + interval '3 hours'),
   CASE WHEN state <> 'blocked' THEN created + interval '2 minutes' END,
   CASE WHEN state = 'live' THEN created + interval '3 hours' END
 FROM t`;

@@ -127,6 +127,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         summary: "a question to one specialist prompt, answered in a thread",
         example: "ask security-auditor what should we check before the 1.5.0 release?",
         group: "Specialists",
+        long: true,
         args: z.object({
           specialist: z.string().refine((name) => prompts.specialists.has(name), {
             error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a specialist. Ask one of: ${specialistNames.map((n) => `\`${n}\``).join(", ")}`,

@@ -1,10 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
-
-export const PROMPTS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "../../prompts");
+import { PROMPTS_FOLDER } from "../paths.js";
 
 /** The specialists of the reference process; each is one prompt a person can consult with `/orch ask`. */
 export const SPECIALISTS = [

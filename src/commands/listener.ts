@@ -9,6 +9,25 @@ import type { CommandContext, CommandRouter, Reply } from "./router.js";
  * once and run the command after the ack, answering through response_url.
  */
 export function listenForCommands(app: App, router: CommandRouter, services: Services): void {
+  // Work after the ack takes turns, a few commands at a time: a burst of commands is acknowledged first
+  // and answered right after, instead of every ack competing with every command's queries and posts.
+  // Commands that wait on something slow (a job, Claude) run outside the queue so they never block it.
+  const queue: Array<() => Promise<void>> = [];
+  let draining = 0;
+  const enqueue = (name: string, work: () => Promise<void>) => {
+    queue.push(work);
+    if (draining >= COMMAND_CONCURRENCY) return;
+    draining += 1;
+    void services.background.run(name, async () => {
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        for (let next = queue.shift(); next; next = queue.shift()) await next();
+      } finally {
+        draining -= 1;
+      }
+    });
+  };
+
   app.command(router.name, async ({ command, ack, respond, client }) => {
     const resolution = router.resolve(command.text ?? "", command.user_id);
     if (resolution.kind === "refuse") {
@@ -31,7 +50,7 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
     };
     const words = resolution.command.pattern.words.join(" ");
     // After the ack, so Slack's 3-second budget never waits on gates, the database or Claude.
-    void services.background.run(`command ${words}`, async () => {
+    const work = async () => {
       try {
         await resolution.command.run(ctx, resolution.args);
       } catch (error) {
@@ -45,9 +64,14 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
           .reply({ text: `Sorry, \`${router.name} ${words}\` did not finish: ${describeFailure(error)}. Try again in a minute.` })
           .catch((replyError: unknown) => services.log.error("could not tell the user a command failed", { error: replyError }));
       }
-    });
+    };
+    if (resolution.command.long) void services.background.run(`command ${words}`, work);
+    else enqueue(`command ${words}`, work);
   });
 }
+
+/** Commands running after their acks at once; the rest wait their turn. */
+const COMMAND_CONCURRENCY = 4;
 
 function describeFailure(error: unknown): string {
   if (isConnectionError(error)) return "the database is not answering";

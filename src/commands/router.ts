@@ -30,6 +30,8 @@ export interface CommandSpec<A> {
   example: string;
   group: CommandGroup;
   access?: "anyone" | "admins";
+  /** Waits on something slow (a job's run, Claude): runs in its own lane, not in the queue of quick commands. */
+  long?: boolean;
   /** Turns the matched words into typed arguments; its error messages are shown to the person as they are. */
   args?: z.ZodType<A, Values>;
   run(ctx: CommandContext, args: A): Promise<void>;
@@ -41,6 +43,7 @@ export interface Command {
   example: string;
   group: CommandGroup;
   access: "anyone" | "admins";
+  long: boolean;
   parse(values: Values): { ok: true; args: unknown } | { ok: false; problem: string };
   run(ctx: CommandContext, args: unknown): Promise<void>;
 }
@@ -52,6 +55,7 @@ export function defineCommand<A = Values>(spec: CommandSpec<A>): Command {
     example: spec.example,
     group: spec.group,
     access: spec.access ?? "anyone",
+    long: spec.long ?? false,
     parse: (values) => {
       if (!spec.args) return { ok: true, args: values };
       const result = spec.args.safeParse(values);

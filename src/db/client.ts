@@ -1,15 +1,12 @@
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
+import { join, resolve } from "node:path";
 import { type SQL, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { ExtractTablesWithRelations } from "drizzle-orm/relations";
 import postgres from "postgres";
+import { MIGRATIONS_FOLDER } from "../paths.js";
 import * as schema from "./schema.js";
 
 export type Schema = typeof schema;
@@ -27,8 +24,6 @@ export interface Database {
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
-
-export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), "../../migrations");
 
 // An arbitrary constant: every replica takes this lock before migrating, so only one migrates at a time.
 const MIGRATION_LOCK = 4_242_001;
@@ -81,6 +76,12 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     folder = join(resolve(dataDir), "pgdata");
     mkdirSync(folder, { recursive: true });
   }
+  // Loaded only when used: a deployment on PostgreSQL does not carry PGlite's WebAssembly in memory.
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+    import("drizzle-orm/pglite/migrator"),
+  ]);
   const client = folder ? new PGlite(folder) : new PGlite();
   await client.waitReady;
   const pgliteDb = drizzlePglite({ client, schema });

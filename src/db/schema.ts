@@ -127,6 +127,8 @@ export const feedback = pgTable(
     index("feedback_status").on(t.status, t.postedAt),
     index("feedback_posted").on(t.postedAt),
     index("feedback_channel_ts").on(t.channel, t.threadTs),
+    // Recently closed items and closures in a period, without scanning the open ones.
+    index("feedback_closed").on(t.closedAt).where(sql`${t.closedAt} is not null and ${t.deletedAt} is null`),
     // The backlog and the oldest open items (digests, recommendations), without scanning closed ones.
     index("feedback_open_by_age")
       .on(t.postedAt, t.id)

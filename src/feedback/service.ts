@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { FeedbackChannelConfig, Priority } from "../config/schema.js";
 import type { Services } from "../feature.js";
-import { type CaptureMethod, activeThreads, backfillStart, editFeedback, findByMessage, markDeleted, recordFeedback, saveBackfillCursor } from "./store.js";
+import { type CaptureMethod, activeThreads, backfillStart, editFeedback, FeedbackWriter, findByMessage, markDeleted, saveBackfillCursor } from "./store.js";
 import { triageByRules } from "./triage.js";
 
 export const CAPTURED_REACTION = "inbox_tray";
@@ -10,8 +10,8 @@ const FIRST_BACKFILL_DAYS = 7;
 /** Backfill rereads this much before its starting point: messages that failed while later ones were stored. */
 const BACKFILL_OVERLAP_SECONDS = 48 * 3600;
 const ACTIVE_THREADS_LIMIT = 200;
-/** Reactions in flight at once: Slack allows reactions.add about 50 times a minute anyway. */
-const ACKNOWLEDGE_CONCURRENCY = 4;
+/** Slack allows reactions.add about 50 times a minute: one every 1.2 s keeps within it. */
+export const REACTION_SPACING_MS = 1200;
 
 /** The parts of a Slack message that feedback needs, from an event, history, replies or a shortcut. */
 export const slackMessageSchema = z.object({
@@ -66,9 +66,15 @@ export class FeedbackService {
   private triager: FeedbackTriager | undefined;
   /** Messages waiting for their :inbox_tray:, reacted to a few at a time so a burst of feedback is stored first. */
   private readonly toAcknowledge: Array<{ channel: string; ts: string }> = [];
-  private acknowledging = 0;
+  private acknowledging = false;
+  private readonly writer: FeedbackWriter;
 
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: Services,
+    private readonly reactionSpacingMs = REACTION_SPACING_MS,
+  ) {
+    this.writer = new FeedbackWriter(services.db);
+  }
 
   /** Set once at start-up when Claude is configured. */
   useTriager(triager: FeedbackTriager): void {
@@ -102,7 +108,7 @@ export class FeedbackService {
     const defaultPriority = configured?.priority ?? fallback.priority;
     const text = messageText(message);
     const triage = triageByRules({ text, defaultKind, defaultPriority });
-    const id = await recordFeedback(this.services.db, {
+    const id = await this.writer.record({
       teamId: message.team ?? this.services.bot.teamId,
       channel,
       ts: message.ts,
@@ -122,8 +128,8 @@ export class FeedbackService {
     this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
     this.triageLater(id);
     this.toAcknowledge.push({ channel, ts: message.ts });
-    if (this.acknowledging < ACKNOWLEDGE_CONCURRENCY) {
-      this.acknowledging += 1;
+    if (!this.acknowledging) {
+      this.acknowledging = true;
       void this.services.background.run("react to recorded feedback", (signal) => this.drainAcknowledgements(signal));
     }
     return id;
@@ -165,13 +171,15 @@ export class FeedbackService {
     return reply ? slackMessageSchema.parse(reply) : undefined;
   }
 
+  /** One reaction at a time, paced to Slack's limit; a burst of feedback is stored first and reacted to after. */
   private async drainAcknowledgements(signal: AbortSignal): Promise<void> {
     try {
       for (let next = this.toAcknowledge.shift(); next && !signal.aborted; next = this.toAcknowledge.shift()) {
         await this.acknowledge(next.channel, next.ts);
+        if (this.reactionSpacingMs > 0 && this.toAcknowledge.length > 0) await abortableSleep(this.reactionSpacingMs, signal);
       }
     } finally {
-      this.acknowledging -= 1;
+      this.acknowledging = false;
     }
   }
 
@@ -247,6 +255,18 @@ export class FeedbackService {
     await saveBackfillCursor(db, channel.channel, newest);
     return report;
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function slackErrorOf(error: unknown): string {

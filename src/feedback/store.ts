@@ -1,20 +1,11 @@
 import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
-import type { Db, Executor } from "../db/client.js";
+import { type Db, type Executor, isConnectionError } from "../db/client.js";
 import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "../db/schema.js";
 
 export type Feedback = typeof feedback.$inferSelect;
 export type NewFeedback = typeof feedback.$inferInsert;
 
 export type CaptureMethod = "message" | "reaction" | "shortcut" | "command" | "backfill" | "edit";
-
-/**
- * Records one Slack message as one row, however often and however it arrives: the unique key on
- * (channel, ts) turns every later insert into nothing. Returns the id when this call inserted it.
- */
-export async function recordFeedback(db: Executor, row: NewFeedback): Promise<number | undefined> {
-  const [inserted] = await db.insert(feedback).values(row).onConflictDoNothing({ target: [feedback.channel, feedback.ts] }).returning({ id: feedback.id });
-  return inserted?.id;
-}
 
 /** Feedback typed with `/orch feedback add`: it has no Slack message of its own. */
 export async function addManualFeedback(db: Executor, row: NewFeedback): Promise<Feedback> {
@@ -129,4 +120,80 @@ export async function activeThreads(db: Executor, channel: string, sinceTs: stri
     .groupBy(feedback.threadTs)
     .limit(limit);
   return rows.filter((r): r is { threadTs: string; latestTs: string } => r.threadTs !== null && r.latestTs !== null);
+}
+
+interface PendingRow {
+  row: NewFeedback;
+  resolve: (id: number | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Records Slack messages, one row per message however often and however it arrives: the unique key
+ * on (channel, ts) turns every later insert into nothing, and the caller learns the id only when its
+ * call inserted the row. Group commit: rows arriving in the same turn of the event loop, or while the
+ * previous write runs, go to the database as one multi-row INSERT … ON CONFLICT DO NOTHING. Each caller
+ * still learns whether its own row was stored before it answers Slack. A batch the database refused is
+ * retried row by row, so one bad row fails only its own event; a lost connection fails them all at once
+ * (Slack redelivers them).
+ */
+export class FeedbackWriter {
+  private queue: PendingRow[] = [];
+  private running = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly maxRows = 250,
+    private readonly maxConcurrent = 2,
+  ) {}
+
+  record(row: NewFeedback): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.maxConcurrent || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxRows);
+    if (batch.length === 0) return;
+    this.running += 1;
+    try {
+      await this.write(batch);
+    } catch (error) {
+      if (isConnectionError(error) || batch.length === 1) {
+        for (const pending of batch) pending.reject(error);
+      } else {
+        for (const pending of batch) await this.write([pending]).catch((rowError: unknown) => pending.reject(rowError));
+      }
+    } finally {
+      this.running -= 1;
+      this.schedule();
+    }
+  }
+
+  private async write(batch: PendingRow[]): Promise<void> {
+    const inserted = await this.db
+      .insert(feedback)
+      .values(batch.map((b) => b.row))
+      .onConflictDoNothing({ target: [feedback.channel, feedback.ts] })
+      .returning({ id: feedback.id, channel: feedback.channel, ts: feedback.ts });
+    const ids = new Map(inserted.map((r) => [`${r.channel} ${r.ts}`, r.id]));
+    for (const pending of batch) {
+      const key = `${pending.row.channel} ${pending.row.ts}`;
+      pending.resolve(ids.get(key));
+      // The same message twice in one batch: only the first caller stored it.
+      ids.delete(key);
+    }
+  }
 }

@@ -106,6 +106,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         example: "jobs run dependency-updates",
         group: "Jobs and reports",
         access: "admins",
+        long: true,
         args: z.object({
           name: z.string().refine(isJobName, { error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a job: the jobs are ${JOB_NAMES.map((n) => `\`${n}\``).join(", ")}` }),
         }),
@@ -204,6 +205,15 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
       return { text: truncate(text, 3000), blocks };
     };
 
+    // A schedule's next slot only changes once it has passed: computed then, not on every status.
+    const nextSlots = new Map<string, Date | undefined>();
+    const nextSlot = (expression: string, now: Date) => {
+      const cached = nextSlots.get(expression);
+      if (cached && cached.getTime() > now.getTime()) return cached;
+      const at = slotAfter(expression, tz, now);
+      nextSlots.set(expression, at);
+      return at;
+    };
     status.add({
       title: "Jobs",
       order: 30,
@@ -217,7 +227,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         if (failures.total > failures.rows.length) lines.push(`…and ${failures.total - failures.rows.length} more failures in the last 24 hours`);
         const next = (["weekly-digest", "monthly-digest"] as const).map((job) => {
           const { expression, enabled } = scheduler.schedule(job);
-          const at = enabled ? slotAfter(expression, tz, now) : undefined;
+          const at = enabled ? nextSlot(expression, now) : undefined;
           return `${job.replace("-digest", "")} ${at ? formatDateTime(at, tz, false) : "disabled"}`;
         });
         lines.push(`Next digests: ${next.join(" · ")} (${tz})`);

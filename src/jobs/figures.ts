@@ -31,6 +31,18 @@ export interface ReleaseRow {
   reason: string | null;
 }
 
+/** The columns of a ReleaseRow. */
+const releaseRowColumns = {
+  id: releases.id,
+  version: releases.version,
+  environment: releases.environment,
+  state: releases.state,
+  requester: releases.requester,
+  createdAt: releases.createdAt,
+  liveAt: releases.liveAt,
+  reason: releases.reason,
+};
+
 export interface PendingApproval {
   id: number;
   version: string;
@@ -57,16 +69,7 @@ export async function releaseFigures(db: Executor, config: Config, period: Perio
     liveVersions(db),
     db.select({ key: sql<string>`${releases.state}`, count: countColumn }).from(releases).where(inPeriod).groupBy(releases.state).orderBy(desc(countColumn), asc(releases.state)),
     db
-      .select({
-        id: releases.id,
-        version: releases.version,
-        environment: releases.environment,
-        state: releases.state,
-        requester: releases.requester,
-        createdAt: releases.createdAt,
-        liveAt: releases.liveAt,
-        reason: releases.reason,
-      })
+      .select(releaseRowColumns)
       .from(releases)
       .where(inPeriod)
       .orderBy(desc(releases.createdAt), desc(releases.id))
@@ -283,20 +286,10 @@ export async function backlogByTheme(db: Executor): Promise<{ themes: ThemeBackl
 
 /** Releases that went live, failed or were blocked in the period (what runbooks and docs should reflect). */
 export async function releaseEvents(db: Executor, period: Period): Promise<{ wentLive: ReleaseRow[]; troubled: ReleaseRow[] }> {
-  const columns = {
-    id: releases.id,
-    version: releases.version,
-    environment: releases.environment,
-    state: releases.state,
-    requester: releases.requester,
-    createdAt: releases.createdAt,
-    liveAt: releases.liveAt,
-    reason: releases.reason,
-  };
   const [wentLive, troubled] = await Promise.all([
-    db.select(columns).from(releases).where(and(gte(releases.liveAt, period.since), lt(releases.liveAt, period.until))).orderBy(desc(releases.liveAt)).limit(ROWS),
+    db.select(releaseRowColumns).from(releases).where(and(gte(releases.liveAt, period.since), lt(releases.liveAt, period.until))).orderBy(desc(releases.liveAt)).limit(ROWS),
     db
-      .select(columns)
+      .select(releaseRowColumns)
       .from(releases)
       .where(and(gte(releases.updatedAt, period.since), lt(releases.updatedAt, period.until), inArray(releases.state, ["failed", "blocked"])))
       .orderBy(desc(releases.updatedAt))

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { InteractionResult, SlackEmulator } from "../emulator/emulator.js";
 import type { EphemeralMessage, SlackMessage, WorkspaceChange } from "../emulator/workspace.js";
 import { readBody } from "../http/body.js";
+import { CONSOLE_FOLDER } from "../paths.js";
 import { SANDBOX_GENERAL_CHANNEL } from "./workspace.js";
 
 /**
@@ -15,7 +16,6 @@ import { SANDBOX_GENERAL_CHANNEL } from "./workspace.js";
  * Every action goes through the emulator, which sends the bot signed requests exactly as Slack does.
  */
 
-const CONSOLE_DIR = join(import.meta.dirname, "console");
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -179,7 +179,7 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
   const workspace = emulator.workspace;
   const notices = new Notices();
   const stream = new ChangeStream();
-  const staticFiles = new Set(readdirSync(CONSOLE_DIR).filter((name) => CONTENT_TYPES[extname(name)] !== undefined));
+  const staticFiles = new Set(readdirSync(CONSOLE_FOLDER).filter((name) => CONTENT_TYPES[extname(name)] !== undefined));
 
   workspace.on("change", (change) => {
     if (change.kind === "notice") notices.add(change.user, change.text);
@@ -366,7 +366,7 @@ function purposeOf(channel: string, config: Config): string {
 }
 
 async function serveFile(res: ServerResponse, name: string): Promise<void> {
-  const body = await readFile(join(CONSOLE_DIR, name));
+  const body = await readFile(join(CONSOLE_FOLDER, name));
   res.writeHead(200, {
     "content-type": CONTENT_TYPES[extname(name)] ?? "application/octet-stream",
     "cache-control": "no-cache",

@@ -81,6 +81,7 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     database: options.db.database,
     host: "127.0.0.1",
     postSpacingMs: 0,
+    reactionSpacingMs: 0,
     slackRetries: 1,
     shutdownGraceMs: 2000,
     ...(options.replicaId ? { replicaId: options.replicaId } : {}),

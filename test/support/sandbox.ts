@@ -40,6 +40,7 @@ export async function startSandbox(): Promise<Sandbox> {
     database: db.database,
     host: "127.0.0.1",
     postSpacingMs: 0,
+    reactionSpacingMs: 0,
     slackRetries: 1,
     shutdownGraceMs: 2000,
   });

@@ -1,0 +1,16 @@
+// Bundles Orchestrator's own code into dist/ (dependencies stay in node_modules): what `npm start` and
+// the Docker image run, so production carries neither a TypeScript loader nor its memory.
+import { build } from "esbuild";
+
+const entries = process.argv.slice(2);
+await build({
+  entryPoints: entries.length > 0 ? entries : ["src/main.ts"],
+  outdir: "dist",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  sourcemap: true,
+  logLevel: "warning",
+});
