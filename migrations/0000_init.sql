@@ -34,6 +34,7 @@ CREATE TABLE "feedback" (
 	"thread_ts" text,
 	"author" text NOT NULL,
 	"text" text NOT NULL,
+	"edited_ts" text,
 	"permalink" text,
 	"source" text NOT NULL,
 	"kind" text NOT NULL,

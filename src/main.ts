@@ -7,7 +7,8 @@ async function main(): Promise<void> {
   const env = readEnv();
   const loaded = loadConfigFile(env.configPath);
   const log = createLog(env.logLevel);
-  const orchestrator = await startOrchestrator({ env, loaded, log });
+  // The sandbox console has no login: it is for a person on this machine, so it listens on loopback only.
+  const orchestrator = await startOrchestrator({ env, loaded, log, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
   const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
   const modeLine =

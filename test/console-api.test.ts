@@ -21,10 +21,18 @@ describe("sandbox console API", () => {
     return (await response.json()) as ConsoleState;
   };
 
-  const act = async (body: unknown, contentType = "application/json") => {
-    const response = await fetch(`${sandbox.url}/console/act`, { method: "POST", headers: { "content-type": contentType }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const act = async (body: unknown, contentType = "application/json", headers: Record<string, string> = { "x-orchestrator-console": "1" }) => {
+    const response = await fetch(`${sandbox.url}/console/act`, { method: "POST", headers: { "content-type": contentType, ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
+
+  it("refuses actions another site's page could send: other media types, no console header, another origin", async () => {
+    const command = { as: USERS.engineer, action: "command", channel: CHANNELS.general, text: "status" };
+    expect((await act(command, "text/plain; charset=application/json")).status).toBe(415);
+    expect((await act(command, "application/json", {})).status).toBe(403);
+    expect((await act(command, "application/json", { "x-orchestrator-console": "1", origin: "https://evil.example" })).status).toBe(403);
+    expect(sandbox.emulator.deliveries.filter((d) => d.kind === "command")).toEqual([]);
+  });
 
   it("serves the page with a strict content security policy, its own files, and nothing else from the folder", async () => {
     const page = await fetch(`${sandbox.url}/`);

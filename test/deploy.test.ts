@@ -8,6 +8,7 @@ import { FIXTURES, workDir } from "./support/config.js";
 interface Hit {
   body: Record<string, unknown>;
   authorization?: string;
+  idempotencyKey?: string;
 }
 
 /** A CI webhook that answers each request with the next status of a script, recording what it got. */
@@ -18,10 +19,15 @@ function webhookServer() {
     let raw = "";
     req.on("data", (c: Buffer) => (raw += c.toString()));
     req.on("end", () => {
-      hits.push({ body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, authorization: req.headers.authorization });
+      hits.push({ body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, authorization: req.headers.authorization, idempotencyKey: req.headers["idempotency-key"] as string | undefined });
       const status = script.shift() ?? 200;
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status, build: "ci-981" }));
+      const answer = () => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status, build: "ci-981" }));
+      };
+      // 299 stands for "accepted, but answers too late".
+      if (status === 299) setTimeout(answer, 1500);
+      else answer();
     });
   });
   return {
@@ -59,6 +65,7 @@ describe("deploys", () => {
     expect(hook.hits).toHaveLength(3);
     expect(hook.hits[0]?.body).toMatchObject({ releaseId: 7, version: "1.4.0", environment: "production", requester: "U0ENGINEER", approvers: ["U0APPROVER1", "U0APPROVER2"] });
     expect(hook.hits[0]?.authorization).toBe("Bearer s3cret");
+    expect(new Set(hook.hits.map((h) => h.idempotencyKey))).toEqual(new Set(["orchestrator-release-7"]));
     expect(result.tail).toContain("attempt 1: HTTP 503\nattempt 2: HTTP 503\nattempt 3: HTTP 200");
   });
 
@@ -75,6 +82,13 @@ describe("deploys", () => {
     const result = await runDeploy(env(), request, options());
     expect(result).toMatchObject({ ok: false, detail: "deploy webhook failed after 4 attempts (HTTP 502)" });
     expect(hook.hits).toHaveLength(4);
+  });
+
+  it("does not send again a request that got no answer in time: the deploy may have started", async () => {
+    hook.script([299, 200]);
+    const result = await runDeploy(env({ deploy: { webhook: { url, headers: {}, timeout: 300, retries: 3 }, timeout: 60_000 } }), request, options());
+    expect(result).toMatchObject({ ok: false, detail: "deploy webhook did not answer within 300ms: the deploy may have started, check the CI before releasing again" });
+    expect(hook.hits).toHaveLength(1);
   });
 
   it("retries a network error", async () => {

@@ -20,9 +20,15 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
       const now = Date.now();
       const oldParent = emulator.workspace.insert({ type: "message", ts: formatTs((now - 3 * 86_400_000) * 1000), channel: CHANNELS.helpdesk, user: USERS.stakeholder, text: "Forecast for Udon Thani substation is off by 15%" });
       emulator.workspace.insert({ type: "message", ts: formatTs((now - 86_400_000) * 1000), channel: CHANNELS.helpdesk, user: USERS.engineer, text: "Looking into it", thread_ts: oldParent.ts });
+      // A five-day-old thread nobody had replied to yet.
+      const quietParent = emulator.workspace.insert({ type: "message", ts: formatTs((now - 5 * 86_400_000) * 1000), channel: CHANNELS.stakeholders, user: USERS.stakeholder, text: "Can the portal show the MAPE per feeder?" });
       const first = await startTestBot({ db, loaded, emulator: { emulator, url: served.url } });
       await first.idle();
-      expect((await db.database.db.select().from(feedback)).map((r) => r.text)).toEqual(["Forecast for Udon Thani substation is off by 15%", "Looking into it"]);
+      expect((await db.database.db.select().from(feedback).orderBy(asc(feedback.ts))).map((r) => r.text)).toEqual([
+        "Can the portal show the MAPE per feeder?",
+        "Forecast for Udon Thani substation is off by 15%",
+        "Looking into it",
+      ]);
       const live = await emulator.message(USERS.stakeholder, CHANNELS.stakeholders, "Please add a weekly PDF summary for the board");
       await first.idle();
       await first.stop();
@@ -32,6 +38,7 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
       emulator.seed(USERS.engineer, CHANNELS.helpdesk, "Confirmed, cache issue", { threadTs: a.ts });
       emulator.seed(USERS.stakeholder, CHANNELS.stakeholders, "The PDF should include voltage violations", { threadTs: live.ts });
       emulator.seed(USERS.stakeholder, CHANNELS.helpdesk, "Still wrong today", { threadTs: oldParent.ts });
+      emulator.seed(USERS.engineer, CHANNELS.stakeholders, "Yes, in the next sprint", { threadTs: quietParent.ts });
       emulator.workspace.insert({ type: "message", ts: emulator.workspace.nextTs(), channel: CHANNELS.helpdesk, bot_id: "B0GRAFANA", text: "CPU alert" });
       emulator.seed(USERS.engineer, CHANNELS.general, "Not a feedback channel");
 
@@ -40,6 +47,7 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
         await second.idle();
         const texts = (await db.database.db.select().from(feedback).orderBy(asc(feedback.ts))).map((r) => [r.text, r.capturedBy]);
         expect(texts).toEqual([
+          ["Can the portal show the MAPE per feeder?", "backfill"],
           ["Forecast for Udon Thani substation is off by 15%", "backfill"],
           ["Looking into it", "backfill"],
           ["Please add a weekly PDF summary for the board", "message"],
@@ -47,6 +55,7 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
           ["Confirmed, cache issue", "backfill"],
           ["The PDF should include voltage violations", "backfill"],
           ["Still wrong today", "backfill"],
+          ["Yes, in the next sprint", "backfill"],
         ]);
         // A second pass finds nothing new and reads from where the last one stopped.
         const again = await second.orchestrator.feedback.backfill();

@@ -77,7 +77,19 @@ describe.each(dbKinds())("feedback capture on %s", (kind) => {
     const edited = await rowOf(CHANNELS.helpdesk, message.ts);
     expect(edited?.text).toBe("Export to CSV drops the last hour of every day");
     const events = await db.database.db.select().from(feedbackEvents).where(eq(feedbackEvents.feedbackId, edited!.id));
-    expect(events.map((e) => [e.kind, e.detail])).toEqual([["edited", { previousText: "Export to CSV drops the last hour" }]]);
+    expect(events.map((e) => [e.kind, e.detail.previousText])).toEqual([["edited", "Export to CSV drops the last hour"]]);
+    // An older edit that Slack delivers late does not overwrite the newer text.
+    const older = { ...(edited as object), text: "Export to CSV drops" };
+    bot.emulator.dispatchEvent({
+      type: "message",
+      subtype: "message_changed",
+      channel: CHANNELS.helpdesk,
+      message: { type: "message", user: USERS.stakeholder, text: older.text, ts: message.ts, edited: { user: USERS.stakeholder, ts: (Number(edited!.editedTs) - 1).toFixed(6) } },
+      ts: bot.emulator.workspace.nextTs(),
+      event_ts: bot.emulator.workspace.nextTs(),
+    });
+    await bot.idle();
+    expect((await rowOf(CHANNELS.helpdesk, message.ts))?.text).toBe("Export to CSV drops the last hour of every day");
     await bot.emulator.remove(USERS.stakeholder, CHANNELS.helpdesk, message.ts);
     await bot.idle();
     const deleted = await rowOf(CHANNELS.helpdesk, message.ts);

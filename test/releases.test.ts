@@ -183,12 +183,18 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
     const row = await releaseRow(db.database.db, "1.8.0", "staging");
     expect(await bot.orchestrator.releases.expire()).toEqual([]);
     await db.database.db.execute(sql`update releases set awaiting_since = now() - interval '25 hours' where id = ${row!.id}`);
-    const expired = await bot.orchestrator.releases.expire();
-    expect(expired.map((r) => r.id)).toEqual([row!.id]);
+    // Past the window an approval no longer counts, even before the expiry job has run.
+    expect(await click(USERS.approver1, "1.8.0", "staging", "release_approve")).toBe(
+      "The approval window (1d) of this release has passed, so it can no longer be approved; release again to ask anew.",
+    );
     await bot.idle();
+    expect(deploysIn(dir).filter((d) => d.includes("1.8.0"))).toEqual([]);
+    const counted = await db.database.db.select().from(approvals).where(sql`${approvals.releaseId} = ${row!.id}`);
+    expect(counted).toEqual([]);
     const message = await waitForMessageState(bot, "1.8.0", "staging", "expired");
     expect(buttonsOf(message)).toEqual([]);
     expect((await transitionsOf(db.database.db, row!.id)).at(-1)).toMatchObject({ toState: "expired", actor: "orchestrator" });
+    expect(await bot.orchestrator.releases.expire()).toEqual([]);
   });
 });
 
@@ -239,6 +245,33 @@ describe.each(dbKinds())("gates and crash safety on %s", (kind) => {
       expect(bot.emulator.workspace.history(CHANNELS.alerts).some((m) => m.text.includes("was interrupted"))).toBe(true);
       expect((await transitionsOf(db.database.db, row!.id)).at(-1)).toMatchObject({ fromState: "deploying", toState: "failed", actor: "orchestrator", detail: "interrupted while deploying" });
       expect(deploysIn(dir)).toEqual([]);
+    } finally {
+      await bot.stop();
+      await db.close();
+    }
+  });
+
+  it("stops a deploy whose claim another replica declared lapsed, so two deploys never overlap", async () => {
+    const db = await openTestDatabase(kind);
+    const dir = workDir();
+    const bot = await startTestBot({ db, loaded: testConfig({ dir }), start: { releaseTimings: { heartbeatMs: 100 } } });
+    try {
+      await bot.emulator.command(USERS.engineer, CHANNELS.general, "release 3.2.0-hang.1");
+      await bot.idle();
+      const awaiting = await waitForMessageState(bot, "3.2.0-hang.1", "staging", "awaiting approval");
+      await bot.emulator.click(USERS.approver1, { channel: CHANNELS.releases, ts: awaiting.ts }, "release_approve");
+      const row = await releaseRow(db.database.db, "3.2.0-hang.1", "staging");
+      await waitForState(db.database.db, row!.id, "deploying");
+      await eventually(() => expect(deploysIn(dir)).toEqual(["staging 3.2.0-hang.1"]));
+      // Another replica sees the lease as lapsed (say this one could not reach the database for a while).
+      await db.database.db.execute(sql`update releases set lease_until = now() - interval '1 minute', owner = 'elsewhere' where id = ${row!.id}`);
+      expect((await bot.orchestrator.releases.recoverInterrupted()).map((r) => r.id)).toEqual([row!.id]);
+      await eventually(() => expect(bot.logs.some((l) => l.msg === "lost the claim on a running release; stopping its work")).toBe(true), 5000);
+      await bot.idle();
+      // The deploy command was stopped well before its 30 s, and the release stays failed.
+      expect(bot.orchestrator.services.background.size).toBe(0);
+      await waitForState(db.database.db, row!.id, "failed");
+      expect((await transitionsOf(db.database.db, row!.id)).map((t) => t.toState)).toEqual(["gating", "awaiting_approval", "deploying", "failed"]);
     } finally {
       await bot.stop();
       await db.close();

@@ -2,7 +2,7 @@ import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import type { CommandContext, Reply } from "../commands/router.js";
 import { defineCommand } from "../commands/router.js";
-import type { Feature, Services } from "../feature.js";
+import { type Feature, type Services, UserError } from "../feature.js";
 import type { ReleaseService } from "../releases/service.js";
 import { quoteSlackText, truncate } from "../slack/text.js";
 import { formatDateTime } from "../time.js";
@@ -87,6 +87,10 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         log.info("mention answered", { channel: mention.channel, rounds: result.rounds, tools: result.toolsUsed });
         await show({ text: quoteSlackText(result.answer) });
       } catch (error) {
+        if (error instanceof UserError) {
+          await show({ text: error.message }).catch(() => undefined);
+          return;
+        }
         log.error("could not answer a mention", { channel: mention.channel, ts: mention.ts, error });
         await show({ text: "Sorry, something went wrong while answering; it has been logged. `/orch help` lists what I can do without Claude." }).catch(() => undefined);
       }
@@ -137,7 +141,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         run: async (ctx, { specialist, question }) => {
           let threadTs: string | undefined;
           try {
-            const posted = await slack.chat.postMessage({ channel: ctx.channel, text: `<@${ctx.user}> asked the *${specialist}*: ${question}` });
+            const posted = await slack.chat.postMessage({ channel: ctx.channel, text: `<@${ctx.user}> asked the *${specialist}*: ${quoteSlackText(question)}` });
             threadTs = posted.ts;
           } catch (error) {
             log.info("could not post the question in the channel; answering privately", { channel: ctx.channel, error });

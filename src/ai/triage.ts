@@ -86,7 +86,8 @@ export class ClaudeTriage implements FeedbackTriager {
     const floors = new Map<number, { kind: string; priority: Priority }>();
     const items = rows.map((row) => {
       const channel = config.feedback.channels.find((c) => c.channel === row.channel);
-      const floor = { kind: channel?.kind ?? row.kind, priority: channel?.priority ?? "low" };
+      // Outside feedback channels the floor is the default a capture gets there (medium).
+      const floor = { kind: channel?.kind ?? row.kind, priority: channel?.priority ?? "medium" };
       floors.set(row.id, floor);
       return { id: row.id, source: row.source, channel_kind: floor.kind, channel_priority: floor.priority, text: row.text.slice(0, 2000) };
     });

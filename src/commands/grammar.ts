@@ -135,7 +135,7 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
     if (values[option.name] !== undefined) return { ok: false, problem: `\`--${option.name}\` is given twice` };
     const problem = checkChoice(option, value);
     if (problem) return { ok: false, problem };
-    values[option.name] = value;
+    values[option.name] = option.choices ? value.toLowerCase() : value;
   }
 
   let index = 0;
@@ -147,7 +147,7 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
       if (!value) return { ok: false, problem: `\`${arg.keyword}\` needs ${article(arg.name)}` };
       const problem = checkChoice(arg, value.value);
       if (problem) return { ok: false, problem };
-      values[arg.name] = value.value;
+      values[arg.name] = arg.choices ? value.value.toLowerCase() : value.value;
       index += 2;
       continue;
     }
@@ -169,7 +169,7 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
     }
     const problem = checkChoice(arg, token.value);
     if (problem) return { ok: false, problem };
-    values[arg.name] = token.value;
+    values[arg.name] = arg.choices ? token.value.toLowerCase() : token.value;
     index += 1;
   }
   const extra = remaining.slice(index);

@@ -106,6 +106,8 @@ export const feedback = pgTable(
     threadTs: text("thread_ts"),
     author: text("author").notNull(),
     text: text("text").notNull(),
+    /** Slack's ts of the edit the text comes from: an older edit delivered late does not overwrite a newer one. */
+    editedTs: text("edited_ts"),
     permalink: text("permalink"),
     source: text("source").notNull(),
     kind: text("kind").notNull(),

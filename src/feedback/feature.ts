@@ -79,11 +79,15 @@ export function feedbackFeature(service: FeedbackService): Feature {
         await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
         return;
       }
-      const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
-      await respond({
-        response_type: "ephemeral",
-        text: id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.",
-      });
+      let text: string;
+      try {
+        const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
+        text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
+      } catch (error) {
+        log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
+        text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
+      }
+      await respond({ response_type: "ephemeral", text });
     });
 
     commands.add(
@@ -109,7 +113,8 @@ export function feedbackFeature(service: FeedbackService): Feature {
             priority: args.priority ?? triage.priority,
             theme: triage.theme,
             capturedBy: "command",
-            triagedBy: args.kind && args.priority ? "person" : "rules",
+            // What the person set is theirs: Claude's triage leaves such a row alone.
+            triagedBy: args.kind || args.priority ? "person" : "rules",
           });
           services.metrics.feedbackRecorded.inc({ captured_by: "command" });
           if (row.triagedBy === "rules") service.triageLater(row.id);

@@ -5,8 +5,12 @@ import { type CaptureMethod, activeThreads, backfillStart, editFeedback, Feedbac
 import { triageByRules } from "./triage.js";
 
 export const CAPTURED_REACTION = "inbox_tray";
-/** How far back a channel with nothing recorded yet is read on its first backfill. */
-const FIRST_BACKFILL_DAYS = 7;
+/**
+ * How far back history is read to find threads with new replies (and how far back a channel with
+ * nothing recorded yet is read): a reply to an older thread is found only if the thread had replies
+ * recorded within this window too.
+ */
+const THREAD_WINDOW_DAYS = 14;
 /** Backfill rereads this much before its starting point: messages that failed while later ones were stored. */
 const BACKFILL_OVERLAP_SECONDS = 48 * 3600;
 const ACTIVE_THREADS_LIMIT = 200;
@@ -24,6 +28,7 @@ export const slackMessageSchema = z.object({
   team: z.string().optional(),
   reply_count: z.number().optional(),
   latest_reply: z.string().optional(),
+  edited: z.object({ ts: z.string() }).passthrough().optional(),
   files: z.array(z.object({ name: z.string().optional(), title: z.string().optional() }).passthrough()).optional(),
 });
 export type SlackMessageData = z.infer<typeof slackMessageSchema>;
@@ -143,7 +148,7 @@ export class FeedbackService {
   }
 
   async edit(channel: string, message: SlackMessageData): Promise<void> {
-    const updated = await editFeedback(this.services.db, channel, message.ts, messageText(message), message.user);
+    const updated = await editFeedback(this.services.db, channel, message.ts, messageText(message), message.edited?.ts, message.user);
     // An edit of a feedback-channel message the bot never stored is still feedback: store it now.
     if (!updated) await this.recordChannelMessage(channel, message);
   }
@@ -213,8 +218,11 @@ export class FeedbackService {
 
   private async backfillChannel(channel: FeedbackChannelConfig, signal?: AbortSignal): Promise<BackfillReport> {
     const { slack, db, bot } = this.services;
-    const start = (await backfillStart(db, channel.channel)) ?? dateToTs(new Date(Date.now() - FIRST_BACKFILL_DAYS * 86_400_000));
+    const windowStart = dateToTs(new Date(Date.now() - THREAD_WINDOW_DAYS * 86_400_000));
+    const start = (await backfillStart(db, channel.channel)) ?? windowStart;
     const oldest = (Number(start) - BACKFILL_OVERLAP_SECONDS).toFixed(6);
+    // History from the older of the two: new messages since the start, and every recent thread's parent.
+    const historyOldest = compareTs(windowStart, oldest) < 0 ? windowStart : oldest;
     const report: BackfillReport = { channel: channel.channel, recorded: 0, examined: 0, threads: 0 };
     let newest = start;
     const threads = new Set<string>();
@@ -230,11 +238,11 @@ export class FeedbackService {
     let cursor: string | undefined;
     do {
       if (signal?.aborted) return report;
-      const page = await slack.conversations.history({ channel: channel.channel, oldest, limit: 200, ...(cursor ? { cursor } : {}) });
+      const page = await slack.conversations.history({ channel: channel.channel, oldest: historyOldest, limit: 200, ...(cursor ? { cursor } : {}) });
       for (const message of page.messages ?? []) await consider(message);
       cursor = page.response_metadata?.next_cursor || undefined;
     } while (cursor);
-    for (const thread of await activeThreads(db, channel.channel, oldest, ACTIVE_THREADS_LIMIT)) threads.add(thread.threadTs);
+    for (const thread of await activeThreads(db, channel.channel, windowStart, ACTIVE_THREADS_LIMIT)) threads.add(thread.threadTs);
     for (const threadTs of threads) {
       report.threads += 1;
       let replyCursor: string | undefined;

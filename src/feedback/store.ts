@@ -24,18 +24,23 @@ export async function findById(db: Executor, id: number): Promise<Feedback | und
   return row;
 }
 
-/** An edit replaces the text; the old text is kept in the events table. False when the message is not recorded. */
-export async function editFeedback(db: Db, channel: string, ts: string, text: string, actor: string | undefined): Promise<boolean> {
+/**
+ * An edit replaces the text; the old text is kept in the events table. Edits are applied in Slack's
+ * order, not delivery order: an edit older than the one stored changes nothing. False when the message
+ * is not recorded.
+ */
+export async function editFeedback(db: Db, channel: string, ts: string, text: string, editedTs: string | undefined, actor: string | undefined): Promise<boolean> {
   return db.transaction(async (tx) => {
     const [current] = await tx
-      .select({ id: feedback.id, text: feedback.text })
+      .select({ id: feedback.id, text: feedback.text, editedTs: feedback.editedTs })
       .from(feedback)
       .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)))
       .for("update");
     if (!current) return false;
     if (current.text === text) return true;
-    await tx.update(feedback).set({ text, updatedAt: sql`now()` }).where(eq(feedback.id, current.id));
-    await tx.insert(feedbackEvents).values({ feedbackId: current.id, kind: "edited", actor: actor ?? null, detail: { previousText: current.text } });
+    if (editedTs && current.editedTs && Number(editedTs) <= Number(current.editedTs)) return true;
+    await tx.update(feedback).set({ text, editedTs: editedTs ?? current.editedTs, updatedAt: sql`now()` }).where(eq(feedback.id, current.id));
+    await tx.insert(feedbackEvents).values({ feedbackId: current.id, kind: "edited", actor: actor ?? null, detail: { previousText: current.text, editedTs: editedTs ?? null } });
     return true;
   });
 }

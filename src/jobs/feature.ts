@@ -140,6 +140,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         summary: "check environments now (all, or one)",
         example: `health ${config.environments[0]?.name ?? "staging"}`,
         group: "Releases",
+        long: true,
         args: z.object({
           env: z
             .string()
@@ -161,6 +162,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         summary: "the Orchestrator Report for that period, now (default: weekly)",
         example: "report monthly",
         group: "Jobs and reports",
+        long: true,
         run: async (ctx, args) => {
           const cadence = args.period === "monthly" ? "monthly" : "weekly";
           const { message } = await buildReport(cadence, periodEnding(new Date(), cadence, tz));

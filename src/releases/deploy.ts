@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from "p-retry";
 import type { EnvironmentConfig } from "../config/schema.js";
+import { formatDuration } from "../config/duration.js";
 import { runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
 
 export interface DeployRequest {
@@ -49,13 +50,20 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
         try {
           response = await fetch(hook.url, {
             method: "POST",
-            headers: { "content-type": "application/json", "user-agent": "Orchestrator", ...hook.headers },
+            // The same key on every attempt: a CI that saw an earlier attempt can tell it is one deploy.
+            headers: { "content-type": "application/json", "user-agent": "Orchestrator", "idempotency-key": `orchestrator-release-${request.releaseId}`, ...hook.headers },
             body: payload,
             signal: AbortSignal.any([options.signal, AbortSignal.timeout(hook.timeout)]),
           });
         } catch (error) {
           if (options.signal.aborted) throw new AbortError("interrupted");
-          const reason = (error as Error).name === "TimeoutError" ? `no answer within ${Math.round(hook.timeout / 1000)}s` : `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+          if ((error as Error).name === "TimeoutError") {
+            // The hook may have received the request and started the deploy: sending it again could
+            // deploy twice, so the outcome is reported as unknown instead.
+            attempts.push(`attempt ${attemptNumber}: no answer within ${formatDuration(hook.timeout)}; the deploy may have started`);
+            throw new AbortError(new Error("no answer"));
+          }
+          const reason = `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
           attempts.push(`attempt ${attemptNumber}: ${reason}`);
           throw new Error(reason);
         }
@@ -80,9 +88,14 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
     const cause = error instanceof WebhookStatusError ? error : ((error as { originalError?: unknown }).originalError ?? error);
     const status = cause instanceof WebhookStatusError ? ` (HTTP ${cause.status})` : "";
     const body = cause instanceof WebhookStatusError ? cause.body : "";
+    const unknown = attempts.at(-1)?.endsWith("the deploy may have started") === true;
     return {
       ok: false,
-      detail: options.signal.aborted ? "deploy webhook interrupted" : `deploy webhook failed after ${attempts.length} attempt${attempts.length === 1 ? "" : "s"}${status}`,
+      detail: options.signal.aborted
+        ? "deploy webhook interrupted"
+        : unknown
+          ? `deploy webhook did not answer within ${formatDuration(hook.timeout)}: the deploy may have started, check the CI before releasing again`
+          : `deploy webhook failed after ${attempts.length} attempt${attempts.length === 1 ? "" : "s"}${status}`,
       tail: [...attempts, body].filter(Boolean).join("\n"),
     };
   }

@@ -1,6 +1,7 @@
 import type { BlockAction, ButtonAction, ViewSubmitAction } from "@slack/bolt";
 import { z } from "zod";
 import { defineCommand } from "../commands/router.js";
+import { isConnectionError } from "../db/client.js";
 import type { Feature } from "../feature.js";
 import { cutList, escapeMrkdwn } from "../slack/text.js";
 import { formatAge, formatDateTime } from "../time.js";
@@ -74,24 +75,41 @@ export function releasesFeature(releases: ReleaseService): Feature {
       }),
     );
 
+    // A click that fails after its ack still gets an answer, only for the person who clicked.
+    const tell = (respond: (message: { response_type: "ephemeral"; replace_original: false; text: string }) => Promise<unknown>, text: string) =>
+      respond({ response_type: "ephemeral", replace_original: false, text }).catch((error: unknown) => log.warn("could not answer a click", { error }));
+    const failed = (what: string, error: unknown) => {
+      log.error(`${what} failed`, { error });
+      return `Sorry, that did not go through (${isConnectionError(error) ? "the database is not answering" : "an unexpected error, logged"}); nothing was changed. Try again in a minute.`;
+    };
+
     app.action<BlockAction<ButtonAction>>(APPROVE_ACTION, async ({ ack, action, body, respond }) => {
       await ack();
       const releaseId = Number(action.value);
       void background.run(`approve release #${releaseId}`, async () => {
-        const note = Number.isInteger(releaseId) ? await releases.approveClick(releaseId, body.user.id) : "This button is not a release.";
-        await respond({ response_type: "ephemeral", replace_original: false, text: note });
+        let note: string;
+        try {
+          note = Number.isInteger(releaseId) ? await releases.approveClick(releaseId, body.user.id) : "This button is not a release.";
+        } catch (error) {
+          note = failed("approve click", error);
+        }
+        await tell(respond, note);
       });
     });
 
     app.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
       await ack();
       const releaseId = Number(action.value);
-      const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
-      if (!allowed.ok) {
-        await respond({ response_type: "ephemeral", replace_original: false, text: allowed.reason });
-        return;
+      try {
+        const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
+        if (!allowed.ok) {
+          await tell(respond, allowed.reason);
+          return;
+        }
+        await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment) });
+      } catch (error) {
+        await tell(respond, failed("reject click", error));
       }
-      await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment) });
     });
 
     app.view<ViewSubmitAction>(REJECT_MODAL, async ({ ack, body, view }) => {

@@ -1,4 +1,5 @@
 import { and, desc, eq } from "drizzle-orm";
+import { formatDuration } from "../config/duration.js";
 import type { EnvironmentConfig } from "../config/schema.js";
 import { type ReleaseState, releaseTransitions } from "../db/schema.js";
 import type { Services } from "../feature.js";
@@ -28,6 +29,8 @@ import {
 export type RequestResult = { ok: true; release: Release; permalink?: string } | { ok: false; reason: string };
 
 export interface ReleaseTimings {
+  /** How often a replica renews its claim on a release it drives. */
+  heartbeatMs?: number;
   webhookBackoffMs?: number;
   healthAttempts?: number;
   healthIntervalMs?: number;
@@ -100,9 +103,9 @@ export class ReleaseService {
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
 
-  private async gatePhase(release: Release, signal: AbortSignal): Promise<void> {
+  private async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {
     const { db, replicaId, configDir, log } = this.services;
-    const stopHeartbeat = this.keepAlive(release.id);
+    const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
       const { passed, results } = await runGates(this.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
@@ -149,8 +152,13 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId);
+    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter);
     switch (outcome.kind) {
+      case "window_passed":
+        void background.run(`expire release #${releaseId}`, async () => {
+          await this.expire();
+        });
+        return `The approval window (${formatDuration(this.config.approval.expiresAfter)}) of this release has passed, so it can no longer be approved; release again to ask anew.`;
       case "not_awaiting":
         return `This release is ${describeState(outcome.state ?? release.state)}; your click did not change anything.`;
       case "duplicate":
@@ -198,18 +206,23 @@ export class ReleaseService {
     return undefined;
   }
 
-  private async deployPhase(release: Release, signal: AbortSignal): Promise<void> {
-    const { db, configDir, log } = this.services;
+  private async deployPhase(release: Release, shutdown: AbortSignal): Promise<void> {
+    const { db, configDir, log, replicaId } = this.services;
     const env = this.environment(release.environment);
-    const stopHeartbeat = this.keepAlive(release.id);
+    const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     try {
+      // Still ours, still deploying: the claim is checked once more right before anything runs.
+      if (!(await heartbeat(db, release.id, replicaId))) {
+        log.warn("release is no longer this replica's to deploy; not deploying", { releaseId: release.id });
+        return;
+      }
       if (!env) {
         await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
         return;
       }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
-      const options = { cwd: configDir, signal, ...this.timings };
+      const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
       const deployed = await runDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "deploying");
       if (!deployed.ok) return await this.fail(release, "deploying", deployed.detail, deployed.tail);
@@ -290,12 +303,25 @@ export class ReleaseService {
     this.timers.clear();
   }
 
-  private keepAlive(id: number): () => void {
+  /**
+   * Renews this replica's claim on a release it drives. If the claim is gone (another replica found it
+   * lapsed and marked the release interrupted), the returned signal aborts, stopping the gate or deploy
+   * command, so a release never keeps deploying after it was declared failed.
+   */
+  private keepAlive(id: number, shutdown: AbortSignal): { signal: AbortSignal; stop: () => void } {
+    const lost = new AbortController();
     const timer = setInterval(() => {
-      heartbeat(this.services.db, id, this.services.replicaId).catch((error: unknown) => this.services.log.warn("release heartbeat failed", { releaseId: id, error }));
-    }, HEARTBEAT_MS);
+      heartbeat(this.services.db, id, this.services.replicaId).then(
+        (ours) => {
+          if (ours || lost.signal.aborted) return;
+          this.services.log.error("lost the claim on a running release; stopping its work", { releaseId: id, replica: this.services.replicaId });
+          lost.abort();
+        },
+        (error: unknown) => this.services.log.warn("release heartbeat failed", { releaseId: id, error }),
+      );
+    }, this.timings.heartbeatMs ?? HEARTBEAT_MS);
     timer.unref();
-    return () => clearInterval(timer);
+    return { signal: AbortSignal.any([shutdown, lost.signal]), stop: () => clearInterval(timer) };
   }
 
   private async afterMove(moved: Release | undefined, note: string, broadcast = false): Promise<void> {

@@ -105,6 +105,7 @@ export type ApprovalOutcome =
   | { kind: "counted"; release: Release; approvals: number }
   | { kind: "deploy"; release: Release; approvals: number }
   | { kind: "not_awaiting"; state: ReleaseState | undefined }
+  | { kind: "window_passed" }
   | { kind: "duplicate" }
   | { kind: "environment_busy"; deploying: Release | undefined };
 
@@ -115,17 +116,24 @@ export type ApprovalOutcome =
  * approvals; only the transaction whose count reaches the threshold moves the state, and only its
  * caller starts the deploy, after the commit.
  */
-export async function approve(db: Db, releaseId: number, approver: string, owner: string): Promise<ApprovalOutcome> {
+export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number): Promise<ApprovalOutcome> {
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
+      // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
       const [locked] = await tx
         .update(releases)
         .set({ revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
-        .where(and(eq(releases.id, releaseId), eq(releases.state, "awaiting_approval")))
+        .where(
+          and(
+            eq(releases.id, releaseId),
+            eq(releases.state, "awaiting_approval"),
+            sql`${releases.awaitingSince} > now() - make_interval(secs => ${expiresAfterMs / 1000})`,
+          ),
+        )
         .returning();
       if (!locked) {
         const [found] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId));
-        return { kind: "not_awaiting", state: found?.state };
+        return found?.state === "awaiting_approval" ? { kind: "window_passed" } : { kind: "not_awaiting", state: found?.state };
       }
       const inserted = await tx.insert(approvals).values({ releaseId, approver }).onConflictDoNothing().returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };

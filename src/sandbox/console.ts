@@ -297,9 +297,16 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
         res.end();
         return true;
       }
-      // JSON only: a cross-site form cannot send it without a CORS preflight, which is never granted.
-      if (!(req.headers["content-type"] ?? "").includes("application/json")) {
+      // Exactly JSON, with the console's own header, from this origin: another site's page can send
+      // neither without a CORS preflight, which is never granted, so it cannot act as anyone here.
+      const mediaType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+      if (mediaType !== "application/json") {
         sendJson(res, 415, { ok: false, error: "send the action as application/json" });
+        return true;
+      }
+      const origin = req.headers.origin;
+      if (req.headers["x-orchestrator-console"] !== "1" || (origin !== undefined && new URL(origin).host !== req.headers.host)) {
+        sendJson(res, 403, { ok: false, error: "actions come from the console page only" });
         return true;
       }
       let input: unknown;

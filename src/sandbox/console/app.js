@@ -108,7 +108,7 @@ async function refresh() {
 async function act(action) {
   const response = await fetch("/console/act", {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-orchestrator-console": "1" },
     body: JSON.stringify({ as: ui.as, ...action }),
   });
   const result = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
