@@ -4,9 +4,8 @@
  * slash commands. The load generator (the parent) asks it for registered response URLs and, for the
  * feedback-analyze round trips, to announce each response_url post as it arrives.
  */
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { SlackEmulator } from "../src/emulator/emulator.js";
+import { serveEmulator } from "../src/emulator/server.js";
 import type { SlackMessage } from "../src/emulator/workspace.js";
 import { type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, CHANNELS, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID, USERS } from "./lib/shared.js";
 
@@ -34,28 +33,9 @@ let watchResponses = false;
 // "Slack" stays up whatever happens to one delivery; the bench reads the problem in this log.
 process.on("unhandledRejection", (error) => process.stderr.write(`emulator: unhandled rejection: ${String(error)}\n`));
 
-const server = createServer((req, res) => {
-  const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
-  emulator
-    .handle(req, res, pathname)
-    .then((handled) => {
-      if (!handled) {
-        res.writeHead(404, { "content-type": "text/plain" });
-        res.end("not found");
-        return;
-      }
-      if (watchResponses && pathname.startsWith("/response/")) notify({ notice: "response", id: pathname.slice("/response/".length), at: performance.timeOrigin + performance.now() });
-    })
-    .catch((error: unknown) => {
-      res.writeHead(500, { "content-type": "text/plain" });
-      res.end(String(error));
-    });
+const served = await serveEmulator(emulator, 0, "127.0.0.1", (pathname) => {
+  if (watchResponses && pathname.startsWith("/response/")) notify({ notice: "response", id: pathname.slice("/response/".length), at: performance.timeOrigin + performance.now() });
 });
-server.keepAliveTimeout = 65_000;
-
-await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-emulator.setBaseUrl(url);
 
 serveRpc({
   /** Slash-command form bodies exactly as `SlackEmulator.command()` builds them, each with its own registered response_url. */
@@ -137,12 +117,10 @@ serveRpc({
     return { calls, responses, memory: memorySample() };
   },
   stop: async () => {
-    emulator.stop();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
     setImmediate(() => process.exit(0));
     return true;
   },
 });
 
-notify({ notice: "ready", url });
+notify({ notice: "ready", url: served.url });

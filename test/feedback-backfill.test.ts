@@ -1,13 +1,12 @@
 import { asc, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../src/db/client.js";
 import { feedback } from "../src/db/schema.js";
 import { serveEmulator } from "../src/emulator/server.js";
 import { formatTs } from "../src/emulator/workspace.js";
 import { startTestBot, testEmulator } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
-import { createPostgresDatabase, dbKinds, dropPostgresDatabase, openTestDatabase } from "./support/db.js";
-import { TcpProxy } from "./support/proxy.js";
+import { dbKinds, openTestDatabase } from "./support/db.js";
+import { startBotBehindProxy } from "./support/proxy.js";
 
 describe.each(dbKinds())("feedback backfill on %s", (kind) => {
   it("records at start-up what was posted while the bot was down, threads included, once", async () => {
@@ -96,13 +95,7 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
 
 describe.runIf(process.env.TEST_DATABASE_URL)("feedback while PostgreSQL drops", () => {
   it("loses nothing: events that could not be stored are refused, then backfill records them, each once", async () => {
-    const url = await createPostgresDatabase();
-    const proxy = new TcpProxy("127.0.0.1", Number(new URL(url).port || 5432));
-    await proxy.start();
-    const database = await openDatabase({ databaseUrl: proxy.urlFor(url), poolSize: 4 });
-    const emulator = testEmulator();
-    const served = await serveEmulator(emulator);
-    const bot = await startTestBot({ db: { database, close: async () => {} }, loaded: testConfig(), emulator: { emulator, url: served.url } });
+    const { bot, emulator, database, proxy, stop } = await startBotBehindProxy(4);
     try {
       await bot.idle();
       const parents = [];
@@ -132,11 +125,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("feedback while PostgreSQL drops",
       expect(rows.filter((r) => r.text.startsWith("During the outage"))).toHaveLength(15);
       expect(rows.filter((r) => r.text.startsWith("Reply during the outage"))).toHaveLength(10);
     } finally {
-      await bot.stop();
-      await served.close();
-      await database.close();
-      await proxy.stop();
-      await dropPostgresDatabase(url);
+      await stop();
     }
   });
 });

@@ -1,23 +1,14 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { openDatabase, queryRows } from "../src/db/client.js";
-import { serveEmulator } from "../src/emulator/server.js";
-import { startTestBot, testEmulator } from "./support/bot.js";
-import { CHANNELS, testConfig, USERS } from "./support/config.js";
-import { createPostgresDatabase, dropPostgresDatabase } from "./support/db.js";
-import { TcpProxy } from "./support/proxy.js";
+import { queryRows } from "../src/db/client.js";
+import { CHANNELS, USERS } from "./support/config.js";
+import { startBotBehindProxy } from "./support/proxy.js";
 
 const EVENTS = 1000;
 
 describe.runIf(process.env.TEST_DATABASE_URL)("PostgreSQL cut for 10 s during ingestion", () => {
   it("records all 1,000 messages exactly once: redelivery and backfill close the gap", async () => {
-    const url = await createPostgresDatabase();
-    const proxy = new TcpProxy("127.0.0.1", Number(new URL(url).port || 5432));
-    await proxy.start();
-    const database = await openDatabase({ databaseUrl: proxy.urlFor(url), poolSize: 8 });
-    const emulator = testEmulator();
-    const served = await serveEmulator(emulator);
-    const bot = await startTestBot({ db: { database, close: async () => {} }, loaded: testConfig(), emulator: { emulator, url: served.url } });
+    const { bot, emulator, database, proxy, stop } = await startBotBehindProxy(8);
     try {
       await bot.idle();
       const parents: string[] = [];
@@ -57,11 +48,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("PostgreSQL cut for 10 s during in
       expect(after).toEqual({ n: EVENTS, distinct_ts: EVENTS, texts: EVENTS });
       expect((await fetch(`${bot.orchestrator.url}/healthz`)).status).toBe(200);
     } finally {
-      await bot.stop();
-      await served.close();
-      await database.close();
-      await proxy.stop();
-      await dropPostgresDatabase(url);
+      await stop();
     }
   }, 120_000);
 });

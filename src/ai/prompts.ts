@@ -19,7 +19,6 @@ export const SPECIALISTS = [
   "devops-troubleshooter",
   "architect-reviewer",
 ] as const;
-export type SpecialistName = (typeof SPECIALISTS)[number];
 
 export interface Prompt {
   name: string;

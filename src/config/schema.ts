@@ -157,7 +157,6 @@ export type EnvironmentConfig = Config["environments"][number];
 export type GateConfig = Config["gates"][number];
 export type JobConfig = z.output<typeof job>;
 export type HttpCheckConfig = z.output<typeof httpCheck>;
-export type RunStepConfig = z.output<typeof runStep>;
 export type FeedbackChannelConfig = Config["feedback"]["channels"][number];
 
 function isTimeZone(zone: string): boolean {

@@ -3,7 +3,13 @@ import type { AddressInfo } from "node:net";
 import type { SlackEmulator } from "./emulator.js";
 
 /** Serves an emulator on its own port (tests, benchmarks); sandbox mode mounts it on the bot's server instead. */
-export async function serveEmulator(emulator: SlackEmulator, port = 0, host = "127.0.0.1"): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function serveEmulator(
+  emulator: SlackEmulator,
+  port = 0,
+  host = "127.0.0.1",
+  /** Told about every request the emulator answered (benchmarks time response_url posts with it). */
+  onHandled?: (pathname: string) => void,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
     emulator
@@ -12,13 +18,16 @@ export async function serveEmulator(emulator: SlackEmulator, port = 0, host = "1
         if (!handled) {
           res.writeHead(404, { "content-type": "text/plain" });
           res.end("not found");
+          return;
         }
+        onHandled?.(pathname);
       })
       .catch((error: unknown) => {
         res.writeHead(500, { "content-type": "text/plain" });
         res.end(String(error));
       });
   });
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   emulator.setBaseUrl(url);

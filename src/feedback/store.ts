@@ -19,11 +19,6 @@ export async function findByMessage(db: Executor, channel: string, ts: string): 
   return row;
 }
 
-export async function findById(db: Executor, id: number): Promise<Feedback | undefined> {
-  const [row] = await db.select().from(feedback).where(eq(feedback.id, id));
-  return row;
-}
-
 /**
  * An edit replaces the text; the old text is kept in the events table. Edits are applied in Slack's
  * order, not delivery order: an edit older than the one stored changes nothing. False when the message

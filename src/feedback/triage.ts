@@ -47,10 +47,6 @@ export function higherPriority(a: Priority, b: Priority): Priority {
   return PRIORITIES.indexOf(a) >= PRIORITIES.indexOf(b) ? a : b;
 }
 
-export function isPriority(value: string): value is Priority {
-  return (PRIORITIES as readonly string[]).includes(value);
-}
-
 /** Kind, priority and theme by keywords; the channel's priority is a floor. */
 export function triageByRules(input: TriageInput): TriageResult {
   const text = input.text;

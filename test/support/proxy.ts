@@ -1,5 +1,10 @@
 import { createServer, type Server, type Socket, connect } from "node:net";
 import type { AddressInfo } from "node:net";
+import { openDatabase } from "../../src/db/client.js";
+import { serveEmulator } from "../../src/emulator/server.js";
+import { startTestBot, testEmulator } from "./bot.js";
+import { testConfig } from "./config.js";
+import { createPostgresDatabase, dropPostgresDatabase } from "./db.js";
 
 /** A TCP proxy in front of PostgreSQL that a test can cut and restore, to make the database drop. */
 export class TcpProxy {
@@ -62,4 +67,31 @@ export class TcpProxy {
   async stop(): Promise<void> {
     if (!this.cut) await this.drop();
   }
+}
+
+/**
+ * A bot on a fresh PostgreSQL database reached through a TcpProxy (so the test can cut the database),
+ * with its own Slack emulator. `stop` tears everything down and drops the database.
+ */
+export async function startBotBehindProxy(poolSize: number) {
+  const url = await createPostgresDatabase();
+  const proxy = new TcpProxy("127.0.0.1", Number(new URL(url).port || 5432));
+  await proxy.start();
+  const database = await openDatabase({ databaseUrl: proxy.urlFor(url), poolSize });
+  const emulator = testEmulator();
+  const served = await serveEmulator(emulator);
+  const bot = await startTestBot({ db: { database, close: async () => {} }, loaded: testConfig(), emulator: { emulator, url: served.url } });
+  return {
+    bot,
+    emulator,
+    database,
+    proxy,
+    stop: async () => {
+      await bot.stop();
+      await served.close();
+      await database.close();
+      await proxy.stop();
+      await dropPostgresDatabase(url);
+    },
+  };
 }
