@@ -34,3 +34,22 @@ export function formatDateTime(at: Date, timeZone: string, withZone = true): str
 export function formatDate(at: Date, timeZone: string): string {
   return formatter("date", timeZone).format(at);
 }
+
+const shortFormatters = new Map<string, { day: Intl.DateTimeFormat; date: Intl.DateTimeFormat }>();
+
+/**
+ * When something will happen, short: "Tue 09:00 (Asia/Bangkok)" within the coming six days,
+ * "Tue 29 Dec 2026, 09:00 (Asia/Bangkok)" further out.
+ */
+export function formatWhen(at: Date, timeZone: string, now: Date = new Date()): string {
+  let found = shortFormatters.get(timeZone);
+  if (!found) {
+    found = {
+      day: new Intl.DateTimeFormat("en-GB", { timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false }),
+      date: formatter("datetime", timeZone),
+    };
+    shortFormatters.set(timeZone, found);
+  }
+  const soon = at.getTime() - now.getTime() < 6 * 86_400_000;
+  return `${(soon ? found.day : found.date).format(at)} (${timeZone})`;
+}

@@ -48,6 +48,8 @@ describe("deploys", () => {
     name: "production",
     approvals: 2,
     deploy: { webhook: { url, headers: { Authorization: "Bearer s3cret" }, timeout: 2000, retries: 3 }, timeout: 60_000 },
+    windows: [],
+    rollback: { approvals: 1 },
     ...overrides,
   });
   const options = () => ({ cwd: workDir(), signal: new AbortController().signal, webhookBackoffMs: 10 });

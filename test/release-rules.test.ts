@@ -61,6 +61,12 @@ describe("release message", () => {
     outputTail: null,
     createdAt: new Date("2026-11-25T02:00:00Z"),
     updatedAt: new Date("2026-11-25T03:00:00Z"),
+    kind: "release",
+    emergency: null,
+    gatesFrom: null,
+    scheduledFor: null,
+    freezes: [],
+    now: new Date("2026-11-25T03:00:00Z"),
   };
 
   it("shows buttons only while approval is pending, with times in the configured zone", () => {

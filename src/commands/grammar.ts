@@ -7,6 +7,7 @@
  *   <name:a|b|c>    one of the listed values     <name...>       the rest of the text
  *   [to <name>]     an optional word and its argument
  *   [--flag <name>] an option, anywhere after the command words
+ *   [--flag <name...>] an option that takes the rest of the text (a reason)
  */
 
 export interface ArgSpec {
@@ -126,6 +127,14 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
       return { ok: false, problem: `unknown option \`--${flag[1]}\`` };
     }
     let value = flag[2];
+    if (option.rest) {
+      // `[--emergency <reason...>]`: the option takes the rest of the text, as a reason in words.
+      const taken = rest.slice(i + 1);
+      value = [value, taken.length === 1 ? (taken[0] as Token).value : joinRaw(text, taken)].filter(Boolean).join(" ").trim();
+      if (!value) return { ok: false, problem: `\`--${option.name}\` needs text after it` };
+      values[option.name] = value;
+      break;
+    }
     if (value === undefined) {
       const next = rest[i + 1];
       if (!next || next.value.startsWith("--")) return { ok: false, problem: `\`--${option.name}\` needs a value` };

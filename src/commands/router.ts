@@ -26,6 +26,8 @@ export type CommandGroup = "General" | "Releases" | "Feedback" | "Jobs and repor
 
 export interface CommandSpec<A> {
   usage: string;
+  /** How help shows the usage when the grammar line cannot say it (free-form arguments parsed by `args`). */
+  display?: string;
   summary: string;
   example: string;
   group: CommandGroup;
@@ -50,7 +52,7 @@ export interface Command {
 
 export function defineCommand<A = Values>(spec: CommandSpec<A>): Command {
   return {
-    pattern: compilePattern(spec.usage),
+    pattern: { ...compilePattern(spec.usage), ...(spec.display ? { display: spec.display } : {}) },
     summary: spec.summary,
     example: spec.example,
     group: spec.group,

@@ -51,13 +51,35 @@ const webhookDeploy = z.strictObject({
   timeout: duration("15m"),
 });
 
+export const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+const clockTime = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: "expected a time like \"09:00\" (24-hour clock)" });
+
+/** A deploy window: deploys start on these days between `from` and `to` (a `to` before `from` ends the next day). */
+const deployWindow = z
+  .strictObject({
+    days: z
+      .array(z.enum(WEEKDAYS, { error: `expected a day: ${WEEKDAYS.join(", ")}` }), { error: "expected a list of days, e.g. [mon, tue, wed, thu]" })
+      .min(1, { error: "expected at least one day" })
+      .refine((days) => new Set(days).size === days.length, { error: "a day is listed twice" }),
+    from: clockTime,
+    to: clockTime,
+  })
+  .refine((w) => w.from !== w.to, { error: "from and to are the same time: a window needs a length (00:00 to 24:00 is the whole day)", path: ["to"] });
+
+const approvalCount = z.number({ error: "expected a number >= 1" }).int({ error: "expected a whole number >= 1" }).min(1, { error: "expected a number >= 1" });
+
 const environment = z.strictObject({
   name: slug,
-  approvals: z.number({ error: "expected a number >= 1" }).int({ error: "expected a whole number >= 1" }).min(1, { error: "expected a number >= 1" }),
+  approvals: approvalCount,
   after: z.string().optional(),
   deploy: z.union([runStep, webhookDeploy], { error: "expected { run: [...] } or { webhook: { url } }" }),
   smoke: runStep.optional(),
   health: z.strictObject({ url: httpUrl, maxLatencyMs: z.number().int().positive().default(1000), timeout: duration("10s") }).optional(),
+  /** Deploys start only inside one of these (in the configured timezone); none: at any time. */
+  windows: z.array(deployWindow, { error: "expected a list of windows like [{ days: [mon, tue], from: \"09:00\", to: \"16:00\" }]" }).default([]),
+  rollback: z.strictObject({ approvals: approvalCount.default(1) }).prefault({}),
 });
 
 const gate = z.union(
@@ -117,6 +139,7 @@ export const configSchema = z
     environments: z.array(environment).min(1, { error: "expected at least one environment" }),
     gates: z.array(gate).default([]),
     approval: z.strictObject({ expiresAfter: duration("24h") }).prefault({}),
+    emergency: z.strictObject({ approvals: approvalCount.default(2) }).prefault({}),
     jobs: z.record(z.string().refine((name): boolean => isJobName(name), { error: `expected a built-in job: ${JOB_NAMES.join(", ")}` }), job).default({}),
     sandbox: sandbox.optional(),
   })
@@ -135,6 +158,13 @@ export const configSchema = z
           code: "custom",
           path: ["environments", index, "approvals"],
           message: `needs ${env.approvals} approvals but people.approvers lists ${config.people.approvers.length}`,
+        });
+      }
+      if (env.rollback.approvals > config.people.approvers.length) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["environments", index, "rollback", "approvals"],
+          message: `needs ${env.rollback.approvals} approvals but people.approvers lists ${config.people.approvers.length}`,
         });
       }
     });

@@ -10,8 +10,12 @@ export const slackEvents = pgTable("slack_events", {
   receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
-export const RELEASE_STATES = ["gating", "awaiting_approval", "deploying", "verifying", "live", "blocked", "rejected", "expired", "failed"] as const;
+export const RELEASE_STATES = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying", "live", "rolled_back", "blocked", "rejected", "expired", "failed"] as const;
 export type ReleaseState = (typeof RELEASE_STATES)[number];
+
+/** A release of a new version, or a rollback to one that was live before (no gates: it passed them then). */
+export const RELEASE_KINDS = ["release", "rollback"] as const;
+export type ReleaseKind = (typeof RELEASE_KINDS)[number];
 
 export interface GateResult {
   name: string;
@@ -32,6 +36,13 @@ export const releases = pgTable(
     semver: text("semver").notNull(),
     environment: text("environment").notNull(),
     state: text("state").$type<ReleaseState>().notNull(),
+    kind: text("kind").$type<ReleaseKind>().notNull().default("release"),
+    /** Set for `--emergency`: why it may deploy during a freeze or outside a window. */
+    emergency: text("emergency"),
+    /** A rollback: the release of this version that passed the gates it skips. */
+    gatesFrom: integer("gates_from"),
+    /** A scheduled release: when it is expected to start (the window's opening or the freeze's end). */
+    scheduledFor: timestamp("scheduled_for", { withTimezone: true }),
     /** Bumped by every change, so a message rendered from an older revision is rendered again. */
     revision: integer("revision").notNull().default(0),
     requester: text("requester").notNull(),
@@ -53,7 +64,7 @@ export const releases = pgTable(
     // One release of a version in flight per environment, whoever asks and however often.
     uniqueIndex("releases_in_flight_version")
       .on(t.environment, t.semver)
-      .where(sql`${t.state} in ('gating', 'awaiting_approval', 'deploying', 'verifying')`),
+      .where(sql`${t.state} in ('gating', 'awaiting_approval', 'scheduled', 'deploying', 'verifying')`),
     // One deploy at a time per environment.
     uniqueIndex("releases_one_deploy_per_environment")
       .on(t.environment)
@@ -78,6 +89,28 @@ export const releaseTransitions = pgTable(
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("release_transitions_release").on(t.releaseId, t.id)],
+);
+
+/**
+ * Change freezes: no deploy starts on the environment from `startsAt` until `endsAt`, or until someone
+ * ends it early (`endedAt`, `endedBy`). A freeze that ran out is marked ended by the housekeeping job
+ * (actor "orchestrator"), which announces it once.
+ */
+export const freezes = pgTable(
+  "freezes",
+  {
+    id: serial("id").primaryKey(),
+    environment: text("environment").notNull(),
+    /** "all" when the freeze was asked for every environment: one row per environment, announced once. */
+    scope: text("scope").notNull(),
+    reason: text("reason").notNull(),
+    createdBy: text("created_by").notNull(),
+    startsAt: timestamp("starts_at", { withTimezone: true }).notNull(),
+    endsAt: timestamp("ends_at", { withTimezone: true }).notNull(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    endedBy: text("ended_by"),
+  },
+  (t) => [index("freezes_open").on(t.environment, t.endsAt).where(sql`${t.endedAt} is null`)],
 );
 
 export const approvals = pgTable(

@@ -1,13 +1,15 @@
 import type { KnownBlock } from "@slack/types";
-import type { GateResult, ReleaseState } from "../db/schema.js";
+import type { GateResult, ReleaseKind, ReleaseState } from "../db/schema.js";
 import { codeBlock, escapeMrkdwn, truncate } from "../slack/text.js";
-import { formatDateTime } from "../time.js";
+import { formatDateTime, formatWhen } from "../time.js";
+import type { FreezeFacts } from "./freeze.js";
 
 export const APPROVE_ACTION = "release_approve";
 export const REJECT_ACTION = "release_reject";
 export const REJECT_MODAL = "release_reject_modal";
 export const REJECT_REASON_BLOCK = "reason";
 export const REJECT_REASON_INPUT = "reason_input";
+export const ROLLBACK_ACTION = "release_rollback";
 
 export interface ReleaseView {
   id: number;
@@ -23,14 +25,26 @@ export interface ReleaseView {
   createdAt: Date;
   updatedAt: Date;
   rejectedBy?: string;
+  kind: ReleaseKind;
+  emergency: string | null;
+  gatesFrom: number | null;
+  /** Permalink of the release whose gates a rollback skips. */
+  gatesLink?: string;
+  scheduledFor: Date | null;
+  /** Freezes in force on the environment now. */
+  freezes: FreezeFacts[];
+  /** When the message is rendered (for "Tue 09:00" against a date further out). */
+  now: Date;
 }
 
 const STATE_LABEL: Record<ReleaseState, string> = {
   gating: ":hourglass_flowing_sand: Running gates",
   awaiting_approval: ":large_yellow_circle: Awaiting approval",
+  scheduled: ":calendar: Scheduled (approved)",
   deploying: ":rocket: Deploying",
   verifying: ":mag: Verifying (smoke test and health)",
   live: ":white_check_mark: Live",
+  rolled_back: ":leftwards_arrow_with_hook: Rolled back",
   blocked: ":no_entry: Blocked by a gate",
   rejected: ":x: Rejected",
   expired: ":hourglass: Expired",
@@ -50,10 +64,18 @@ export function stateLabel(state: ReleaseState): string {
 }
 
 /** The one message per release and environment, rendered from its current state. Pure. */
+/** "🚨 Release 1.4.1 → production (emergency)", "Release 1.3.0 → production (rollback)". */
+export function releaseTitle(view: Pick<ReleaseView, "version" | "environment" | "kind" | "emergency">): string {
+  const marks = [...(view.kind === "rollback" ? ["rollback"] : []), ...(view.emergency !== null ? ["emergency"] : [])];
+  return `${view.emergency !== null ? "🚨 " : ""}Release ${view.version} → ${view.environment}${marks.length > 0 ? ` (${marks.join(", ")})` : ""}`;
+}
+
+const WAITING: readonly ReleaseState[] = ["gating", "awaiting_approval", "scheduled"];
+
 export function releaseMessage(view: ReleaseView, timeZone: string): { text: string; blocks: KnownBlock[] } {
   const approvalsLine = `${view.approvals.length}/${view.requiredApprovals}`;
   const blocks: KnownBlock[] = [
-    { type: "header", text: { type: "plain_text", text: truncate(`Release ${view.version} → ${view.environment}`, 150) } },
+    { type: "header", text: { type: "plain_text", text: truncate(releaseTitle(view), 150) } },
     {
       type: "section",
       fields: [
@@ -64,6 +86,24 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
       ],
     },
   ];
+  if (view.emergency !== null) {
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: truncate(`🚨 *Emergency:* ${escapeMrkdwn(view.emergency)}\nIt may deploy during a freeze or outside the deploy windows, so it needs ${view.requiredApprovals} approvals and is announced in the alerts channel.`, 3000) },
+    });
+  }
+  if (view.kind === "rollback") {
+    const source = view.gatesFrom !== null ? (view.gatesLink ? `<${view.gatesLink}|release #${view.gatesFrom}>` : `release #${view.gatesFrom}`) : "an earlier release";
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: `:leftwards_arrow_with_hook: *Rollback* — no gates run: \`${escapeMrkdwn(view.version)}\` passed them in ${source}.` } });
+  }
+  if (view.state === "scheduled" && view.scheduledFor) {
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: `:calendar: *Approved; deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}* — it starts by itself then, unless someone rejects it first.` } });
+  }
+  if (WAITING.includes(view.state) && view.freezes.length > 0) {
+    const lines = view.freezes.map((f) => `:snowflake: *${view.environment} is frozen* until ${formatWhen(f.endsAt, timeZone, view.now)} by <@${f.createdBy}>: ${escapeMrkdwn(f.reason)}`);
+    const effect = view.emergency !== null ? "As an emergency release, it may deploy anyway." : "Approvals still count; the deploy waits until the freeze ends.";
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`${lines.join("\n")}\n${effect}`, 3000) } });
+  }
   if (view.gates.length > 0) {
     const firstApprover = view.approvals[0]?.approver;
     const lines = view.gates.map((gate) => {
@@ -95,13 +135,37 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
         { type: "button", action_id: REJECT_ACTION, text: { type: "plain_text", text: "Reject" }, style: "danger", value: String(view.id) },
       ],
     });
+  } else if (view.state === "scheduled") {
+    blocks.push({
+      type: "actions",
+      block_id: `release_${view.id}`,
+      elements: [{ type: "button", action_id: REJECT_ACTION, text: { type: "plain_text", text: "Reject" }, style: "danger", value: String(view.id) }],
+    });
   }
   blocks.push({
     type: "context",
     elements: [{ type: "mrkdwn", text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}` }],
   });
-  const text = `Release ${view.version} to ${view.environment}: ${STATE_LABEL[view.state].replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}`;
+  const scheduled = view.state === "scheduled" && view.scheduledFor ? `, deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}` : "";
+  const text = `${releaseTitle(view).replace(" → ", " to ")}: ${STATE_LABEL[view.state].replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}${scheduled}`;
   return { text, blocks };
+}
+
+/** The **Roll back to <version>** button on a failed deploy's alert; the value names what it offered, nothing more. */
+export function rollbackButton(failedReleaseId: number, version: string, semver: string): KnownBlock {
+  return {
+    type: "actions",
+    block_id: `rollback_${failedReleaseId}`,
+    elements: [
+      {
+        type: "button",
+        action_id: ROLLBACK_ACTION,
+        text: { type: "plain_text", text: truncate(`Roll back to ${version}`, 75) },
+        style: "danger",
+        value: JSON.stringify({ failed: failedReleaseId, to: semver }),
+      },
+    ],
+  };
 }
 
 export function rejectModal(releaseId: number, version: string, environment: string) {

@@ -4,15 +4,21 @@ import type { ReleaseState } from "../db/schema.js";
 /**
  * The release state machine and approval rules of SPEC §4, as plain functions over plain data.
  *
- *   gating → awaiting_approval → deploying → verifying → live
- *      ↘ blocked        ↘ rejected | expired    ↘ failed    ↘ failed
+ *   gating → awaiting_approval → [scheduled →] deploying → verifying → live [→ rolled_back]
+ *      ↘ blocked        ↘ rejected | expired    ↘ rejected       ↘ failed    ↘ failed
+ *
+ * A rollback starts at awaiting_approval (its version passed the gates once). `scheduled`: approved,
+ * waiting for a deploy window or the end of a freeze; it may still be rejected. `rolled_back`: a live
+ * release replaced by a rollback.
  */
 export const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
   gating: ["awaiting_approval", "blocked", "failed"],
-  awaiting_approval: ["deploying", "rejected", "expired"],
+  awaiting_approval: ["scheduled", "deploying", "rejected", "expired"],
+  scheduled: ["deploying", "rejected", "failed"],
   deploying: ["verifying", "failed"],
   verifying: ["live", "failed"],
-  live: [],
+  live: ["rolled_back"],
+  rolled_back: [],
   blocked: [],
   rejected: [],
   expired: [],
@@ -28,7 +34,7 @@ export function statesLeadingTo(to: ReleaseState): ReleaseState[] {
   return (Object.keys(TRANSITIONS) as ReleaseState[]).filter((from) => canTransition(from, to));
 }
 
-export const FINAL_STATES: readonly ReleaseState[] = ["live", "blocked", "rejected", "expired", "failed"];
+export const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
 
 export function isFinal(state: ReleaseState): boolean {
   return FINAL_STATES.includes(state);
@@ -65,7 +71,7 @@ export function checkApprove(facts: ApprovalFacts, user: string): ClickVerdict {
 /** Whether this person may reject (a requester who is an approver may withdraw their own release). */
 export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers">, user: string): ClickVerdict {
   if (!facts.approvers.includes(user)) return { ok: false, reason: "Only release approvers can reject releases." };
-  if (facts.state !== "awaiting_approval") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to reject.` };
+  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to reject.` };
   return { ok: true };
 }
 
@@ -75,12 +81,16 @@ export function describeState(state: ReleaseState): string {
       return "still running its gates";
     case "awaiting_approval":
       return "waiting for approval";
+    case "scheduled":
+      return "approved and scheduled";
     case "deploying":
       return "already deploying";
     case "verifying":
       return "already deployed and being verified";
     case "live":
       return "already live";
+    case "rolled_back":
+      return "rolled back";
     case "blocked":
       return "blocked by a failed gate";
     case "rejected":
@@ -90,4 +100,22 @@ export function describeState(state: ReleaseState): string {
     case "failed":
       return "failed";
   }
+}
+
+export interface ApprovalPolicy {
+  /** The environment's own `approvals`. */
+  approvals: number;
+  /** The environment's `rollback.approvals`. */
+  rollbackApprovals: number;
+  /** `emergency.approvals`. */
+  emergencyApprovals: number;
+}
+
+/**
+ * Approvals a release needs: the environment's own, a rollback's `rollback.approvals`, and an emergency
+ * never fewer than `emergency.approvals` nor than what it would have needed without the emergency.
+ */
+export function approvalsNeeded(policy: ApprovalPolicy, release: { kind: "release" | "rollback"; emergency: boolean }): number {
+  const ordinary = release.kind === "rollback" ? policy.rollbackApprovals : policy.approvals;
+  return release.emergency ? Math.max(policy.emergencyApprovals, ordinary) : ordinary;
 }

@@ -1,8 +1,8 @@
-import { and, desc, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { approvals, healthChecks, type ReleaseState, releases } from "../db/schema.js";
 
-export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "deploying", "verifying"];
+export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying"];
 
 /** The version live on each environment: the latest release there to have gone live. */
 export async function liveVersions(db: Executor): Promise<Map<string, { version: string; liveAt: Date; id: number }>> {
@@ -24,6 +24,9 @@ export async function releasesInFlight(db: Executor) {
       requester: releases.requester,
       requiredApprovals: releases.requiredApprovals,
       createdAt: releases.createdAt,
+      kind: releases.kind,
+      emergency: releases.emergency,
+      scheduledFor: releases.scheduledFor,
       approvals: sql<number>`(select count(*)::int from ${approvals} where ${approvals.releaseId} = ${releases.id})`,
     })
     .from(releases)
@@ -43,4 +46,14 @@ export async function latestHealth(db: Executor): Promise<Map<string, { ok: bool
     .from(healthChecks)
     .orderBy(healthChecks.environment, desc(healthChecks.at));
   return new Map(rows.map((r) => [r.environment, r]));
+}
+
+/** The latest rollback to go live on each environment. */
+export async function lastRollbacks(db: Executor): Promise<Map<string, { id: number; version: string; requester: string; liveAt: Date; state: ReleaseState }>> {
+  const rows = await db
+    .selectDistinctOn([releases.environment], { environment: releases.environment, id: releases.id, version: releases.version, requester: releases.requester, liveAt: releases.liveAt, state: releases.state })
+    .from(releases)
+    .where(and(eq(releases.kind, "rollback"), isNotNull(releases.liveAt)))
+    .orderBy(releases.environment, desc(releases.liveAt));
+  return new Map(rows.map((r) => [r.environment, { ...r, liveAt: r.liveAt as Date }]));
 }

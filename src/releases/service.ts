@@ -1,13 +1,19 @@
+import type { KnownBlock } from "@slack/types";
 import { and, desc, eq } from "drizzle-orm";
 import { formatDuration } from "../config/duration.js";
 import type { EnvironmentConfig } from "../config/schema.js";
+import type { Tx } from "../db/client.js";
 import { type ReleaseState, releaseTransitions } from "../db/schema.js";
 import type { Services } from "../feature.js";
 import { codeBlock, escapeMrkdwn } from "../slack/text.js";
-import { stateLabel, releaseMessage, type ReleaseView } from "./blocks.js";
+import { formatWhen } from "../time.js";
+import { releaseMessage, type ReleaseView, releaseTitle, rollbackButton, stateLabel } from "./blocks.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
+import { type DeployDecision, deployDecision } from "./freeze.js";
+import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, lockEnvironment, openFreezes } from "./freezes.js";
 import { runGates } from "./gates.js";
-import { checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
+import { approvalsNeeded, checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
+import { chooseRollbackTarget } from "./rollback.js";
 import {
   approve,
   approversOf,
@@ -17,12 +23,18 @@ import {
   failInterrupted,
   failOnShutdown,
   getRelease,
+  goLive,
   HEARTBEAT_MS,
   heartbeat,
+  inFlightOn,
+  lastFailedDeploy,
   LEASE_SECONDS,
+  liveHistory,
   type Release,
   saveGates,
+  scheduledReleases,
   setMessage,
+  startScheduled,
   transition,
 } from "./store.js";
 
@@ -34,6 +46,8 @@ export interface ReleaseTimings {
   webhookBackoffMs?: number;
   healthAttempts?: number;
   healthIntervalMs?: number;
+  /** The clock freezes and deploy windows are decided by (tests move it). */
+  now?: () => Date;
 }
 
 /**
@@ -58,8 +72,46 @@ export class ReleaseService {
     return this.config.environments.find((e) => e.name === name);
   }
 
+  now(): Date {
+    return this.timings.now?.() ?? new Date();
+  }
+
+  /**
+   * Whether a deploy may start now, asked inside the transaction that would start it: the environment's
+   * deploy lock is taken first, so a freeze committed a moment earlier is seen (SPEC §4).
+   */
+  private readonly mayStart = async (tx: Tx, release: Release): Promise<DeployDecision> => {
+    await lockEnvironment(tx, release.environment);
+    const now = this.now();
+    const freezes = await openFreezes(tx, now, release.environment);
+    return deployDecision({ windows: this.environment(release.environment)?.windows ?? [], freezes, now, timeZone: this.config.timezone, emergency: release.emergency !== null });
+  };
+
+  /** A refusal when the environment is frozen now and the request is no emergency. */
+  private async frozenRefusal(env: EnvironmentConfig, retry: string): Promise<string | undefined> {
+    const now = this.now();
+    const [freeze] = (await openFreezes(this.services.db, now, env.name)).sort((a, b) => b.endsAt.getTime() - a.endsAt.getTime());
+    if (!freeze) return undefined;
+    return `:snowflake: ${env.name} is frozen until ${formatWhen(freeze.endsAt, this.config.timezone, now)} by <@${freeze.createdBy}>: ${escapeMrkdwn(freeze.reason)}. No new release may start there until then. If it cannot wait: \`${this.config.command} ${retry} --emergency <reason>\` (${this.emergencyApprovals(env, "release")} approvals, announced in alerts).`;
+  }
+
+  private emergencyApprovals(env: EnvironmentConfig, kind: "release" | "rollback"): number {
+    return approvalsNeeded({ approvals: env.approvals, rollbackApprovals: env.rollback.approvals, emergencyApprovals: this.config.emergency.approvals }, { kind, emergency: true });
+  }
+
+  /** Approvals this request needs, or why it cannot get them (too few approvers besides the requester). */
+  private approvalsFor(env: EnvironmentConfig, kind: "release" | "rollback", emergency: boolean, requester: string): { ok: true; required: number } | { ok: false; reason: string } {
+    const required = approvalsNeeded({ approvals: env.approvals, rollbackApprovals: env.rollback.approvals, emergencyApprovals: this.config.emergency.approvals }, { kind, emergency });
+    const others = this.config.people.approvers.filter((u) => u !== requester).length;
+    if (others >= required) return { ok: true, required };
+    return {
+      ok: false,
+      reason: `${emergency ? "An emergency " : kind === "rollback" ? "A rollback " : "A release "}to ${env.name} needs ${required} approvals from approvers other than the requester, and people.approvers has only ${others} besides you.`,
+    };
+  }
+
   /** Starts a release exactly as `/orch release` does; mentions use this same path. */
-  async request(input: { version: string; environment?: string; requester: string }): Promise<RequestResult> {
+  async request(input: { version: string; environment?: string; requester: string; emergency?: string }): Promise<RequestResult> {
     const { db, background, replicaId } = this.services;
     const normalized = normalizeVersion(input.version);
     if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
@@ -77,28 +129,101 @@ export class ReleaseService {
     }
     const live = await currentLive(db, env.name);
     if (live?.semver === normalized) return { ok: false, reason: `\`${live.version}\` is already live on ${env.name}.` };
+    const emergency = input.emergency?.trim();
+    if (!emergency) {
+      const frozen = await this.frozenRefusal(env, `release ${input.version.trim()} to ${env.name}`);
+      if (frozen) return { ok: false, reason: frozen };
+    }
+    const needed = this.approvalsFor(env, "release", Boolean(emergency), input.requester);
+    if (!needed.ok) return needed;
     const created = await createRelease(db, {
       version: input.version.trim(),
       semver: normalized,
       environment: env.name,
       requester: input.requester,
-      requiredApprovals: env.approvals,
+      requiredApprovals: needed.required,
       gates: [],
       owner: replicaId,
+      ...(emergency ? { emergency, detail: `🚨 emergency release of ${input.version.trim()} to ${env.name} requested: ${emergency}` } : {}),
     });
-    if (!created.ok) {
-      const flying = created.inFlight;
-      const link = flying ? await this.permalink(flying) : undefined;
-      return {
-        ok: false,
-        reason: `\`${input.version}\` is already in flight to ${env.name}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${link ? ` <${link}|See its message>.` : ""}`,
-      };
-    }
+    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(input.version.trim(), env.name, created.inFlight) };
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.refresh(release.id);
     void background.run(`gates of release #${release.id}`, (signal) => this.gatePhase(release, signal));
     const fresh = (await getRelease(db, release.id)) ?? release;
+    const permalink = await this.permalink(fresh);
+    if (emergency) {
+      await this.alert(fresh, `🚨 *Emergency release \`${escapeMrkdwn(fresh.version)}\` to ${fresh.environment}* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`, "");
+    }
+    return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
+  }
+
+  private async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
+    const link = flying ? await this.permalink(flying) : undefined;
+    return `\`${version}\` is already in flight to ${environment}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${link ? ` <${link}|See its message>.` : ""}`;
+  }
+
+  /**
+   * `/orch rollback <env> [to <version>]`, and the **Roll back** button on a failed deploy's alert
+   * (`offered`: what the button showed, which must still be what the history says). No gates: the
+   * version passed them in the release it went live with; `rollback.approvals` approvals.
+   */
+  async requestRollback(input: { environment: string; version?: string; requester: string; emergency?: string; offered?: { failedReleaseId: number; semver: string } }): Promise<RequestResult> {
+    const { db } = this.services;
+    const env = this.environment(input.environment);
+    if (!env) return { ok: false, reason: `\`${input.environment.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
+    let named: string | undefined;
+    if (input.version !== undefined) {
+      named = normalizeVersion(input.version);
+      if (!named) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    }
+    const [history, failed] = await Promise.all([liveHistory(db, env.name), lastFailedDeploy(db, env.name)]);
+    const choice = chooseRollbackTarget({
+      environment: env.name,
+      history: history.map((r) => ({ id: r.id, version: r.version, semver: r.semver, state: r.state, liveAt: r.liveAt as Date, gatesFrom: r.gatesFrom })),
+      ...(failed ? { lastFailedDeploy: { id: failed.id, version: failed.version, at: failed.updatedAt } } : {}),
+      ...(named !== undefined ? { named } : {}),
+    });
+    if (!choice.ok) return choice;
+    if (input.offered && (choice.target.semver !== input.offered.semver || failed?.id !== input.offered.failedReleaseId)) {
+      return {
+        ok: false,
+        reason: `${env.name} has changed since that alert: a rollback now would deploy \`${choice.target.version}\`, not \`${input.offered.semver}\`. Nothing was started; check \`${this.config.command} status\` and use \`${this.config.command} rollback ${env.name} to <version>\`.`,
+      };
+    }
+    const emergency = input.emergency?.trim();
+    if (!emergency) {
+      const frozen = await this.frozenRefusal(env, `rollback ${env.name} to ${choice.target.version}`);
+      if (frozen) return { ok: false, reason: frozen.replace("No new release may", "No deploy may") };
+    }
+    const needed = this.approvalsFor(env, "rollback", Boolean(emergency), input.requester);
+    if (!needed.ok) return needed;
+    const from = choice.replacing ? `from ${choice.replacing.version} ` : `after the failed deploy of ${failed?.version ?? "an earlier release"} `;
+    const created = await createRelease(db, {
+      version: choice.target.version,
+      semver: choice.target.semver,
+      environment: env.name,
+      requester: input.requester,
+      requiredApprovals: needed.required,
+      gates: [],
+      owner: this.services.replicaId,
+      kind: "rollback",
+      gatesFrom: choice.gatesFrom,
+      start: "awaiting_approval",
+      ...(emergency ? { emergency } : {}),
+      detail: `${emergency ? `🚨 emergency (${emergency}): ` : ""}rollback of ${env.name} ${from}to ${choice.target.version} requested; gates skipped, passed in release #${choice.gatesFrom}`,
+    });
+    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(choice.target.version, env.name, created.inFlight) };
+    const release = created.release;
+    this.services.metrics.releases.inc({ environment: env.name, state: "awaiting_approval" });
+    await this.refresh(release.id);
+    const who = this.config.people.approvers.filter((u) => u !== release.requester).map((u) => `<@${u}>`).join(", ");
+    await this.say(release.id, `<@${release.requester}> asked to roll ${env.name} back ${from}to \`${release.version}\`. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
+    const fresh = (await getRelease(db, release.id)) ?? release;
+    if (emergency) {
+      await this.alert(fresh, `🚨 *Emergency rollback of ${env.name} to \`${escapeMrkdwn(fresh.version)}\`* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals.`, "");
+    }
     const permalink = await this.permalink(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
@@ -152,7 +277,7 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter);
+    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter, this.mayStart);
     switch (outcome.kind) {
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
@@ -178,7 +303,48 @@ export class ReleaseService {
         void background.run(`deploy of release #${releaseId}`, (signal) => this.deployPhase(outcome.release, signal));
         return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
       }
+      case "scheduled": {
+        this.services.metrics.releases.inc({ environment: release.environment, state: "scheduled" });
+        const when = formatWhen(outcome.decision.at, this.config.timezone, this.now());
+        const why = this.holdReason(outcome.decision, release.environment);
+        await this.refresh(releaseId);
+        await this.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}). ${why}, so \`${release.version}\` is scheduled: it deploys at ${when}.`);
+        return `Your approval completed the release; ${why.charAt(0).toLowerCase()}${why.slice(1)}, so it deploys at ${when}.`;
+      }
     }
+  }
+
+  private holdReason(decision: Extract<DeployDecision, { start: false }>, environment: string): string {
+    const parts = [
+      ...(decision.freeze ? [`${environment} is frozen (${escapeMrkdwn(decision.freeze.reason)})`] : []),
+      ...(decision.outsideWindow ? [`it is outside ${environment}'s deploy windows`] : []),
+    ];
+    return parts.join(" and ").replace(/^./, (c) => c.toUpperCase());
+  }
+
+  /**
+   * Starts every scheduled release whose freeze has ended and whose window is open. Each start is claimed
+   * in the database (see `startScheduled`), so however many replicas run this at once, each release
+   * deploys once; one still held gets its expected time updated on its message. Returns what started.
+   */
+  async startDue(): Promise<Release[]> {
+    const { db, replicaId, background, log } = this.services;
+    const started: Release[] = [];
+    for (const candidate of await scheduledReleases(db)) {
+      const outcome = await startScheduled(db, candidate.id, replicaId, this.mayStart).catch((error: unknown) => {
+        log.error("could not start a scheduled release", { releaseId: candidate.id, error });
+        return { kind: "gone" as const };
+      });
+      if (outcome.kind === "held" && outcome.moved) {
+        await this.afterMove(outcome.release, `The expected start moved: \`${outcome.release.version}\` now deploys at ${formatWhen(outcome.decision.at, this.config.timezone, this.now())}.`);
+      }
+      if (outcome.kind !== "started") continue;
+      started.push(outcome.release);
+      this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
+      await this.afterMove(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
+      void background.run(`deploy of release #${outcome.release.id}`, (signal) => this.deployPhase(outcome.release, signal));
+    }
+    return started;
   }
 
   /** Whether this person may open the reject dialog; the reason when not. */
@@ -220,6 +386,9 @@ export class ReleaseService {
         await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
         return;
       }
+      if (release.emergency !== null) {
+        await this.alert(release, `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}).`, "");
+      }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
       const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
@@ -231,9 +400,13 @@ export class ReleaseService {
       const verified = await verifyDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "verifying");
       if (!verified.ok) return await this.fail(release, "verifying", verified.detail, [deployed.tail, verified.tail].filter(Boolean).join("\n"));
-      const live = await transition(db, release.id, "live", "orchestrator", verified.detail, { live: true, outputTail: verified.tail || null });
+      const { live, replaced } = await goLive(db, release, verified.detail, verified.tail || null);
       this.services.metrics.releases.inc({ environment: release.environment, state: "live" });
       await this.afterMove(live, `:white_check_mark: \`${release.version}\` is live on ${release.environment} (${escapeMrkdwn(verified.detail)}).`, true);
+      if (replaced) {
+        this.services.metrics.releases.inc({ environment: release.environment, state: "rolled_back" });
+        await this.afterMove(replaced, `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`);
+      }
     } catch (error) {
       log.error("deploy failed to run", { releaseId: release.id, error });
       const current = await getRelease(db, release.id).catch(() => undefined);
@@ -250,7 +423,29 @@ export class ReleaseService {
     if (!moved) return;
     this.services.metrics.releases.inc({ environment: release.environment, state: "failed" });
     await this.afterMove(moved, `:boom: The release failed while ${during}: ${escapeMrkdwn(detail)}`, true);
-    await this.alert(moved, `:boom: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} failed* while ${during}: ${escapeMrkdwn(detail)}`, tail);
+    const offer = await this.rollbackOffer(moved);
+    await this.alert(moved, `:boom: *${escapeMrkdwn(releaseTitle(moved))} failed* while ${during}: ${escapeMrkdwn(detail)}${offer.note}`, tail, offer.blocks);
+  }
+
+  /** After a failed deploy: a button to put back what was live before it, or a plain word that nothing was. */
+  private async rollbackOffer(failed: Release): Promise<{ note: string; blocks: KnownBlock[] }> {
+    try {
+      const history = await liveHistory(this.services.db, failed.environment);
+      const choice = chooseRollbackTarget({
+        environment: failed.environment,
+        history: history.map((r) => ({ id: r.id, version: r.version, semver: r.semver, state: r.state, liveAt: r.liveAt as Date, gatesFrom: r.gatesFrom })),
+        lastFailedDeploy: { id: failed.id, version: failed.version, at: failed.updatedAt },
+      });
+      if (!choice.ok) return { note: `\n${choice.reason}`, blocks: [] };
+      const needed = this.environment(failed.environment)?.rollback.approvals ?? 1;
+      return {
+        note: `\nRoll back to \`${escapeMrkdwn(choice.target.version)}\`, the version live before it? It needs ${needed} approval${needed === 1 ? "" : "s"}, and no gates run.`,
+        blocks: [rollbackButton(failed.id, choice.target.version, choice.target.semver)],
+      };
+    } catch (error) {
+      this.services.log.warn("could not work out a rollback for a failed release", { releaseId: failed.id, error });
+      return { note: "", blocks: [] };
+    }
   }
 
   private async interrupted(release: Release, during: ReleaseState): Promise<void> {
@@ -258,6 +453,80 @@ export class ReleaseService {
     if (!moved) return;
     await this.afterMove(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
     await this.alert(moved, `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`, moved.outputTail ?? "");
+  }
+
+  /** Who may freeze and unfreeze: approvers and admins, as the config says now. */
+  mayFreeze(user: string): boolean {
+    return this.config.people.approvers.includes(user) || this.config.people.admins.includes(user);
+  }
+
+  private freezeScope(target: string): string[] {
+    return target === "all" ? this.config.environments.map((e) => e.name) : [target];
+  }
+
+  /** `/orch freeze`: stores the freeze, announces it in the releases channel, marks affected release messages. */
+  async freeze(input: { target: string; endsAt: Date; reason: string; by: string }): Promise<string> {
+    if (!this.mayFreeze(input.by)) return this.freezeRefusal("freeze");
+    const { db, poster, background } = this.services;
+    const now = this.now();
+    const environments = this.freezeScope(input.target);
+    const created = await createFreezes(db, { environments, scope: input.target, reason: input.reason, createdBy: input.by, now, endsAt: input.endsAt });
+    const until = formatWhen(input.endsAt, this.config.timezone, now);
+    const running = (await inFlightOn(this.services.db, environments)).filter((r) => r.state === "deploying" || r.state === "verifying");
+    const names = input.target === "all" ? "all environments" : input.target;
+    const announcement = [
+      `:snowflake: *Deploy freeze: ${names}* until ${until}, set by <@${input.by}>: ${escapeMrkdwn(input.reason)}`,
+      `No deploy starts there until then. Releases awaiting approval still collect approvals and deploy once the freeze ends; an emergency (\`--emergency <reason>\`) may deploy anyway. \`${this.config.command} unfreeze ${input.target}\` ends it early.`,
+      ...running.map((r) => `Already running: \`${r.version}\` to ${r.environment} (release #${r.id}) started before the freeze and goes on.`),
+    ].join("\n");
+    await poster.post(this.config.channels.releases, { text: announcement }).catch((error: unknown) => this.services.log.warn("could not announce a freeze", { error }));
+    void background.run("show a freeze on release messages", async () => {
+      await this.refreshAffected(environments);
+      await this.startDue();
+    });
+    return `Frozen ${names} until ${until} (freeze${created.length === 1 ? "" : "s"} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`;
+  }
+
+  /** `/orch unfreeze`: ends the freezes in force now; releases they held deploy (each once) if their window is open. */
+  async unfreeze(input: { target: string; by: string }): Promise<string> {
+    if (!this.mayFreeze(input.by)) return this.freezeRefusal("unfreeze");
+    const environments = this.freezeScope(input.target);
+    const ended = await endFreezes(this.services.db, environments, input.by, this.now());
+    const names = input.target === "all" ? "all environments" : input.target;
+    if (ended.length === 0) return `${names === "all environments" ? "No environment" : names} is not frozen; nothing changed.`;
+    await this.announceEnded(ended, `ended by <@${input.by}>`);
+    return `Unfroze ${[...new Set(ended.map((f) => f.environment))].join(", ")}; announced in <#${this.config.channels.releases}>.`;
+  }
+
+  /** Freezes that ran out are ended and announced (once, whichever replica gets them). */
+  async endLapsed(): Promise<Freeze[]> {
+    const ended = await endLapsedFreezes(this.services.db, this.now());
+    if (ended.length > 0) await this.announceEnded(ended, "ran out");
+    return ended;
+  }
+
+  private async announceEnded(ended: Freeze[], how: string): Promise<void> {
+    const environments = [...new Set(ended.map((f) => f.environment))];
+    const still = await openFreezes(this.services.db, this.now());
+    const lines = environments.map((env) => {
+      const reasons = [...new Set(ended.filter((f) => f.environment === env).map((f) => escapeMrkdwn(f.reason)))].join("; ");
+      const other = still.find((f) => f.environment === env);
+      return `:sunny: *Freeze of ${env} ${how}* (${reasons}).${other ? ` ${env} stays frozen until ${formatWhen(other.endsAt, this.config.timezone, this.now())} by another freeze.` : " Deploys may start there again; scheduled releases follow their windows."}`;
+    });
+    await this.services.poster.post(this.config.channels.releases, { text: lines.join("\n") }).catch((error: unknown) => this.services.log.warn("could not announce the end of a freeze", { error }));
+    void this.services.background.run("release messages after a freeze ended", async () => {
+      await this.refreshAffected(environments);
+      await this.startDue();
+    });
+  }
+
+  private freezeRefusal(what: "freeze" | "unfreeze"): string {
+    const people = [...this.config.people.approvers, ...this.config.people.admins].map((u) => `<@${u}>`).join(", ");
+    return `Only release approvers and admins can ${what} deploys: ${people}.`;
+  }
+
+  private async refreshAffected(environments: string[]): Promise<void> {
+    for (const release of await inFlightOn(this.services.db, environments)) await this.refresh(release.id);
   }
 
   /** Pending approvals past `approval.expiresAfter` become expired; returns how many. */
@@ -374,7 +643,11 @@ export class ReleaseService {
         .limit(1);
       rejectedBy = row?.actor;
     }
-    return { release, view: { ...release, approvals, ...(rejectedBy ? { rejectedBy } : {}) } };
+    const now = this.now();
+    const freezes = (await openFreezes(db, now, release.environment)).filter((f) => f.endedAt === null);
+    const source = release.gatesFrom !== null ? await getRelease(db, release.gatesFrom) : undefined;
+    const gatesLink = source ? await this.permalink(source) : undefined;
+    return { release, view: { ...release, approvals, freezes, now, ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */
@@ -388,7 +661,7 @@ export class ReleaseService {
     }
   }
 
-  private async alert(release: Release, text: string, tail: string): Promise<void> {
+  private async alert(release: Release, text: string, tail: string, actions: KnownBlock[] = []): Promise<void> {
     try {
       const link = await this.permalink(release);
       const body = `${text}${link ? `\n<${link}|Release #${release.id}>` : ""}`;
@@ -397,6 +670,7 @@ export class ReleaseService {
         blocks: [
           { type: "section", text: { type: "mrkdwn", text: body.slice(0, 3000) } },
           ...(tail ? [{ type: "section" as const, text: { type: "mrkdwn" as const, text: codeBlock("Output (last lines)", tail) } }] : []),
+          ...actions,
         ],
       });
     } catch (error) {

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
-import { approvals, type GateResult, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
+import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
+import type { DeployDecision } from "./freeze.js";
 import { canTransition } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
@@ -30,16 +31,37 @@ export type CreateResult = { ok: true; release: Release } | { ok: false; inFligh
  */
 export async function createRelease(
   db: Db,
-  input: { version: string; semver: string; environment: string; requester: string; requiredApprovals: number; gates: GateResult[]; owner: string },
+  input: {
+    version: string;
+    semver: string;
+    environment: string;
+    requester: string;
+    requiredApprovals: number;
+    gates: GateResult[];
+    owner: string;
+    kind?: ReleaseKind;
+    emergency?: string;
+    gatesFrom?: number;
+    /** A rollback skips the gates and waits for approval from the start. */
+    start?: "gating" | "awaiting_approval";
+    detail?: string;
+  },
 ): Promise<CreateResult> {
+  const { start = "gating", detail, ...columns } = input;
   try {
     const release = await db.transaction(async (tx) => {
       const [row] = await tx
         .insert(releases)
-        .values({ ...input, state: "gating", leaseUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})` })
+        .values({
+          ...columns,
+          state: start,
+          ...(start === "gating" ? { leaseUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})` } : { owner: null, awaitingSince: sql`now()` }),
+        })
         .returning();
       if (!row) throw new Error("insert returned nothing");
-      await tx.insert(releaseTransitions).values({ releaseId: row.id, fromState: null, toState: "gating", actor: input.requester, detail: `requested ${input.version} to ${input.environment}` });
+      await tx
+        .insert(releaseTransitions)
+        .values({ releaseId: row.id, fromState: null, toState: start, actor: input.requester, detail: detail ?? `requested ${input.version} to ${input.environment}` });
       return row;
     });
     return { ok: true, release };
@@ -64,7 +86,7 @@ export async function moveRelease(
   to: ReleaseState,
   actor: string,
   detail: string | null,
-  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
+  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "scheduledFor">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
 ): Promise<Release | undefined> {
   const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
   if (!current || !canTransition(current.state, to)) return undefined;
@@ -104,19 +126,25 @@ export async function saveGates(db: Db, id: number, gates: GateResult[]): Promis
 export type ApprovalOutcome =
   | { kind: "counted"; release: Release; approvals: number }
   | { kind: "deploy"; release: Release; approvals: number }
+  /** Approved, but a freeze or the deploy windows hold the deploy until `decision.at`. */
+  | { kind: "scheduled"; release: Release; approvals: number; decision: Extract<DeployDecision, { start: false }> }
   | { kind: "not_awaiting"; state: ReleaseState | undefined }
   | { kind: "window_passed" }
   | { kind: "duplicate" }
   | { kind: "environment_busy"; deploying: Release | undefined };
+
+/** Decides, inside the transaction that would start a deploy, whether it may start now (freezes, windows). */
+export type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
 
 /**
  * Counts one approver's approval, and moves the release to `deploying` when it has enough — all in
  * one transaction. The first statement is a conditional update that locks the release row, so
  * approvers clicking at the same moment are counted one after another, each seeing the others'
  * approvals; only the transaction whose count reaches the threshold moves the state, and only its
- * caller starts the deploy, after the commit.
+ * caller starts the deploy, after the commit. `mayStart` is asked in that same transaction, so a
+ * freeze or a closed window holds the deploy (→ `scheduled`) at the moment it would start.
  */
-export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number): Promise<ApprovalOutcome> {
+export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number, mayStart: StartCheck): Promise<ApprovalOutcome> {
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
       // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
@@ -139,7 +167,13 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
       if (inserted.length === 0) return { kind: "duplicate" };
       const [{ count } = { count: 0 }] = await tx.select({ count: sql<number>`count(*)::int` }).from(approvals).where(eq(approvals.releaseId, releaseId));
       if (count < locked.requiredApprovals) return { kind: "counted", release: locked, approvals: count };
-      const moved = await moveRelease(tx, releaseId, "deploying", approver, `approved (${count}/${locked.requiredApprovals}); deploy starts`, {
+      const decision = await mayStart(tx, locked);
+      if (!decision.start) {
+        const held = await moveRelease(tx, releaseId, "scheduled", approver, `approved (${count}/${locked.requiredApprovals}); ${holdDetail(decision)}`, { scheduledFor: decision.at });
+        if (!held) return { kind: "not_awaiting", state: locked.state };
+        return { kind: "scheduled", release: held, approvals: count, decision };
+      }
+      const moved = await moveRelease(tx, releaseId, "deploying", approver, `approved (${count}/${locked.requiredApprovals}); ${locked.emergency ? "emergency: " : ""}deploy starts`, {
         owner,
         leaseSeconds: LEASE_SECONDS,
       });
@@ -157,6 +191,78 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
     }
     throw error;
   }
+}
+
+/** Why a deploy waits, for the audit trail. */
+export function holdDetail(decision: Extract<DeployDecision, { start: false }>): string {
+  const causes = [
+    ...(decision.freeze ? [`frozen (freeze #${decision.freeze.id} by ${decision.freeze.createdBy}: ${decision.freeze.reason})`] : []),
+    ...(decision.outsideWindow ? ["outside the deploy windows"] : []),
+  ];
+  return `scheduled for ${decision.at.toISOString()}: ${causes.join(", ")}`;
+}
+
+export type StartOutcome =
+  | { kind: "started"; release: Release }
+  | { kind: "held"; release: Release; decision: Extract<DeployDecision, { start: false }>; moved: boolean }
+  | { kind: "busy" }
+  | { kind: "gone" };
+
+/**
+ * Starts a scheduled release whose freeze or window allows it now, claiming it for this replica in the
+ * transaction that checks: the row lock and the conditional move mean one replica starts it, once;
+ * a release still held gets its expected start time updated (`moved` when it changed).
+ */
+export async function startScheduled(db: Db, releaseId: number, owner: string, mayStart: StartCheck): Promise<StartOutcome> {
+  try {
+    return await db.transaction(async (tx): Promise<StartOutcome> => {
+      const [locked] = await tx.select().from(releases).where(and(eq(releases.id, releaseId), eq(releases.state, "scheduled"))).for("update");
+      if (!locked) return { kind: "gone" };
+      const decision = await mayStart(tx, locked);
+      if (!decision.start) {
+        if (locked.scheduledFor?.getTime() === decision.at.getTime()) return { kind: "held", release: locked, decision, moved: false };
+        const [row] = await tx
+          .update(releases)
+          .set({ scheduledFor: decision.at, revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
+          .where(eq(releases.id, releaseId))
+          .returning();
+        await tx.insert(releaseTransitions).values({ releaseId, fromState: "scheduled", toState: "scheduled", actor: SYSTEM_ACTOR, detail: `re${holdDetail(decision)}` });
+        return { kind: "held", release: row ?? locked, decision, moved: true };
+      }
+      const why = locked.scheduledFor ? "the freeze has ended and the window is open" : "may start now";
+      const moved = await moveRelease(tx, releaseId, "deploying", SYSTEM_ACTOR, `scheduled deploy starts: ${why}`, { owner, leaseSeconds: LEASE_SECONDS });
+      return moved ? { kind: "started", release: moved } : { kind: "gone" };
+    });
+  } catch (error) {
+    const { code, constraint } = pgError(error);
+    if (code === "23505" && (constraint === "releases_one_deploy_per_environment" || constraint === undefined)) return { kind: "busy" };
+    throw error;
+  }
+}
+
+/** Scheduled releases, the longest-waiting first. */
+export async function scheduledReleases(db: Executor): Promise<Release[]> {
+  return db.select().from(releases).where(eq(releases.state, "scheduled")).orderBy(asc(releases.updatedAt), asc(releases.id));
+}
+
+/**
+ * Verifying → live. A rollback going live moves the release it replaced (the one live before it, of
+ * another version) to `rolled_back` in the same transaction. Returns the live release and the replaced one.
+ */
+export async function goLive(db: Db, release: Release, detail: string, tail: string | null): Promise<{ live: Release | undefined; replaced: Release | undefined }> {
+  return db.transaction(async (tx) => {
+    const live = await moveRelease(tx, release.id, "live", SYSTEM_ACTOR, detail, { live: true, outputTail: tail });
+    if (!live || release.kind !== "rollback") return { live, replaced: undefined };
+    const [previous] = await tx
+      .select()
+      .from(releases)
+      .where(and(eq(releases.environment, release.environment), eq(releases.state, "live"), sql`${releases.id} <> ${release.id}`))
+      .orderBy(desc(releases.liveAt))
+      .limit(1);
+    if (!previous || previous.semver === release.semver) return { live, replaced: undefined };
+    const replaced = await moveRelease(tx, previous.id, "rolled_back", release.requester, `rolled back to ${release.version} by release #${release.id}`);
+    return { live, replaced };
+  });
 }
 
 /** Keeps this replica's claim on a release it is driving; false when the release is no longer ours. */
@@ -239,4 +345,37 @@ export async function currentLive(db: Executor, environment: string): Promise<Re
 
 export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<void> {
   await db.update(releases).set({ channel, messageTs: ts }).where(and(eq(releases.id, id), isNull(releases.messageTs)));
+}
+
+/** Every release on an environment that went live, latest first: what a rollback may go back to. */
+export async function liveHistory(db: Executor, environment: string): Promise<Release[]> {
+  return db
+    .select()
+    .from(releases)
+    .where(and(eq(releases.environment, environment), inArray(releases.state, ["live", "rolled_back"])))
+    .orderBy(desc(releases.liveAt), desc(releases.id))
+    .limit(100);
+}
+
+/** The latest release on an environment whose deploy started and then failed. */
+export async function lastFailedDeploy(db: Executor, environment: string): Promise<Release | undefined> {
+  const [row] = await db
+    .select()
+    .from(releases)
+    .where(
+      and(
+        eq(releases.environment, environment),
+        eq(releases.state, "failed"),
+        sql`exists (select 1 from ${releaseTransitions} where ${releaseTransitions.releaseId} = ${releases.id} and ${releaseTransitions.toState} = 'deploying')`,
+      ),
+    )
+    .orderBy(desc(releases.updatedAt), desc(releases.id))
+    .limit(1);
+  return row;
+}
+
+/** Releases in flight on these environments. */
+export async function inFlightOn(db: Executor, environments: string[]): Promise<Release[]> {
+  if (environments.length === 0) return [];
+  return db.select().from(releases).where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }
