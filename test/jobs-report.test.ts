@@ -203,7 +203,7 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
     it("lays the week out as the Orchestrator Report, with the five oldest urgent items as recommendations", async () => {
       const figures = await orchestratorFigures(db.database.db, twoEnvironments, week);
       const message = orchestratorReport(figures, { cadence: "weekly", timeZone: tz, recommendations: plainRecommendations(figures), recommendedBy: "the plain rule" });
-      expect(message.text).toBe("Orchestrator Report (weekly, 4 May 2026 – 11 May 2026): 6 releases in the period, 2 pending approvals; 8 job runs, 3 failed; 5 new feedback, 5 open.");
+      expect(message.text).toBe("Orchestrator Report (weekly, 4 May 2026 – 11 May 2026): 6 releases in the period (0 rollbacks, 0 emergencies), 2 pending approvals; 8 job runs, 3 failed; 5 new feedback, 5 open.");
       const texts = blockTexts(message.blocks);
       expect((message.blocks[0] as { text: { text: string } }).text.text).toBe("Orchestrator Report — weekly");
       expect(texts).toContain("*Period:* Mon, 4 May 2026, 09:00 – Mon, 11 May 2026, 09:00 (Asia/Bangkok)");

@@ -136,7 +136,7 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
       "knowledge-sync@2026-05-11T01:30:00.000Z",
       "weekly-digest@2026-05-11T02:00:00.000Z",
       "feedback-backfill@2026-05-14T00:07:00.000Z",
-      "approval-expiry@2026-05-14T01:00:00.000Z",
+      "approval-expiry@2026-05-14T01:02:00.000Z",
       "health-check@2026-05-14T01:00:00.000Z",
     ];
     expect([...calls].sort()).toEqual([...expected].sort());

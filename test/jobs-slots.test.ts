@@ -94,7 +94,7 @@ describe("schedules in words", () => {
       "roadmap-planning": "quarterly (Jan, Apr, Jul, Oct) on the 1st at 11:00",
       "health-check": "every 5 minutes",
       "feedback-backfill": "hourly at :07",
-      "approval-expiry": "every 10 minutes",
+      "approval-expiry": "every minute",
     });
   });
 

@@ -194,7 +194,7 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
     expect(shown).toContain("*roadmap-planning* — Roadmap planning\n      :no_entry_sign: disabled (`jobs.roadmap-planning.enabled: false`)\n      last: never run");
     expect(shown).toMatch(/\*security-patches\* — Security patches\n {6}Mondays at 08:15 \(`15 8 \* \* 1`\) · next .+\n {6}last: :x: failed \d+s ago — 1 critical and 4 high findings/);
     expect(shown).toContain("*health-check* — Health check\n      every 5 minutes (`*/5 * * * *`)");
-    expect(shown).toContain("*approval-expiry* — Approval expiry\n      every 10 minutes (`*/10 * * * *`) · next ");
+    expect(shown).toContain("*approval-expiry* — Approval expiry, freeze ends and scheduled deploys\n      every minute (`* * * * *`) · next ");
     expect(shown).toContain("Times in Asia/Bangkok.");
   });
 

@@ -16,7 +16,7 @@ export const JOB_CATALOG = {
   "roadmap-planning": { schedule: "0 11 1 1,4,7,10 *", cadence: "quarterly", title: "Roadmap planning" },
   "health-check": { schedule: "*/5 * * * *", cadence: "frequent", title: "Health check" },
   "feedback-backfill": { schedule: "7 * * * *", cadence: "frequent", title: "Feedback backfill" },
-  "approval-expiry": { schedule: "*/10 * * * *", cadence: "frequent", title: "Approval expiry" },
+  "approval-expiry": { schedule: "* * * * *", cadence: "frequent", title: "Approval expiry, freeze ends and scheduled deploys" },
 } as const satisfies Record<string, { schedule: string; cadence: string; title: string }>;
 
 export type JobName = keyof typeof JOB_CATALOG;

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gte, inArray, isNotNull, isNull, lt, ne, sql } from "drizzle-orm";
 import type { Config } from "../config/schema.js";
 import type { Executor } from "../db/client.js";
-import { approvals, feedback, healthChecks, healthState, jobRuns, type ReleaseState, releases } from "../db/schema.js";
+import { approvals, feedback, healthChecks, healthState, jobRuns, type ReleaseKind, type ReleaseState, releases } from "../db/schema.js";
 import { type Count, type FeedbackStats, feedbackStats } from "../feedback/stats.js";
 import { liveVersions } from "../releases/queries.js";
 
@@ -29,6 +29,8 @@ export interface ReleaseRow {
   createdAt: Date;
   liveAt: Date | null;
   reason: string | null;
+  kind: ReleaseKind;
+  emergency: string | null;
 }
 
 /** The columns of a ReleaseRow. */
@@ -41,6 +43,8 @@ const releaseRowColumns = {
   createdAt: releases.createdAt,
   liveAt: releases.liveAt,
   reason: releases.reason,
+  kind: releases.kind,
+  emergency: releases.emergency,
 };
 
 export interface PendingApproval {
@@ -60,12 +64,19 @@ export interface ReleaseFigures {
   recent: ReleaseRow[];
   pendingTotal: number;
   pending: PendingApproval[];
+  /** Rollbacks and emergency releases requested in the period (SPEC §6), newest first. */
+  rollbacks: ReleaseRow[];
+  emergencies: ReleaseRow[];
+  rollbackTotal: number;
+  emergencyTotal: number;
+  /** Releases that are a rollback, an emergency, or both. */
+  rollbackOrEmergencyTotal: number;
 }
 
 export async function releaseFigures(db: Executor, config: Config, period: Period): Promise<ReleaseFigures> {
   const inPeriod = and(gte(releases.createdAt, period.since), lt(releases.createdAt, period.until));
   const awaiting = eq(releases.state, "awaiting_approval");
-  const [live, byState, recent, pendingCount, pending] = await Promise.all([
+  const [live, byState, recent, pendingCount, pending, rollbacks, emergencies, special] = await Promise.all([
     liveVersions(db),
     db.select({ key: sql<string>`${releases.state}`, count: countColumn }).from(releases).where(inPeriod).groupBy(releases.state).orderBy(desc(countColumn), asc(releases.state)),
     db
@@ -89,6 +100,16 @@ export async function releaseFigures(db: Executor, config: Config, period: Perio
       .where(awaiting)
       .orderBy(asc(releases.awaitingSince), asc(releases.id))
       .limit(ROWS),
+    db.select(releaseRowColumns).from(releases).where(and(inPeriod, eq(releases.kind, "rollback"))).orderBy(desc(releases.createdAt), desc(releases.id)).limit(ROWS),
+    db.select(releaseRowColumns).from(releases).where(and(inPeriod, isNotNull(releases.emergency))).orderBy(desc(releases.createdAt), desc(releases.id)).limit(ROWS),
+    db
+      .select({
+        rollbacks: sql<number>`(count(*) filter (where ${releases.kind} = 'rollback'))::int`,
+        emergencies: sql<number>`(count(*) filter (where ${releases.emergency} is not null))::int`,
+        either: sql<number>`(count(*) filter (where ${releases.kind} = 'rollback' or ${releases.emergency} is not null))::int`,
+      })
+      .from(releases)
+      .where(inPeriod),
   ]);
   return {
     live: config.environments.map((env) => {
@@ -100,6 +121,11 @@ export async function releaseFigures(db: Executor, config: Config, period: Perio
     recent,
     pendingTotal: pendingCount[0]?.n ?? 0,
     pending,
+    rollbacks,
+    emergencies,
+    rollbackTotal: special[0]?.rollbacks ?? 0,
+    emergencyTotal: special[0]?.emergencies ?? 0,
+    rollbackOrEmergencyTotal: special[0]?.either ?? 0,
   };
 }
 

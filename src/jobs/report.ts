@@ -35,12 +35,25 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
         listed(
           releases.recent.map(
             (r) =>
-              `• \`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment} — ${stateLabel(r.state)} · <@${r.requester}> · ${formatDate(r.createdAt, tz)}` +
+              `• ${r.emergency !== null ? "🚨 " : ""}\`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment}${r.kind === "rollback" ? " (rollback)" : ""} — ${stateLabel(r.state)} · <@${r.requester}> · ${formatDate(r.createdAt, tz)}` +
               (r.reason && (r.state === "failed" || r.state === "blocked" || r.state === "rejected") ? ` — ${escapeMrkdwn(oneLine(r.reason, 90))}` : ""),
           ),
           limit,
           releases.total,
           "_no releases requested in the period_",
+        ),
+    ),
+    section(
+      `*:leftwards_arrow_with_hook: Rollbacks* — ${releases.rollbackTotal} · *🚨 Emergencies* — ${releases.emergencyTotal}\n` +
+        listed(
+          [...releases.emergencies, ...releases.rollbacks.filter((r) => r.emergency === null)].map(
+            (r) =>
+              `• ${r.emergency !== null ? "🚨 " : ":leftwards_arrow_with_hook: "}\`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment}${r.kind === "rollback" ? " (rollback)" : ""} — ${stateLabel(r.state)} · <@${r.requester}> · ${formatDate(r.createdAt, tz)}` +
+              (r.emergency !== null ? ` — ${escapeMrkdwn(oneLine(r.emergency, 90))}` : ""),
+          ),
+          limit,
+          releases.rollbackOrEmergencyTotal,
+          "_no rollbacks or emergency releases in the period_",
         ),
     ),
     section(
@@ -81,7 +94,7 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
 
   const text =
     `Orchestrator Report (${options.cadence}, ${formatDate(period.since, tz)} – ${formatDate(period.until, tz)}): ` +
-    `${releases.total} release${releases.total === 1 ? "" : "s"} in the period, ${releases.pendingTotal} pending approval${releases.pendingTotal === 1 ? "" : "s"}; ` +
+    `${releases.total} release${releases.total === 1 ? "" : "s"} in the period (${releases.rollbackTotal} rollback${releases.rollbackTotal === 1 ? "" : "s"}, ${releases.emergencyTotal} emergenc${releases.emergencyTotal === 1 ? "y" : "ies"}), ${releases.pendingTotal} pending approval${releases.pendingTotal === 1 ? "" : "s"}; ` +
     `${jobs.total} job run${jobs.total === 1 ? "" : "s"}, ${failedRuns} failed; ${feedback.total} new feedback, ${feedback.open} open.`;
   return { text, blocks };
 }

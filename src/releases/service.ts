@@ -269,6 +269,17 @@ export class ReleaseService {
     }
   }
 
+  /**
+   * The **Roll back** button on a failed deploy's alert. Only the failed release's id and the version the
+   * button offered come from the click; the environment, target and approvals come from the database and
+   * the current config, and a button whose offer no longer holds starts nothing.
+   */
+  async rollbackFromAlert(failedReleaseId: number, offeredSemver: string, user: string): Promise<RequestResult> {
+    const failed = await getRelease(this.services.db, failedReleaseId);
+    if (!failed || failed.state !== "failed") return { ok: false, reason: "This alert's release is not a failed deploy (any more); nothing was started." };
+    return this.requestRollback({ environment: failed.environment, requester: user, offered: { failedReleaseId, semver: offeredSemver } });
+  }
+
   /** An approver clicked Approve. Returns what only they should read, if anything. */
   async approveClick(releaseId: number, user: string): Promise<string> {
     const { db, replicaId, background } = this.services;
