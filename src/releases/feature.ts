@@ -120,8 +120,8 @@ export function releasesFeature(releases: ReleaseService): Feature {
             const freezes = await freezesDuring(db, release.environment, release.createdAt, until);
             const events = [
               ...freezes.flatMap((f) => [
-                ...(f.startsAt >= release.createdAt ? [{ at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` }] : []),
-                ...(f.endedAt && f.endedAt <= until ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
+                { at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` },
+                ...(f.endedAt ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
               ]),
               ...transitions.map((t) => ({
                 at: t.at,

@@ -506,7 +506,8 @@ export class ReleaseService {
     const names = input.target === "all" ? "all environments" : input.target;
     if (ended.length === 0) return `${names === "all environments" ? "No environment" : names} is not frozen; nothing changed.`;
     await this.announceEnded(ended, `ended by <@${input.by}>`);
-    return `Unfroze ${[...new Set(ended.map((f) => f.environment))].join(", ")}; announced in <#${this.config.channels.releases}>.`;
+    const unfrozen = environments.filter((env) => ended.some((f) => f.environment === env));
+    return `Unfroze ${unfrozen.join(", ")}; announced in <#${this.config.channels.releases}>.`;
   }
 
   /** Freezes that ran out are ended and announced (once, whichever replica gets them). */
