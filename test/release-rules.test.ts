@@ -15,6 +15,10 @@ describe("release state machine", () => {
         "awaiting_approval→deploying",
         "awaiting_approval→rejected",
         "awaiting_approval→expired",
+        "awaiting_approval→scheduled",
+        "scheduled→deploying",
+        "scheduled→rejected",
+        "live→rolled_back",
         "deploying→verifying",
         "deploying→failed",
         "verifying→live",
@@ -22,7 +26,7 @@ describe("release state machine", () => {
       ].sort(),
     );
     expect(statesLeadingTo("failed").sort()).toEqual(["deploying", "gating", "verifying"]);
-    for (const state of ["live", "blocked", "rejected", "expired", "failed"] as const) expect(isFinal(state)).toBe(true);
+    for (const state of ["live", "rolled_back", "blocked", "rejected", "expired", "failed"] as const) expect(isFinal(state)).toBe(true);
   });
 
   it("normalizes versions", () => {

@@ -93,7 +93,7 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
 
   it("refuses a bad version, an unknown environment, an unreleased upstream and a version already live", async () => {
     expect((await command(USERS.engineer, "release 1.4")).reply).toBe(
-      "`1.4` is not a version: use semver like 1.4.0 or v1.4.0-rc.1.\nUsage: `/orch release <version> [to <env>]`, for example `/orch release 1.4.0 to staging`",
+      "`1.4` is not a version: use semver like 1.4.0 or v1.4.0-rc.1.\nUsage: `/orch release <version> [to <env>] [--emergency <reason...>]`, for example `/orch release 1.4.0 to staging`",
     );
     expect((await command(USERS.engineer, "release 1.5.0 to prod")).reply).toContain("`prod` is not an environment: use `staging` or `production`");
     expect((await command(USERS.engineer, "release 1.5.0 to production")).reply).toBe(

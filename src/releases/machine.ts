@@ -14,7 +14,7 @@ import type { ReleaseState } from "../db/schema.js";
 export const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
   gating: ["awaiting_approval", "blocked", "failed"],
   awaiting_approval: ["scheduled", "deploying", "rejected", "expired"],
-  scheduled: ["deploying", "rejected", "failed"],
+  scheduled: ["deploying", "rejected"],
   deploying: ["verifying", "failed"],
   verifying: ["live", "failed"],
   live: ["rolled_back"],
