@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releases } from "../src/db/schema.js";
 import { eventually } from "./support/bot.js";
 import { CHANNELS, USERS } from "./support/config.js";
 import { actAs, clickButton, launchBrowser, message, messageMenu, openChannel, openConsole, replyInThread, type Sandbox, send, startSandbox } from "./support/sandbox.js";
@@ -238,5 +240,38 @@ describe.runIf(runBrowser)("sandbox console in a real browser", () => {
     expect(await release.locator(".bk-button").count()).toBe(0);
     await message(page, "Your approval completed the release").waitFor();
     await expect(release.textContent()).resolves.toContain("confirmed by @Somchai Prasert");
+  });
+
+  it("clicks Roll back on a failed deploy's alert, and the rollback goes live with one approval and no gates", async () => {
+    await actAs(page, "Arthit Wongsa");
+    await openChannel(page, "general");
+    await send(page, "/orch release 1.4.1-fail.1");
+    await message(page, "is running its gates").last().waitFor();
+    await openChannel(page, "releases");
+    await actAs(page, "Somchai Prasert");
+    await message(page, "Release 1.4.1-fail.1 → staging").locator(".bk-button", { hasText: "Approve" }).waitFor();
+    await clickButton(page, "Release 1.4.1-fail.1 → staging", "Approve");
+    await message(page, "Release 1.4.1-fail.1 → staging").locator(".bk-field", { hasText: "Failed" }).waitFor({ timeout: 15_000 });
+
+    await actAs(page, "Arthit Wongsa");
+    await openChannel(page, "alerts");
+    const alert = message(page, "1.4.1-fail.1");
+    await alert.locator(".bk-button", { hasText: "Roll back to 1.4.0" }).waitFor();
+    await expect(alert.textContent()).resolves.toContain("the version live before it? It needs 1 approval, and no gates run.");
+    await clickButton(page, "1.4.1-fail.1", "Roll back to 1.4.0");
+    await message(page, /Rollback #\d+: rolling staging back to `?1\.4\.0/).waitFor();
+    // The alert no longer offers the button and says who asked.
+    await alert.locator(".bk-button").waitFor({ state: "detached" });
+    await expect(alert.textContent()).resolves.toContain("@Arthit Wongsa asked to roll back to 1.4.0");
+
+    await openChannel(page, "releases");
+    const rollback = message(page, "Release 1.4.0 → staging (rollback)");
+    await expect(rollback.textContent()).resolves.toContain("no gates run");
+    await actAs(page, "Niran Chaiyaporn");
+    await rollback.locator(".bk-button", { hasText: "Approve" }).waitFor();
+    await clickButton(page, "Release 1.4.0 → staging (rollback)", "Approve");
+    await rollback.locator(".bk-field", { hasText: "Live" }).waitFor({ timeout: 15_000 });
+    const rows = await sandbox.db.database.db.select({ version: releases.version, kind: releases.kind, state: releases.state, requester: releases.requester }).from(releases).where(eq(releases.kind, "rollback"));
+    expect(rows).toEqual([{ version: "1.4.0", kind: "rollback", state: "live", requester: USERS.engineer }]);
   });
 });
