@@ -5,6 +5,7 @@ import type { Services } from "../feature.js";
 import { feedbackStats } from "../feedback/stats.js";
 import { recentFeedback } from "../feedback/store.js";
 import { JOB_NAMES } from "../jobs/catalog.js";
+import { openFreezes } from "../releases/freezes.js";
 import { normalizeVersion } from "../releases/machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "../releases/queries.js";
 import type { ReleaseService } from "../releases/service.js";
@@ -41,16 +42,18 @@ export const TOOLS: ToolSpec<unknown>[] = [
   tool({
     definition: {
       name: "get_status",
-      description: "The live version on each environment, releases in flight (with their state and approvals), last health check per environment, and open feedback counts.",
+      description:
+        "The live version on each environment, its deploy windows and change freezes, releases in flight (with their state, approvals and scheduled start), last health check per environment, and open feedback counts.",
       input_schema: objectSchema({}),
     },
     input: z.object({}).passthrough(),
-    run: async ({ services }) => {
+    run: async ({ services, releases }) => {
       const { db, config } = services;
-      const [live, flying, health, counts] = await Promise.all([
+      const [live, flying, health, frozen, counts] = await Promise.all([
         liveVersions(db),
         releasesInFlight(db),
         latestHealth(db),
+        openFreezes(db, releases.now()),
         db.select({ status: feedback.status, count: sql<number>`count(*)::int` }).from(feedback).where(isNull(feedback.deletedAt)).groupBy(feedback.status),
       ]);
       return {
@@ -61,8 +64,22 @@ export const TOOLS: ToolSpec<unknown>[] = [
           liveVersion: live.get(env.name)?.version ?? null,
           liveSince: live.get(env.name)?.liveAt.toISOString() ?? null,
           lastHealth: health.get(env.name) ?? null,
+          deployWindows: env.windows,
+          freezes: frozen.filter((f) => f.environment === env.name).map((f) => ({ until: f.endsAt.toISOString(), reason: f.reason, by: f.createdBy })),
         })),
-        releasesInFlight: flying.map((r) => ({ id: r.id, version: r.version, environment: r.environment, state: r.state, approvals: r.approvals, approvalsNeeded: r.requiredApprovals, requester: r.requester })),
+        timezone: config.timezone,
+        releasesInFlight: flying.map((r) => ({
+          id: r.id,
+          version: r.version,
+          environment: r.environment,
+          state: r.state,
+          kind: r.kind,
+          emergency: r.emergency,
+          scheduledFor: r.scheduledFor?.toISOString() ?? null,
+          approvals: r.approvals,
+          approvalsNeeded: r.requiredApprovals,
+          requester: r.requester,
+        })),
         feedbackByStatus: Object.fromEntries(counts.map((c) => [c.status, c.count])),
         approvers: config.people.approvers,
       };

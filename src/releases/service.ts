@@ -7,7 +7,7 @@ import { type ReleaseState, releaseTransitions } from "../db/schema.js";
 import type { Services } from "../feature.js";
 import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { formatWhen } from "../time.js";
-import { releaseMessage, type ReleaseView, releaseTitle, rollbackButton, stateLabel } from "./blocks.js";
+import { releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { type DeployDecision, deployDecision } from "./freeze.js";
 import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, lockEnvironment, openFreezes } from "./freezes.js";
@@ -435,7 +435,8 @@ export class ReleaseService {
     this.services.metrics.releases.inc({ environment: release.environment, state: "failed" });
     await this.afterMove(moved, `:boom: The release failed while ${during}: ${escapeMrkdwn(detail)}`, true);
     const offer = await this.rollbackOffer(moved);
-    await this.alert(moved, `:boom: *${escapeMrkdwn(releaseTitle(moved))} failed* while ${during}: ${escapeMrkdwn(detail)}${offer.note}`, tail, offer.blocks);
+    const what = `${moved.emergency !== null ? "🚨 Emergency " : ""}${moved.kind === "rollback" ? "Rollback to" : moved.emergency !== null ? "release" : "Release"}`;
+    await this.alert(moved, `:boom: *${what} \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} failed* while ${during}: ${escapeMrkdwn(detail)}${offer.note}`, tail, offer.blocks);
   }
 
   /** After a failed deploy: a button to put back what was live before it, or a plain word that nothing was. */
@@ -504,7 +505,7 @@ export class ReleaseService {
     const environments = this.freezeScope(input.target);
     const ended = await endFreezes(this.services.db, environments, input.by, this.now());
     const names = input.target === "all" ? "all environments" : input.target;
-    if (ended.length === 0) return `${names === "all environments" ? "No environment" : names} is not frozen; nothing changed.`;
+    if (ended.length === 0) return input.target === "all" ? "No environment is frozen; nothing changed." : `${names} is not frozen; nothing changed.`;
     await this.announceEnded(ended, `ended by <@${input.by}>`);
     const unfrozen = environments.filter((env) => ended.some((f) => f.environment === env));
     return `Unfroze ${unfrozen.join(", ")}; announced in <#${this.config.channels.releases}>.`;
