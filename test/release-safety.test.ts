@@ -297,4 +297,31 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     const report = await command(USERS.stakeholder, "report weekly");
     expect(report).toContain("(3 rollbacks, 1 emergency)");
   });
+
+  it("never deploys a scheduled release rejected meanwhile, and refuses a rollback during a freeze with the way out", async () => {
+    clock = TUESDAY_10;
+    await command(USERS.engineer, "release 1.9.1 to production");
+    const pending = await waitForMessageState(bot, "1.9.1", "production", "awaiting approval");
+    await command(USERS.admin, "freeze production for 1d audit");
+    await click(USERS.approver1, pending, "release_approve");
+    await click(USERS.approver2, pending, "release_approve");
+    const row = (await releaseRow(d(), "1.9.1", "production"))!;
+    await waitForState(d(), row.id, "scheduled");
+    await click(USERS.approver3, releaseMessageOf(bot, "1.9.1", "production")!, "release_reject");
+    const view = [...bot.emulator.workspace.views.values()].find((v) => v.user === USERS.approver3 && !v.closed);
+    await bot.emulator.submitView(USERS.approver3, view!.id, { reason: { reason_input: "audit found a config drift" } });
+    await bot.idle();
+    await waitForState(d(), row.id, "rejected");
+    clock = new Date("2026-12-03T03:00:00Z");
+    await bot.orchestrator.releases.endLapsed();
+    expect(await bot.orchestrator.releases.startDue()).toEqual([]);
+    await bot.idle();
+    expect(deploysIn(dir)).not.toContain("production 1.9.1");
+    expect((await transitionsOf(d(), row.id)).map((t) => t.toState).slice(-2)).toEqual(["scheduled", "rejected"]);
+
+    // Staging is still frozen (until Fri): a rollback is refused too, and told how to go ahead.
+    expect(await command(USERS.engineer, "rollback staging")).toBe(
+      `:snowflake: staging is frozen until Fri 10:00 (Asia/Bangkok) by <@${USERS.admin}>: year-end. No deploy may start there until then. If it cannot wait: \`/orch rollback staging to 1.8.0 --emergency <reason>\` (2 approvals, announced in alerts).`,
+    );
+  });
 });

@@ -88,11 +88,11 @@ export class ReleaseService {
   };
 
   /** A refusal when the environment is frozen now and the request is no emergency. */
-  private async frozenRefusal(env: EnvironmentConfig, retry: string): Promise<string | undefined> {
+  private async frozenRefusal(env: EnvironmentConfig, kind: "release" | "rollback", retry: string): Promise<string | undefined> {
     const now = this.now();
     const [freeze] = (await openFreezes(this.services.db, now, env.name)).sort((a, b) => b.endsAt.getTime() - a.endsAt.getTime());
     if (!freeze) return undefined;
-    return `:snowflake: ${env.name} is frozen until ${formatWhen(freeze.endsAt, this.config.timezone, now)} by <@${freeze.createdBy}>: ${escapeMrkdwn(freeze.reason)}. No new release may start there until then. If it cannot wait: \`${this.config.command} ${retry} --emergency <reason>\` (${this.emergencyApprovals(env, "release")} approvals, announced in alerts).`;
+    return `:snowflake: ${env.name} is frozen until ${formatWhen(freeze.endsAt, this.config.timezone, now)} by <@${freeze.createdBy}>: ${escapeMrkdwn(freeze.reason)}. No ${kind === "rollback" ? "deploy" : "new release"} may start there until then. If it cannot wait: \`${this.config.command} ${retry} --emergency <reason>\` (${this.emergencyApprovals(env, kind)} approvals, announced in alerts).`;
   }
 
   private emergencyApprovals(env: EnvironmentConfig, kind: "release" | "rollback"): number {
@@ -131,7 +131,7 @@ export class ReleaseService {
     if (live?.semver === normalized) return { ok: false, reason: `\`${live.version}\` is already live on ${env.name}.` };
     const emergency = input.emergency?.trim();
     if (!emergency) {
-      const frozen = await this.frozenRefusal(env, `release ${input.version.trim()} to ${env.name}`);
+      const frozen = await this.frozenRefusal(env, "release", `release ${input.version.trim()} to ${env.name}`);
       if (frozen) return { ok: false, reason: frozen };
     }
     const needed = this.approvalsFor(env, "release", Boolean(emergency), input.requester);
@@ -194,8 +194,8 @@ export class ReleaseService {
     }
     const emergency = input.emergency?.trim();
     if (!emergency) {
-      const frozen = await this.frozenRefusal(env, `rollback ${env.name} to ${choice.target.version}`);
-      if (frozen) return { ok: false, reason: frozen.replace("No new release may", "No deploy may") };
+      const frozen = await this.frozenRefusal(env, "rollback", `rollback ${env.name} to ${choice.target.version}`);
+      if (frozen) return { ok: false, reason: frozen };
     }
     const needed = this.approvalsFor(env, "rollback", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
