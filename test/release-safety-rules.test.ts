@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { compilePattern, matchArguments, tokenize } from "../src/commands/grammar.js";
 import { ConfigError, parseConfig } from "../src/config/load.js";
 import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
 import { deployDecision, type FreezeFacts, parseFreezePeriod } from "../src/releases/freeze.js";
@@ -248,5 +249,25 @@ ${extra}`,
       "environments[1].windows[1].to: from and to are the same time: a window needs a length (00:00 to 24:00 is the whole day)",
       "emergency.approvals: expected a number >= 1",
     ]);
+  });
+});
+
+describe("the --emergency option takes the rest of the text as its reason", () => {
+  const pattern = compilePattern("release <version> [to <env>] [--emergency <reason...>]");
+  const match = (text: string) => matchArguments(pattern, text, tokenize(text));
+
+  it("reads the reason in words, after the environment", () => {
+    expect(match("release 1.4.1 to production --emergency grid outage in  Khon Kaen")).toEqual({
+      ok: true,
+      values: { version: "1.4.1", env: "production", emergency: "grid outage in  Khon Kaen" },
+    });
+    expect(match('release 1.4.1 --emergency "feeder 7 down"')).toEqual({ ok: true, values: { version: "1.4.1", emergency: "feeder 7 down" } });
+    expect(match("release 1.4.1 --emergency=outage now")).toEqual({ ok: true, values: { version: "1.4.1", emergency: "outage now" } });
+    expect(match("release 1.4.1 to production")).toEqual({ ok: true, values: { version: "1.4.1", env: "production" } });
+  });
+
+  it("refuses an empty reason and an unknown option", () => {
+    expect(match("release 1.4.1 --emergency")).toEqual({ ok: false, problem: "`--emergency` needs text after it" });
+    expect(match("release 1.4.1 --urgent now")).toEqual({ ok: false, problem: "unknown option `--urgent`" });
   });
 });

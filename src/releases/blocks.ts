@@ -65,7 +65,7 @@ export function stateLabel(state: ReleaseState): string {
 
 /** The one message per release and environment, rendered from its current state. Pure. */
 /** "🚨 Release 1.4.1 → production (emergency)", "Release 1.3.0 → production (rollback)". */
-export function releaseTitle(view: Pick<ReleaseView, "version" | "environment" | "kind" | "emergency">): string {
+function releaseTitle(view: Pick<ReleaseView, "version" | "environment" | "kind" | "emergency">): string {
   const marks = [...(view.kind === "rollback" ? ["rollback"] : []), ...(view.emergency !== null ? ["emergency"] : [])];
   return `${view.emergency !== null ? "🚨 " : ""}Release ${view.version} → ${view.environment}${marks.length > 0 ? ` (${marks.join(", ")})` : ""}`;
 }

@@ -13,7 +13,7 @@ export interface FreezeFacts {
 }
 
 /** The longest freeze one command may set: a typo in a year should not freeze production for one. */
-export const MAX_FREEZE_MS = 90 * 86_400_000;
+const MAX_FREEZE_MS = 90 * 86_400_000;
 
 export type FreezePeriod = { ok: true; endsAt: Date; reason: string } | { ok: false; problem: string };
 
@@ -58,7 +58,7 @@ export function parseFreezePeriod(text: string, now: Date, timeZone: string): Fr
 }
 
 /** The freezes in force at an instant. */
-export function activeAt(freezes: readonly FreezeFacts[], at: Date): FreezeFacts[] {
+function activeAt(freezes: readonly FreezeFacts[], at: Date): FreezeFacts[] {
   return freezes.filter((f) => f.startsAt.getTime() <= at.getTime() && f.endsAt.getTime() > at.getTime());
 }
 

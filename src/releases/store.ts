@@ -194,7 +194,7 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
 }
 
 /** Why a deploy waits, for the audit trail. */
-export function holdDetail(decision: Extract<DeployDecision, { start: false }>): string {
+function holdDetail(decision: Extract<DeployDecision, { start: false }>): string {
   const causes = [
     ...(decision.freeze ? [`frozen (freeze #${decision.freeze.id} by ${decision.freeze.createdBy}: ${decision.freeze.reason})`] : []),
     ...(decision.outsideWindow ? ["outside the deploy windows"] : []),
