@@ -31,6 +31,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
       .string()
       .transform((t) => t.toLowerCase())
       .refine((t) => t === "all" || envNames.includes(t), { error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not an environment: use ${[...envNames, "all"].map((n) => `\`${n}\``).join(", ")}` });
+    const emergencyReason = z.string().max(500, { error: "the emergency reason is too long: at most 500 characters" }).optional();
     const started = (result: Extract<RequestResult, { ok: true }>, what: string) =>
       `${result.release.kind === "rollback" ? "Rollback" : "Release"} #${result.release.id}: ${what}; follow it in <#${config.channels.releases}>${result.permalink ? ` (<${result.permalink}|message>)` : ""}.`;
 
@@ -40,7 +41,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         summary: `start a release (default: ${envNames[0]}): gates, then approval in the releases channel; \`--emergency\` may deploy during a freeze or outside a window, with ${config.emergency.approvals}+ approvals`,
         example: `release 1.4.0 to ${envNames[0]}`,
         group: "Releases",
-        args: z.object({ version, env: environment.optional(), emergency: z.string().max(500, { error: "the emergency reason is too long: at most 500 characters" }).optional() }),
+        args: z.object({ version, env: environment.optional(), emergency: emergencyReason }),
         run: async (ctx, args) => {
           const result = await releases.request({ version: args.version, ...(args.env ? { environment: args.env } : {}), requester: ctx.user, ...(args.emergency ? { emergency: args.emergency } : {}) });
           if (!result.ok) {
@@ -56,7 +57,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         summary: "deploy the version live before the current one (or a named earlier one): no gates, `rollback.approvals` approvals",
         example: `rollback ${envNames.at(-1)}`,
         group: "Releases",
-        args: z.object({ env: environment, version: version.optional(), emergency: z.string().max(500, { error: "the emergency reason is too long: at most 500 characters" }).optional() }),
+        args: z.object({ env: environment, version: version.optional(), emergency: emergencyReason }),
         run: async (ctx, args) => {
           const result = await releases.requestRollback({
             environment: args.env,
