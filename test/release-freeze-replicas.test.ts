@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/client.js";
+import { freezes } from "../src/db/schema.js";
+import { lockEnvironment } from "../src/releases/freezes.js";
 import { serveEmulator } from "../src/emulator/server.js";
 import { startTestBot, type TestBot, testEmulator } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS, workDir } from "./support/config.js";
@@ -96,5 +98,43 @@ describe.runIf(process.env.TEST_DATABASE_URL)("scheduled deploys across three re
     expect(moves).toEqual(["null→gating", "gating→awaiting_approval", "awaiting_approval→scheduled", "scheduled→deploying", "deploying→verifying", "verifying→live"]);
     const ended = emulator.workspace.history(CHANNELS.releases).filter((m) => m.text.includes("*Freeze of production ran out*"));
     expect(ended).toHaveLength(1);
+  });
+  it("orders a freeze being set and the approval that would start a deploy: the deploy sees the freeze", async () => {
+    const emulator = bots[0]!.emulator;
+    const db = databases[0]!.db;
+    await emulator.command(USERS.engineer, CHANNELS.general, "release 5.1.0");
+    await idle();
+    await waitForMessageState(bots[0]!, "5.1.0", "staging", "awaiting approval");
+    await approve("5.1.0", "staging", USERS.approver1);
+    await waitForMessageState(bots[0]!, "5.1.0", "staging", "live");
+    await emulator.command(USERS.engineer, CHANNELS.general, "release 5.1.0 to production");
+    await idle();
+    await waitForMessageState(bots[0]!, "5.1.0", "production", "awaiting approval");
+    await approve("5.1.0", "production", USERS.approver1);
+    const row = (await releaseRow(db, "5.1.0", "production"))!;
+
+    // A freeze is being written on another connection and has not committed yet when the last approval arrives.
+    let commitFreeze = () => {};
+    const held = new Promise<void>((resolve) => {
+      commitFreeze = resolve;
+    });
+    const freezing = databases[2]!.db.transaction(async (tx) => {
+      await lockEnvironment(tx, "production");
+      await tx.insert(freezes).values({ environment: "production", scope: "production", reason: "incident", createdBy: USERS.admin, startsAt: clock, endsAt: new Date(clock.getTime() + 3_600_000) });
+      await held;
+    });
+    try {
+      const message = releaseMessageOf(bots[0]!, "5.1.0", "production")!;
+      await emulator.click(USERS.approver2, { channel: CHANNELS.releases, ts: message.ts }, "release_approve");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The approval waits for the freeze's transaction instead of deploying past it.
+      await waitForState(db, row.id, "awaiting_approval");
+    } finally {
+      commitFreeze();
+      await freezing;
+    }
+    await idle();
+    await waitForState(db, row.id, "scheduled");
+    expect(deploysIn(dir).filter((l) => l === "production 5.1.0")).toEqual([]);
   });
 });
