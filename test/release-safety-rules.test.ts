@@ -3,7 +3,7 @@ import { compilePattern, matchArguments, tokenize } from "../src/commands/gramma
 import { ConfigError, parseConfig } from "../src/config/load.js";
 import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
 import { deployDecision, type FreezeFacts, parseFreezePeriod } from "../src/releases/freeze.js";
-import { approvalsNeeded, canTransition } from "../src/releases/machine.js";
+import { approvalsNeeded, canTransition, isSuperseded } from "../src/releases/machine.js";
 import { chooseRollbackTarget, type WentLive } from "../src/releases/rollback.js";
 import { type DeployWindow, isInWindow, nextOpening, wallClock, zonedInstant } from "../src/releases/windows.js";
 import { formatWhen } from "../src/time.js";
@@ -150,6 +150,14 @@ describe("rollback targets, approvals and states", () => {
     expect(approvalsNeeded(policy, { kind: "release", emergency: true })).toBe(2);
     expect(approvalsNeeded({ ...policy, approvals: 3 }, { kind: "release", emergency: true })).toBe(3);
     expect(approvalsNeeded({ ...policy, emergencyApprovals: 2 }, { kind: "rollback", emergency: true })).toBe(2);
+  });
+
+  it("holds back a waiting release when its version or a newer one went live meanwhile, never a rollback", () => {
+    expect(isSuperseded({ kind: "release", semver: "1.4.0" }, { semver: "1.4.1" })).toBe(true);
+    expect(isSuperseded({ kind: "release", semver: "1.4.0" }, { semver: "1.4.0" })).toBe(true);
+    expect(isSuperseded({ kind: "release", semver: "1.4.1" }, { semver: "1.4.0" })).toBe(false);
+    expect(isSuperseded({ kind: "release", semver: "1.4.1" }, undefined)).toBe(false);
+    expect(isSuperseded({ kind: "rollback", semver: "1.3.0" }, { semver: "1.4.0" })).toBe(false);
   });
 
   it("moves through scheduled and rolled_back only along the SPEC §4 arrows", () => {

@@ -324,4 +324,33 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
       `:snowflake: staging is frozen until Fri 10:00 (Asia/Bangkok) by <@${USERS.admin}>: year-end. No deploy may start there until then. If it cannot wait: \`/orch rollback staging to 1.8.0 --emergency <reason>\` (2 approvals, announced in alerts).`,
     );
   });
+
+  it("does not start a scheduled release once a newer version went live meanwhile (an emergency fix)", async () => {
+    clock = new Date("2026-12-07T03:00:00Z"); // Mon 10:00: staging's freeze is over, production's window open
+    await ship("2.0.0", "staging");
+    await command(USERS.engineer, "release 2.0.0 to production");
+    const pending = await waitForMessageState(bot, "2.0.0", "production", "awaiting approval");
+    await ship("2.0.1", "staging");
+    await command(USERS.admin, "freeze production for 1d change board");
+    await click(USERS.approver1, pending, "release_approve");
+    await click(USERS.approver2, pending, "release_approve");
+    const waiting = (await releaseRow(d(), "2.0.0", "production"))!;
+    await waitForState(d(), waiting.id, "scheduled");
+
+    await command(USERS.engineer, "release 2.0.1 to production --emergency feeder data corrupted");
+    const hotfix = await waitForMessageState(bot, "2.0.1", "production", "awaiting approval");
+    await click(USERS.approver1, hotfix, "release_approve");
+    await click(USERS.approver3, hotfix, "release_approve");
+    await waitForMessageState(bot, "2.0.1", "production", "live");
+
+    clock = new Date("2026-12-08T04:00:00Z");
+    await bot.orchestrator.releases.endLapsed();
+    expect(await bot.orchestrator.releases.startDue()).toEqual([]);
+    await bot.idle();
+    await waitForState(d(), waiting.id, "rejected");
+    expect(deploysIn(dir)).not.toContain("production 2.0.0");
+    expect((await transitionsOf(d(), waiting.id)).at(-1)).toMatchObject({ fromState: "scheduled", toState: "rejected", actor: "orchestrator" });
+    const message = await waitForMessageState(bot, "2.0.0", "production", "rejected");
+    expect(JSON.stringify(message.blocks)).toContain("*Rejected by Orchestrator:* Not deployed: 2.0.1, as new or newer, went live on production while this release waited");
+  });
 });

@@ -120,7 +120,7 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     });
   }
   if (view.reason) {
-    const who = view.state === "rejected" && view.rejectedBy ? ` by <@${view.rejectedBy}>` : "";
+    const who = view.state === "rejected" && view.rejectedBy ? ` by ${/^[UW][A-Z0-9]+$/.test(view.rejectedBy) ? `<@${view.rejectedBy}>` : "Orchestrator"}` : "";
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${view.state === "rejected" ? "Rejected" : "Why"}${who}:* ${escapeMrkdwn(view.reason)}`, 3000) } });
   }
   if (view.outputTail && (view.state === "failed" || view.state === "blocked")) {

@@ -119,3 +119,12 @@ export function approvalsNeeded(policy: ApprovalPolicy, release: { kind: "releas
   const ordinary = release.kind === "rollback" ? policy.rollbackApprovals : policy.approvals;
   return release.emergency ? Math.max(policy.emergencyApprovals, ordinary) : ordinary;
 }
+
+/**
+ * A scheduled release whose version is older than what went live on its environment while it waited
+ * (an emergency fix, say): starting it would undo that, so it does not start. A rollback is meant to go
+ * back, so it never counts as superseded.
+ */
+export function isSuperseded(waiting: { kind: "release" | "rollback"; semver: string }, live: { semver: string } | undefined): boolean {
+  return waiting.kind === "release" && live !== undefined && semver.gte(live.semver, waiting.semver);
+}

@@ -349,6 +349,10 @@ export class ReleaseService {
       if (outcome.kind === "held" && outcome.moved) {
         await this.afterMove(outcome.release, `The expected start moved: \`${outcome.release.version}\` now deploys at ${formatWhen(outcome.decision.at, this.config.timezone, this.now())}.`);
       }
+      if (outcome.kind === "superseded") {
+        this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
+        await this.afterMove(outcome.release, `:no_entry_sign: Not deployed: \`${outcome.live.version}\` went live on ${outcome.release.environment} while this release waited, and deploying \`${outcome.release.version}\` now would undo it. Release again if it is still wanted.`, true);
+      }
       if (outcome.kind !== "started") continue;
       started.push(outcome.release);
       this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
 import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
 import type { DeployDecision } from "./freeze.js";
-import { canTransition } from "./machine.js";
+import { canTransition, isSuperseded } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
 export type Release = typeof releases.$inferSelect;
@@ -204,6 +204,8 @@ function holdDetail(decision: Extract<DeployDecision, { start: false }>): string
 
 export type StartOutcome =
   | { kind: "started"; release: Release }
+  /** Not started, and rejected by Orchestrator: a newer version went live while it waited. */
+  | { kind: "superseded"; release: Release; live: Release }
   | { kind: "held"; release: Release; decision: Extract<DeployDecision, { start: false }>; moved: boolean }
   | { kind: "busy" }
   | { kind: "gone" };
@@ -218,6 +220,17 @@ export async function startScheduled(db: Db, releaseId: number, owner: string, m
     return await db.transaction(async (tx): Promise<StartOutcome> => {
       const [locked] = await tx.select().from(releases).where(and(eq(releases.id, releaseId), eq(releases.state, "scheduled"))).for("update");
       if (!locked) return { kind: "gone" };
+      const [live] = await tx
+        .select()
+        .from(releases)
+        .where(and(eq(releases.environment, locked.environment), eq(releases.state, "live")))
+        .orderBy(desc(releases.liveAt))
+        .limit(1);
+      if (live && isSuperseded(locked, live)) {
+        const reason = `Not deployed: ${live.version}, as new or newer, went live on ${locked.environment} while this release waited (release #${live.id}). Release again if it is still wanted.`;
+        const rejected = await moveRelease(tx, releaseId, "rejected", SYSTEM_ACTOR, `superseded by ${live.version} (release #${live.id})`, { reason });
+        return rejected ? { kind: "superseded", release: rejected, live } : { kind: "gone" };
+      }
       const decision = await mayStart(tx, locked);
       if (!decision.start) {
         if (locked.scheduledFor?.getTime() === decision.at.getTime()) return { kind: "held", release: locked, decision, moved: false };
