@@ -14,6 +14,7 @@ const EXPECTED_TABLES = [
   "backfill_cursors",
   "feedback",
   "feedback_events",
+  "freezes",
   "health_checks",
   "health_state",
   "job_runs",

@@ -160,7 +160,7 @@ export const configSchema = z
           message: `needs ${env.approvals} approvals but people.approvers lists ${config.people.approvers.length}`,
         });
       }
-      if (env.rollback.approvals > config.people.approvers.length) {
+      if (config.people.approvers.length > 0 && env.rollback.approvals > config.people.approvers.length) {
         ctx.addIssue({
           code: "custom",
           path: ["environments", index, "rollback", "approvals"],
