@@ -86,7 +86,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("scheduled deploys across three re
     // The freeze ends; all three replicas run the housekeeping at the same moment, twice over.
     clock = new Date("2026-12-01T04:00:01Z");
     await Promise.all([
-      ...bots.flatMap((b) => [b.orchestrator.releases.endLapsed(), b.orchestrator.releases.startDue()]),
+      ...bots.flatMap((b) => [b.orchestrator.releases.freezes.endLapsed(), b.orchestrator.releases.startDue()]),
       ...[USERS.admin, USERS.admin, USERS.admin].map((user) => emulator.command(user, CHANNELS.general, "jobs run approval-expiry")),
       ...bots.map((b) => b.orchestrator.releases.startDue()),
     ]);

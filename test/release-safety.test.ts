@@ -223,7 +223,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
 
     // Thu 09:00: the freeze ends by itself, is announced once, and the release deploys once.
     clock = new Date("2026-12-03T02:00:00Z");
-    await Promise.all([bot.orchestrator.releases.endLapsed(), bot.orchestrator.releases.startDue(), bot.orchestrator.releases.startDue()]);
+    await Promise.all([bot.orchestrator.releases.freezes.endLapsed(), bot.orchestrator.releases.startDue(), bot.orchestrator.releases.startDue()]);
     await bot.idle();
     await waitForState(d(), row.id, "live");
     expect(deploysIn(dir).filter((l) => l === "production 1.6.0")).toHaveLength(1);
@@ -313,7 +313,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     await bot.idle();
     await waitForState(d(), row.id, "rejected");
     clock = new Date("2026-12-03T03:00:00Z");
-    await bot.orchestrator.releases.endLapsed();
+    await bot.orchestrator.releases.freezes.endLapsed();
     expect(await bot.orchestrator.releases.startDue()).toEqual([]);
     await bot.idle();
     expect(deploysIn(dir)).not.toContain("production 1.9.1");
@@ -344,7 +344,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     await waitForMessageState(bot, "2.0.1", "production", "live");
 
     clock = new Date("2026-12-08T04:00:00Z");
-    await bot.orchestrator.releases.endLapsed();
+    await bot.orchestrator.releases.freezes.endLapsed();
     expect(await bot.orchestrator.releases.startDue()).toEqual([]);
     await bot.idle();
     await waitForState(d(), waiting.id, "rejected");

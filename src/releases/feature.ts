@@ -90,7 +90,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
             return { target: args.target, endsAt: parsed.endsAt, reason: parsed.reason };
           }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.freeze({ ...args, by: ctx.user }) });
+          await ctx.reply({ text: await releases.freezes.freeze({ ...args, by: ctx.user }) });
         },
       }),
       defineCommand({
@@ -101,7 +101,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ target: freezeTarget }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.unfreeze({ target: args.target, by: ctx.user }) });
+          await ctx.reply({ text: await releases.freezes.unfreeze({ target: args.target, by: ctx.user }) });
         },
       }),
       defineCommand({
@@ -288,7 +288,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
     jobs.define("approval-expiry", async () => {
       const expired = await releases.expire();
       const interrupted = await releases.recoverInterrupted();
-      const thawed = await releases.endLapsed();
+      const thawed = await releases.freezes.endLapsed();
       const due = await releases.startDue();
       const parts = [
         expired.length > 0 ? `expired ${expired.map((r) => `${r.version} → ${r.environment}`).join(", ")}` : "no approval past its window",

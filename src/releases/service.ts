@@ -10,7 +10,8 @@ import { formatWhen } from "../time.js";
 import { releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { type DeployDecision, deployDecision } from "./freeze.js";
-import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, lockEnvironment, openFreezes } from "./freezes.js";
+import { FreezeDesk } from "./freeze-desk.js";
+import { lockEnvironment, openFreezes } from "./freezes.js";
 import { runGates } from "./gates.js";
 import { approvalsNeeded, checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
@@ -26,7 +27,6 @@ import {
   goLive,
   HEARTBEAT_MS,
   heartbeat,
-  inFlightOn,
   lastFailedDeploy,
   LEASE_SECONDS,
   liveHistory,
@@ -59,10 +59,15 @@ export class ReleaseService {
   private readonly refreshing = new Map<number, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
+  /** `/orch freeze` and `unfreeze`, and freezes that run out. */
+  readonly freezes: FreezeDesk;
+
   constructor(
     private readonly services: Services,
     private readonly timings: ReleaseTimings = {},
-  ) {}
+  ) {
+    this.freezes = new FreezeDesk(services, this);
+  }
 
   private get config() {
     return this.services.config;
@@ -469,81 +474,6 @@ export class ReleaseService {
     if (!moved) return;
     await this.afterMove(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
     await this.alert(moved, `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`, moved.outputTail ?? "");
-  }
-
-  /** Who may freeze and unfreeze: approvers and admins, as the config says now. */
-  mayFreeze(user: string): boolean {
-    return this.config.people.approvers.includes(user) || this.config.people.admins.includes(user);
-  }
-
-  private freezeScope(target: string): string[] {
-    return target === "all" ? this.config.environments.map((e) => e.name) : [target];
-  }
-
-  /** `/orch freeze`: stores the freeze, announces it in the releases channel, marks affected release messages. */
-  async freeze(input: { target: string; endsAt: Date; reason: string; by: string }): Promise<string> {
-    if (!this.mayFreeze(input.by)) return this.freezeRefusal("freeze");
-    const { db, poster, background } = this.services;
-    const now = this.now();
-    const environments = this.freezeScope(input.target);
-    const created = await createFreezes(db, { environments, scope: input.target, reason: input.reason, createdBy: input.by, now, endsAt: input.endsAt });
-    const until = formatWhen(input.endsAt, this.config.timezone, now);
-    const running = (await inFlightOn(this.services.db, environments)).filter((r) => r.state === "deploying" || r.state === "verifying");
-    const names = input.target === "all" ? "all environments" : input.target;
-    const announcement = [
-      `:snowflake: *Deploy freeze: ${names}* until ${until}, set by <@${input.by}>: ${escapeMrkdwn(input.reason)}`,
-      `No deploy starts there until then. Releases awaiting approval still collect approvals and deploy once the freeze ends; an emergency (\`--emergency <reason>\`) may deploy anyway. \`${this.config.command} unfreeze ${input.target}\` ends it early.`,
-      ...running.map((r) => `Already running: \`${r.version}\` to ${r.environment} (release #${r.id}) started before the freeze and goes on.`),
-    ].join("\n");
-    await poster.post(this.config.channels.releases, { text: announcement }).catch((error: unknown) => this.services.log.warn("could not announce a freeze", { error }));
-    void background.run("show a freeze on release messages", async () => {
-      await this.refreshAffected(environments);
-      await this.startDue();
-    });
-    return `Frozen ${names} until ${until} (freeze${created.length === 1 ? "" : "s"} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`;
-  }
-
-  /** `/orch unfreeze`: ends the freezes in force now; releases they held deploy (each once) if their window is open. */
-  async unfreeze(input: { target: string; by: string }): Promise<string> {
-    if (!this.mayFreeze(input.by)) return this.freezeRefusal("unfreeze");
-    const environments = this.freezeScope(input.target);
-    const ended = await endFreezes(this.services.db, environments, input.by, this.now());
-    const names = input.target === "all" ? "all environments" : input.target;
-    if (ended.length === 0) return input.target === "all" ? "No environment is frozen; nothing changed." : `${names} is not frozen; nothing changed.`;
-    await this.announceEnded(ended, `ended by <@${input.by}>`);
-    const unfrozen = environments.filter((env) => ended.some((f) => f.environment === env));
-    return `Unfroze ${unfrozen.join(", ")}; announced in <#${this.config.channels.releases}>.`;
-  }
-
-  /** Freezes that ran out are ended and announced (once, whichever replica gets them). */
-  async endLapsed(): Promise<Freeze[]> {
-    const ended = await endLapsedFreezes(this.services.db, this.now());
-    if (ended.length > 0) await this.announceEnded(ended, "ran out");
-    return ended;
-  }
-
-  private async announceEnded(ended: Freeze[], how: string): Promise<void> {
-    const environments = [...new Set(ended.map((f) => f.environment))];
-    const still = await openFreezes(this.services.db, this.now());
-    const lines = environments.map((env) => {
-      const reasons = [...new Set(ended.filter((f) => f.environment === env).map((f) => escapeMrkdwn(f.reason)))].join("; ");
-      const other = still.find((f) => f.environment === env);
-      return `:sunny: *Freeze of ${env} ${how}* (${reasons}).${other ? ` ${env} stays frozen until ${formatWhen(other.endsAt, this.config.timezone, this.now())} by another freeze.` : " Deploys may start there again; scheduled releases follow their windows."}`;
-    });
-    await this.services.poster.post(this.config.channels.releases, { text: lines.join("\n") }).catch((error: unknown) => this.services.log.warn("could not announce the end of a freeze", { error }));
-    void this.services.background.run("release messages after a freeze ended", async () => {
-      await this.refreshAffected(environments);
-      await this.startDue();
-    });
-  }
-
-  private freezeRefusal(what: "freeze" | "unfreeze"): string {
-    const people = [...this.config.people.approvers, ...this.config.people.admins].map((u) => `<@${u}>`).join(", ");
-    return `Only release approvers and admins can ${what} deploys: ${people}.`;
-  }
-
-  private async refreshAffected(environments: string[]): Promise<void> {
-    for (const release of await inFlightOn(this.services.db, environments)) await this.refresh(release.id);
   }
 
   /** Pending approvals past `approval.expiresAfter` become expired; returns how many. */
