@@ -26,6 +26,7 @@ import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { releasesFeature } from "./releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
+import { type PersistedWorkspace, persistWorkspace } from "./sandbox/persist.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
@@ -99,6 +100,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   try {
     const mode = env.mode;
     let emulator: SlackEmulator | undefined;
+    let persisted: PersistedWorkspace | undefined;
     let botToken: string;
     let receiver: SignedRequestReceiver | SocketModeReceiver;
     let apiUrl: string | undefined;
@@ -106,6 +108,12 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
       const signingSecret = randomBytes(16).toString("hex");
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
+      // Tokens are new on every start; the conversation is not, so its buttons still work after a restart.
+      if (env.dataDir) {
+        const saved = persistWorkspace(emulator, env.dataDir, log);
+        persisted = saved;
+        cleanup.push(async () => saved.close());
+      }
       receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
@@ -234,6 +242,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
         await background.drain(options.shutdownGraceMs ?? env.shutdownGraceMs);
         if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
         emulator?.stop();
+        persisted?.close();
         if (ownsDatabase) await database.close();
         log.info("orchestrator stopped", { replica: replicaId });
       })();

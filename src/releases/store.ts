@@ -240,3 +240,9 @@ export async function currentLive(db: Executor, environment: string): Promise<Re
 export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<void> {
   await db.update(releases).set({ channel, messageTs: ts }).where(and(eq(releases.id, id), isNull(releases.messageTs)));
 }
+
+/** Forgets a release message that is gone from Slack, unless another replica already replaced it; true when this call did. */
+export async function forgetMessage(db: Db, id: number, ts: string): Promise<boolean> {
+  const rows = await db.update(releases).set({ messageTs: null }).where(and(eq(releases.id, id), eq(releases.messageTs, ts))).returning({ id: releases.id });
+  return rows.length > 0;
+}
