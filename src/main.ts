@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const log = createLog(env.logLevel);
   // The sandbox console has no login: it is for a person on this machine, so it listens on loopback only.
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  for (const warning of loaded.warnings ?? []) say(`Warning: ${loaded.path}: ${warning}`);
   const orchestrator = await startOrchestrator({ env, loaded, log, progress: say, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
   const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
