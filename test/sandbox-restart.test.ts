@@ -100,7 +100,7 @@ describe.each(dbKinds())("the sandbox keeps its conversation across a restart (%
       expect(reply).toContain("already in flight to staging (awaiting approval");
       return reply;
     });
-    expect(link).toContain(`/archives/${CHANNELS.releases}/p${pending.ts.replace(".", "")}|message>`);
+    expect(link).toContain(`/archives/${CHANNELS.releases}/p${pending.ts.replace(".", "")}|See its message>`);
     expect(link).not.toContain("posted it again");
 
     // A workspace that lost its messages: the database still has the release, Slack no longer has the message.
@@ -125,7 +125,7 @@ describe.each(dbKinds())("the sandbox keeps its conversation across a restart (%
     expect(reply).toContain(`p${reposted.ts.replace(".", "")}|message>`);
     // Asking again links to the new message and posts nothing more.
     await second.emulator.command(USERS.approver2, CHANNELS.general, "release 1.5.0");
-    await eventually(() => expect(second.emulator.ephemeralsFor(USERS.approver2, CHANNELS.general).at(-1)?.text).toContain("See its"));
+    await eventually(() => expect(second.emulator.ephemeralsFor(USERS.approver2, CHANNELS.general).at(-1)?.text).toContain("|See its message>"));
     expect(second.emulator.workspace.history(CHANNELS.releases).filter((m) => m.text.includes("1.5.0") && m.ts !== reposted.ts && (m.blocks?.length ?? 0) > 0)).toEqual([]);
 
     await second.emulator.click(USERS.approver1, { channel: CHANNELS.releases, ts: reposted.ts }, "release_approve");

@@ -57,14 +57,15 @@ export function releasesFeature(releases: ReleaseService): Feature {
             return;
           }
           const sections = trail.map(({ release, transitions, approvals }) => {
+            // Approvals first, so at equal times (one transaction) an approval comes before the transition it caused.
             const events = [
+              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
               ...transitions.map((t) => ({
                 at: t.at,
                 text: t.fromState
                   ? `${t.fromState.replace("_", " ")} → *${t.toState.replace("_", " ")}* by ${actor(t.actor)}${t.detail ? `: ${escapeMrkdwn(t.detail)}` : ""}`
                   : `*requested* by ${actor(t.actor)}`,
               })),
-              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
             ].sort((a, b) => a.at.getTime() - b.at.getTime());
             const lines = cutList(events.map((e) => `• ${formatDateTime(e.at, config.timezone, false)} — ${e.text}`), 25);
             return `*Release #${release.id}: \`${escapeMrkdwn(release.version)}\` → ${release.environment}* — ${stateLabel(release.state)}\n${lines.join("\n")}`;

@@ -90,7 +90,7 @@ export class ReleaseService {
     if (!created.ok) {
       const flying = created.inFlight;
       const shown = flying ? await this.showMessage(flying) : undefined;
-      const where = shown?.permalink ? ` ${shown.reposted ? "Its message was gone, so I posted it again" : "See its"} <${shown.permalink}|message>.` : "";
+      const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
       return {
         ok: false,
         reason: `\`${input.version}\` is already in flight to ${env.name}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${where}`,
