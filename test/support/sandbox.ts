@@ -83,7 +83,8 @@ export function launchBrowser(): Promise<Browser> {
 
 /** A fresh page (its own storage) on the console, at the size the screenshot is taken at. */
 export async function openConsole(browser: Browser, url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  // A browser zone far from the config's (Asia/Bangkok), so a time shown in the browser's zone would show.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, timezoneId: "America/New_York" });
   const page = await context.newPage();
   await page.goto(url);
   await page.locator("#person-card .person-name").waitFor();
