@@ -93,7 +93,7 @@ export function plainRecommendations(figures: OrchestratorFigures): string[] {
 }
 
 export function feedbackLine(f: FeedbackItem, now: Date): string {
-  const link = f.permalink ? ` <${f.permalink}|open>` : "";
+  const link = f.permalink ? ` <${f.permalink}|message>` : "";
   return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${escapeMrkdwn(oneLine(f.text, 100))}${link}`;
 }
 
