@@ -2,11 +2,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { StartupError, startOrchestrator } from "../src/app.js";
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from "../src/db/lock.js";
 import { resetSandbox } from "../src/sandbox/reset.js";
 import { WORKSPACE_FILE } from "../src/sandbox/persist.js";
 import { eventually } from "./support/bot.js";
-import { workDir } from "./support/config.js";
+import { testConfig, workDir } from "./support/config.js";
+import { openTestDatabase } from "./support/db.js";
 import { type BotProcess, freePort, spawnBot } from "./support/process.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -141,6 +143,26 @@ describe("start-up with a bot token but no reachable Slack", () => {
     bot.child.kill("SIGKILL");
     await bot.exited;
   }, 40_000);
+});
+
+describe("start-up that never reaches Slack", () => {
+  it("stops with a sentence naming the URL after its retries, having said so once at the first failure", async () => {
+    const db = await openTestDatabase("pglite");
+    cleanup.push(() => db.close());
+    const loaded = testConfig();
+    const apiUrl = `http://127.0.0.1:${await freePort()}/api/`;
+    const said: string[] = [];
+    const starting = startOrchestrator({
+      env: { mode: { kind: "http", botToken: "xoxb-1", signingSecret: "s", apiUrl }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "error", shutdownGraceMs: 1000 },
+      loaded,
+      database: db.database,
+      host: "127.0.0.1",
+      progress: (line) => said.push(line),
+      slackConnectRetriesMs: [20, 20],
+    });
+    await expect(starting).rejects.toThrow(new StartupError(`cannot reach Slack's Web API at ${apiUrl} (ECONNREFUSED): check SLACK_API_URL and the network`));
+    expect(said).toEqual([`cannot reach Slack's Web API at ${apiUrl} (ECONNREFUSED); trying again for 0 s…`]);
+  });
 });
 
 describe("npm run sandbox:reset", () => {
