@@ -114,9 +114,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
       // Tokens are new on every start; the conversation is not, so its buttons still work after a restart.
       if (env.dataDir) {
-        const saved = persistWorkspace(emulator, env.dataDir, log);
-        persisted = saved;
-        cleanup.push(async () => saved.close());
+        persisted = persistWorkspace(emulator, env.dataDir, log);
+        cleanup.push(async () => persisted?.close());
       }
       receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
