@@ -1,6 +1,6 @@
 import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
-import type { CommandContext, Reply } from "../commands/router.js";
+import type { CommandContext, Reply, Resolution } from "../commands/router.js";
 import { defineCommand } from "../commands/router.js";
 import { type Feature, type Services, UserError } from "../feature.js";
 import type { ReleaseService } from "../releases/service.js";
@@ -104,7 +104,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
      * once what works without Claude.
      */
     const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<Reply> => {
-      const runCommand = async (resolution: Extract<ReturnType<typeof commands.resolve>, { kind: "run" }>): Promise<Reply> => {
+      const runCommand = async (resolution: Extract<Resolution, { kind: "run" }>): Promise<Reply> => {
         let shown: Reply | undefined;
         const respond = async (reply: Reply) => {
           shown = reply;

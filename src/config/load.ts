@@ -35,9 +35,10 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   const config = parseConfig(text, absolute, env);
   const dir = dirname(absolute);
-  const programs = checkPrograms(config, dir, env.PATH ?? "");
-  if (programs.errors.length > 0) throw new ConfigError(absolute, programs.errors);
-  return { config, dir, path: absolute, warnings: programs.warnings };
+  const programs = checkPrograms(config, dir, env.PATH ?? "").map((p) => ({ ...p, line: `${formatPath(p.path)}: ${p.message}` }));
+  const errors = programs.filter((p) => p.blocking).map((p) => p.line);
+  if (errors.length > 0) throw new ConfigError(absolute, errors);
+  return { config, dir, path: absolute, warnings: programs.filter((p) => !p.blocking).map((p) => p.line) };
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,6 +1,5 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { formatPath } from "./load.js";
 import type { Config } from "./schema.js";
 
 /**
@@ -10,14 +9,21 @@ import type { Config } from "./schema.js";
  * PATH commands get. A missing program of a release step (gate, deploy, smoke) is an error; a job's is a
  * warning: maintenance tools are often installed only where the job runs, and the job reports its failure.
  */
-export function checkPrograms(config: Config, configDir: string, path: string): { errors: string[]; warnings: string[] } {
-  const errors: string[] = [];
-  const warnings: string[] = [];
+export interface ProgramProblem {
+  /** Where in the file: e.g. ["environments", 0, "deploy", "run", 0]. */
+  path: PropertyKey[];
+  message: string;
+  /** False for a warning that does not stop start-up. */
+  blocking: boolean;
+}
+
+export function checkPrograms(config: Config, configDir: string, path: string): ProgramProblem[] {
+  const problems: ProgramProblem[] = [];
   const check = (argv: readonly string[] | undefined, at: PropertyKey[], severity: "error" | "warning") => {
     const program = argv?.[0];
     if (!program) return;
-    const problem = programProblem(program, configDir, path);
-    if (problem) (severity === "error" ? errors : warnings).push(`${formatPath([...at, "run", 0])}: ${problem}`);
+    const message = programProblem(program, configDir, path);
+    if (message) problems.push({ path: [...at, "run", 0], message, blocking: severity === "error" });
   };
   config.environments.forEach((env, index) => {
     if ("run" in env.deploy) check(env.deploy.run, ["environments", index, "deploy"], "error");
@@ -27,13 +33,13 @@ export function checkPrograms(config: Config, configDir: string, path: string): 
     if ("run" in gate) check(gate.run, ["gates", index], "error");
   });
   for (const [name, job] of Object.entries(config.jobs)) check(job?.run, ["jobs", name], "warning");
-  return { errors, warnings };
+  return problems;
 }
 
 function programProblem(program: string, configDir: string, path: string): string | undefined {
   if (program.includes("/")) {
     const file = isAbsolute(program) ? program : resolve(configDir, program);
-    return fileProblem(program, file) ?? undefined;
+    return fileProblem(program, file);
   }
   for (const folder of path.split(delimiter).filter(Boolean)) {
     if (fileProblem(program, join(folder, program)) === undefined) return undefined;
