@@ -33,6 +33,13 @@ describe("config errors point at the place", () => {
     expect(problems("timezone: Asia/Bangkok\nchannels:\n  releases: C0R\n  digests: : x\n")).toEqual(["line 4, column 12: Nested mappings are not allowed in compact mappings"]);
   });
 
+  it("an unclosed bracket or quote is placed where it opens, not where the parser noticed", () => {
+    expect(problems("timezone: Asia/Bangkok\npeople:\n  approvers: [U0A, U0B\nenvironments: []\n")).toEqual([
+      "line 3, column 14: Flow sequence in block collection must be sufficiently indented and end with a ] (noticed at line 4, column 1)",
+    ]);
+    expect(problems('timezone: Asia/Bangkok\ncommand: "/orch\nchannels: {}\n')).toEqual(['line 2, column 10: Missing closing "quote (noticed at line 4, column 1)']);
+  });
+
   it("an unset ${VAR} is reported once, with every place that uses it, and its unreplaced value is not judged again", () => {
     const yaml = valid.replace(
       "approval: { expiresAfter: 24h }",

@@ -82,7 +82,7 @@ describe("config file", () => {
   });
 
   it("reports YAML syntax errors with their line and column", () => {
-    expect(problems("timezone: [unclosed\n")[0]).toMatch(/^line 2, column 1: Flow sequence/);
+    expect(problems("timezone: [unclosed\n")[0]).toMatch(/^line 1, column 11: Flow sequence .* \(noticed at line 2, column 1\)$/);
   });
 
   it("reports an unreadable file", () => {

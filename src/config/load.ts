@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { CST, LineCounter, Parser, parseDocument } from "yaml";
 import type { z } from "zod";
 import { checkPrograms } from "./programs.js";
 import { type Config, configSchema } from "./schema.js";
@@ -48,8 +48,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(
       file,
       document.errors.map((e) => {
-        const { line, col } = lineCounter.linePos(e.pos[0]);
-        return `line ${line}, column ${col}: ${e.message.split("\n")[0]}`;
+        const message = e.message.split("\n")[0] ?? "";
+        const noticed = lineCounter.linePos(e.pos[0]);
+        // An unclosed [, { or quote is noticed where the next line starts: point at where it was opened.
+        const opened = /end with a|Missing closing/.test(message) ? unclosedOpenings(text).filter((offset) => offset < e.pos[0]).at(-1) : undefined;
+        if (opened === undefined) return `line ${noticed.line}, column ${noticed.col}: ${message}`;
+        const { line, col } = lineCounter.linePos(opened);
+        return `line ${line}, column ${col}: ${message.replace(/ at line \d+, column \d+:?$/, "")} (noticed at line ${noticed.line}, column ${noticed.col})`;
       }),
     );
   }
@@ -66,6 +71,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (problems.length > 0) throw new ConfigError(file, [...new Set(problems)]);
   if (!result.success) throw new ConfigError(file, ["invalid configuration"]);
   return result.data;
+}
+
+/** Where each flow collection or quoted string that is never closed begins (offsets into the text). */
+function unclosedOpenings(text: string): number[] {
+  const offsets: number[] = [];
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== "document") continue;
+    CST.visit(token, (item) => {
+      const value = item.value;
+      if (value?.type === "flow-collection" && !value.end.some((t) => t.type === "flow-seq-end" || t.type === "flow-map-end")) offsets.push(value.offset);
+      if ((value?.type === "double-quoted-scalar" || value?.type === "single-quoted-scalar") && !/["']\s*$/.test(value.source.slice(1))) offsets.push(value.offset);
+    });
+  }
+  return offsets.sort((a, b) => a - b);
 }
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
