@@ -25,9 +25,7 @@ const snapshotFile = z.object({
 });
 
 export interface PersistedWorkspace {
-  /** Writes any change not yet on disk, now. */
-  flush(): void;
-  /** Flushes and stops watching. */
+  /** Writes any change not yet on disk and stops watching. */
   close(): void;
 }
 
@@ -64,7 +62,6 @@ export function persistWorkspace(emulator: SlackEmulator, dataDir: string, log: 
   };
   emulator.workspace.on("change", onChange);
   return {
-    flush: write,
     close: () => {
       emulator.workspace.off("change", onChange);
       write();
