@@ -163,7 +163,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const slack = new WebClient(botToken, clientOptions);
     // Checked without the client's retries (and their bare "fetch failed" warnings) so an unreachable Slack is named at once.
     const bot = await identify(new WebClient(botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger: slackLogger(log, "error") }), {
-      url: apiUrl ?? "https://slack.com/api/",
+      url: withoutCredentials(apiUrl ?? "https://slack.com/api/"),
       progress: options.progress ?? ((line) => log.warn(line)),
       pausesMs: options.slackConnectRetriesMs ?? [1000, 2000, 4000, 8000, 15_000],
     });
@@ -284,6 +284,12 @@ async function identify(slack: WebClient, reach: { url: string; progress: (line:
       await new Promise((resolveWait) => setTimeout(resolveWait, pause));
     }
   }
+}
+
+/** A URL as people may see it: no credentials, no query string. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
 /** The network's own words for a failed request (ECONNREFUSED, ENOTFOUND, a timeout) rather than "fetch failed". */
