@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the four measures of SPEC §7, each against a baseline measured in the same run.
+ * `npm run bench`: four quality bars (ack latency, ingestion, reports, memory), each against a baseline measured in the same run.
  *
  *   (a) /orch status ack latency under 50 signed requests in flight, vs a bare Bolt app that only acks;
  *   (b) ingestion of 10,000 feedback message events until every row is present, vs plain single-row

@@ -3,6 +3,7 @@
 import { build } from "esbuild";
 
 const entries = process.argv.slice(2);
+process.stdout.write("Building Orchestrator into dist/…\n");
 await build({
   entryPoints: entries.length > 0 ? entries : ["src/main.ts"],
   outdir: "dist",

@@ -26,6 +26,7 @@ import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { releasesFeature } from "./releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
+import { type PersistedWorkspace, persistWorkspace } from "./sandbox/persist.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
@@ -58,6 +59,10 @@ export interface StartOptions {
   claude?: Partial<Pick<ClaudeOptions, "timeoutMs" | "maxRetries">>;
   triage?: TriageTimings;
   mentionDeadlineMs?: number;
+  /** Told each start-up step as a sentence, for the person starting the bot (main prints them). */
+  progress?: (line: string) => void;
+  /** Pauses between start-up attempts to reach Slack's Web API after the first failure. */
+  slackConnectRetriesMs?: number[];
 }
 
 export interface Orchestrator {
@@ -92,13 +97,14 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     throw error;
   }
   const ownsDatabase = options.database === undefined;
-  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir }));
+  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, ...(options.progress ? { progress: options.progress } : {}) }));
   const cleanup: Array<() => Promise<void>> = [];
   if (ownsDatabase) cleanup.push(() => database.close());
 
   try {
     const mode = env.mode;
     let emulator: SlackEmulator | undefined;
+    let persisted: PersistedWorkspace | undefined;
     let botToken: string;
     let receiver: SignedRequestReceiver | SocketModeReceiver;
     let apiUrl: string | undefined;
@@ -106,6 +112,11 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
       const signingSecret = randomBytes(16).toString("hex");
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
+      // Tokens are new on every start; the conversation is not, so its buttons still work after a restart.
+      if (env.dataDir) {
+        persisted = persistWorkspace(emulator, env.dataDir, log);
+        cleanup.push(async () => persisted?.close());
+      }
       receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
@@ -150,7 +161,12 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       timeout: 30_000,
     };
     const slack = new WebClient(botToken, clientOptions);
-    const bot = await identify(slack);
+    // Checked without the client's retries (and their bare "fetch failed" warnings) so an unreachable Slack is named at once.
+    const bot = await identify(new WebClient(botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger: slackLogger(log, "error") }), {
+      url: withoutCredentials(apiUrl ?? "https://slack.com/api/"),
+      progress: options.progress ?? ((line) => log.warn(line)),
+      pausesMs: options.slackConnectRetriesMs ?? [1000, 2000, 4000, 8000, 15_000],
+    });
 
     const app = new App({
       token: botToken,
@@ -234,6 +250,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
         await background.drain(options.shutdownGraceMs ?? env.shutdownGraceMs);
         if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
         emulator?.stop();
+        persisted?.close();
         if (ownsDatabase) await database.close();
         log.info("orchestrator stopped", { replica: replicaId });
       })();
@@ -246,16 +263,42 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   }
 }
 
-async function identify(slack: WebClient): Promise<Services["bot"]> {
-  try {
-    const result = await slack.auth.test();
-    if (!result.user_id || !result.team_id) throw new StartupError("Slack's auth.test did not name the bot user");
-    return { userId: result.user_id, botId: result.bot_id ?? "", teamId: result.team_id, workspaceUrl: result.url ?? "https://slack.com/" };
-  } catch (error) {
-    if (error instanceof StartupError) throw error;
-    const slackError = (error as { data?: { error?: string } }).data?.error;
-    throw new StartupError(
-      slackError ? `Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN` : `cannot reach Slack's Web API to check the bot token: ${(error as Error).message}`,
-    );
+async function identify(slack: WebClient, reach: { url: string; progress: (line: string) => void; pausesMs: number[] }): Promise<Services["bot"]> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const result = await slack.auth.test();
+      if (!result.user_id || !result.team_id) throw new StartupError("Slack's auth.test did not name the bot user");
+      if (attempt > 0) reach.progress(`Reached Slack's Web API at ${reach.url}.`);
+      return { userId: result.user_id, botId: result.bot_id ?? "", teamId: result.team_id, workspaceUrl: result.url ?? "https://slack.com/" };
+    } catch (error) {
+      if (error instanceof StartupError) throw error;
+      const slackError = (error as { data?: { error?: string } }).data?.error;
+      if (slackError) throw new StartupError(`Slack refused the bot token (${slackError}): check SLACK_BOT_TOKEN`);
+      const reason = unreachableReason(error);
+      const pause = reach.pausesMs[attempt];
+      if (pause === undefined) throw new StartupError(`cannot reach Slack's Web API at ${reach.url} (${reason}): check SLACK_API_URL and the network`);
+      if (attempt === 0) {
+        const total = Math.round(reach.pausesMs.reduce((sum, ms) => sum + ms, 0) / 1000);
+        reach.progress(`cannot reach Slack's Web API at ${reach.url} (${reason}); trying again for ${total} s…`);
+      }
+      await new Promise((resolveWait) => setTimeout(resolveWait, pause));
+    }
   }
+}
+
+/** A URL as people may see it: no credentials, no query string. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}
+
+/** The network's own words for a failed request (ECONNREFUSED, ENOTFOUND, a timeout) rather than "fetch failed". */
+function unreachableReason(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^E[A-Z]+$|^UND_ERR/.test(code)) return code;
+    current = (current as { original?: unknown; cause?: unknown }).original ?? (current as { cause?: unknown }).cause;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

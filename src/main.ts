@@ -1,5 +1,6 @@
 import { StartupError, startOrchestrator } from "./app.js";
 import { ConfigError, loadConfigFile } from "./config/load.js";
+import { DataDirInUseError } from "./db/lock.js";
 import { EnvError, readEnv } from "./env.js";
 import { createLog } from "./log.js";
 
@@ -8,7 +9,9 @@ async function main(): Promise<void> {
   const loaded = loadConfigFile(env.configPath);
   const log = createLog(env.logLevel);
   // The sandbox console has no login: it is for a person on this machine, so it listens on loopback only.
-  const orchestrator = await startOrchestrator({ env, loaded, log, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  for (const warning of loaded.warnings ?? []) say(`Warning: ${loaded.path}: ${warning}`);
+  const orchestrator = await startOrchestrator({ env, loaded, log, progress: say, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
   const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
   const modeLine =
@@ -37,7 +40,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof EnvError || error instanceof ConfigError || error instanceof StartupError) {
+  if (error instanceof EnvError || error instanceof ConfigError || error instanceof StartupError || error instanceof DataDirInUseError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Orchestrator could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

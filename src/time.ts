@@ -1,3 +1,5 @@
+import { plural } from "./slack/text.js";
+
 /** "3m", "2h", "5d": how long ago, for people. */
 export function formatAge(at: Date, now: Date = new Date()): string {
   const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
@@ -7,6 +9,17 @@ export function formatAge(at: Date, now: Date = new Date()): string {
   const hours = Math.round(minutes / 60);
   if (hours < 48) return `${hours}h`;
   return `${Math.round(hours / 24)}d`;
+}
+
+/** "just now", "16 min ago", "3 hours ago", "5 days ago": an age in words, for lists people read. */
+export function formatAgo(at: Date, now: Date = new Date()): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
+  if (seconds < 60) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${plural(hours, "hour")} ago`;
+  return `${plural(Math.round(hours / 24), "day")} ago`;
 }
 
 // Building an Intl.DateTimeFormat is costly; one per zone and shape serves every message.

@@ -203,8 +203,7 @@ describe("without ANTHROPIC_API_KEY", () => {
     const question = await bot.emulator.message(USERS.engineer, CHANNELS.general, `<@${BOT}> how are things?`);
     await bot.idle();
     const answer = bot.emulator.workspace.thread(CHANNELS.general, question.ts).at(-1);
-    expect(answer?.text).toContain("Claude is not set up here (no ANTHROPIC_API_KEY), so I answer commands only");
-    expect(answer?.text).toContain("Environments:");
+    expect(answer?.text).toMatch(/^Environments: /);
     const command = await bot.emulator.message(USERS.engineer, CHANNELS.general, `<@${BOT}> jobs run weekly-digest`);
     await bot.idle();
     expect(bot.emulator.workspace.thread(CHANNELS.general, command.ts).at(-1)?.text).toContain("Only admins can use `/orch jobs run <name>`");

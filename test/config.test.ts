@@ -64,7 +64,7 @@ describe("config file", () => {
     );
     const found = problems(yaml.replace("- name: Tests pass\n    run:", "- name: Tests pass\n    runs:"));
     expect(found).toContain('approval.expiresAfter: expected a duration like 90s, 15m, 24h (got "tomorrow")');
-    expect(found).toContain('jobs.weekly-digest.schedule: expected a five-field cron expression, e.g. "0 9 * * 1"');
+    expect(found).toContain('jobs.weekly-digest.schedule: "every monday": expected five fields (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1"; got 2');
     expect(found.some((p) => p.startsWith("jobs.nightly-build: expected a built-in job"))).toBe(true);
     expect(found).toContain("gates[0]: expected a gate with a name and one of run, http or manual: true");
   });
@@ -81,8 +81,8 @@ describe("config file", () => {
     expect(problems(withSecret, {})).toEqual(["environments[1].deploy.webhook.headers.Authorization: environment variable DEPLOY_TOKEN is not set"]);
   });
 
-  it("reports YAML syntax errors with their line", () => {
-    expect(problems("timezone: [unclosed\n")[0]).toMatch(/^line \d+: /);
+  it("reports YAML syntax errors with their line and column", () => {
+    expect(problems("timezone: [unclosed\n")[0]).toMatch(/^line 1, column 11: Flow sequence .* \(noticed at line 2, column 1\)$/);
   });
 
   it("reports an unreadable file", () => {

@@ -9,8 +9,8 @@ import { eventually } from "./support/bot.js";
 import { CHANNELS, USERS } from "./support/config.js";
 import { actAs, clickButton, launchBrowser, message, messageMenu, openChannel, openConsole, replyInThread, type Sandbox, send, startSandbox } from "./support/sandbox.js";
 
-// The README's screenshot is refreshed on request (UPDATE_SCREENSHOT=1 npm test), so test runs leave the tree clean.
-const SCREENSHOT = process.env.UPDATE_SCREENSHOT === "1" ? resolve(import.meta.dirname, "../docs/sandbox.png") : resolve(tmpdir(), `orch-sandbox-${process.pid}.png`);
+// A screenshot proves the page renders; the README's own picture comes from `npm run screenshot` (the shipped config).
+const SCREENSHOT = resolve(tmpdir(), `orch-sandbox-${process.pid}.png`);
 
 // CI installs Debian's Chromium and sets REQUIRE_BROWSER=1, so there this test always runs; a developer
 // machine without Chromium skips it with a note (apt-get install chromium to run it).
@@ -67,6 +67,9 @@ describe.runIf(runBrowser)("sandbox console in a real browser", () => {
     await message(page, "Deploy notes for 1.4.0").locator(".thread-link", { hasText: "1 reply" }).waitFor();
     expect(await message(page, "Runbook updated", "channel").count()).toBe(0);
     const parent = history(CHANNELS.general).find((m) => m.text.startsWith("Deploy notes"));
+    // The time is the config's (Asia/Bangkok), as the bot writes its own times, whatever the browser's zone.
+    const bangkok = new Date(Number(parent?.ts) * 1000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Bangkok" });
+    await expect(message(page, "Deploy notes for 1.4.0").locator("time").first().textContent()).resolves.toBe(bangkok);
     expect(sandbox.emulator.workspace.thread(CHANNELS.general, parent?.ts ?? "").map((m) => m.text)).toEqual(["Deploy notes for 1.4.0 are in the wiki", "Runbook updated for the feeder rollout"]);
     await page.locator("#thread-close").click();
   });
@@ -273,5 +276,11 @@ describe.runIf(runBrowser)("sandbox console in a real browser", () => {
     await rollback.locator(".bk-field", { hasText: "Live" }).waitFor({ timeout: 15_000 });
     const rows = await sandbox.db.database.db.select({ version: releases.version, kind: releases.kind, state: releases.state, requester: releases.requester }).from(releases).where(eq(releases.kind, "rollback"));
     expect(rows).toEqual([{ version: "1.4.0", kind: "rollback", state: "live", requester: USERS.engineer }]);
+  });
+
+  it("says the bot is restarting when it stops answering, not a raw fetch error", async () => {
+    await sandbox.stop();
+    await page.locator("#connection.down", { hasText: "The bot is restarting; reconnecting…" }).waitFor();
+    expect(await page.locator("body").textContent()).not.toContain("Failed to fetch");
   });
 });

@@ -119,7 +119,8 @@ describe.each(dbKinds())("feedback capture on %s", (kind) => {
     const added = await say(USERS.engineer, 'feedback add "Map legend unreadable on mobile" --kind feature-request --priority low');
     const id = Number(/#(\d+)/.exec(added)?.[1]);
     expect(added).toBe(`Recorded feedback #${id} (feature-request, low, theme: dashboard and UI).`);
-    expect(await say(USERS.engineer, "feedback list")).toContain(`*#${id}* · 0s · feature-request · low · <@${USERS.engineer}> · Map legend unreadable on mobile`);
+    expect(await say(USERS.engineer, "feedback list")).toContain(`*#${id}* · open · low · feature-request · <@${USERS.engineer}>, just now · Map legend unreadable on mobile\n`);
+    expect(await say(USERS.engineer, "feedback list")).toMatch(/^\*#\d+\* · open · high · support-ticket · .* · <https:\/\/[^|]+\|message>$/m);
     expect(await say(USERS.engineer, `feedback status ${id} closed`)).toBe("Only admins can use `/orch feedback status <id> <open|in-progress|closed>`. Admins: <@U0ADMIN>.");
     expect(await say(USERS.admin, `feedback status ${id} done`)).toContain("`done` is not a valid status: use one of `open`, `in-progress`, `closed`.");
     expect(await say(USERS.admin, "feedback status 99999 closed")).toBe("There is no feedback #99999. `/orch feedback list` shows the ids.");

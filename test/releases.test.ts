@@ -89,6 +89,8 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
     expect(reply).toContain("approved by <@U0APPROVER2>");
     expect(reply).toContain("*requested* by <@U0ENGINEER>");
     expect(reply).toContain("awaiting approval → *deploying* by <@U0APPROVER2>");
+    // The approval that moved it is listed before the move.
+    expect(reply.indexOf("approved by <@U0APPROVER2>")).toBeLessThan(reply.indexOf("awaiting approval → *deploying*"));
   });
 
   it("refuses a bad version, an unknown environment, an unreleased upstream and a version already live", async () => {

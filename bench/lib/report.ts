@@ -72,9 +72,9 @@ export function renderReadme(results: BenchResults): string {
       ].join("\n"),
     );
   }
-  return `## Performance (\`npm run bench\`)
+  return `# Performance (\`npm run bench\`)
 
-\`npm run bench\` measures the quality bars of SPEC §7, each against a baseline measured in the same run, on
+\`npm run bench\` measures four quality bars (ack latency, feedback ingestion rate, report time, memory), each against a baseline measured in the same run, on
 embedded PGlite — or on PostgreSQL with \`BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench\`
 (a fresh database per measure, created from that URL and dropped afterwards). The bot runs in a process of its own
 (plain \`node\` over a bundle built with esbuild, as the Docker image runs it) in HTTP mode against the Slack emulator, which also runs in a

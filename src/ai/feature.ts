@@ -1,6 +1,6 @@
 import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
-import type { CommandContext, Reply } from "../commands/router.js";
+import type { CommandContext, Reply, Resolution } from "../commands/router.js";
 import { defineCommand } from "../commands/router.js";
 import { type Feature, type Services, UserError } from "../feature.js";
 import type { ReleaseService } from "../releases/service.js";
@@ -8,6 +8,7 @@ import { quoteSlackText, truncate } from "../slack/text.js";
 import { formatDateTime } from "../time.js";
 import { type Claude, describeAiError, textOf, usageThisMonth } from "./claude.js";
 import { asData, converse, type ThreadMessage, threadToTurns } from "./conversation.js";
+import { plainTopic } from "./plain.js";
 import type { Prompts } from "./prompts.js";
 import type { ClaudeTriage } from "./triage.js";
 
@@ -96,33 +97,52 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       }
     };
 
-    /** Without Claude: a mention that is a command runs it (same rules as the slash command); anything else gets help and status. */
+    /**
+     * Without Claude, one message: a mention that is a command runs it (same rules as the slash command), a
+     * command with a mistake says what was wrong, a question about releases, health, feedback or jobs is
+     * answered from the data (feedback as counts only: its text is not for everyone), anything else says
+     * once what works without Claude.
+     */
     const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<Reply> => {
-      const resolution = text ? commands.resolve(text, mention.user) : undefined;
-      if (resolution?.kind === "run") {
+      const runCommand = async (resolution: Extract<Resolution, { kind: "run" }>): Promise<Reply> => {
         let shown: Reply | undefined;
-        const ctx: CommandContext = {
-          user: mention.user,
-          channel: mention.channel,
-          teamId: services.bot.teamId,
-          triggerId: "",
-          command: commands.name,
-          client: slack,
-          reply: async (reply) => {
-            shown = reply;
-            await show(reply);
-          },
-          replyInChannel: async (reply) => {
-            shown = reply;
-            await show(reply);
-          },
+        const respond = async (reply: Reply) => {
+          shown = reply;
+          await show(reply);
         };
+        const ctx: CommandContext = { user: mention.user, channel: mention.channel, teamId: services.bot.teamId, triggerId: "", command: commands.name, client: slack, reply: respond, replyInChannel: respond };
         await resolution.command.run(ctx, resolution.args);
         return shown ?? { text: "Done." };
+      };
+      const resolution = text ? commands.resolve(text, mention.user) : undefined;
+      if (resolution?.kind === "run") return runCommand(resolution);
+      const firstWord = text.split(/\s+/)[0] ?? "";
+      if (resolution?.kind === "refuse" && commands.isCommandWord(firstWord)) return { text: resolution.text };
+      switch (plainTopic(text, config.environments.map((e) => e.name))) {
+        case "releases":
+          return status.renderOnly(["Environments", "Releases in flight"], "Releases");
+        case "health":
+          return status.renderOnly(["Environments"], "Environments and health");
+        case "feedback":
+          return status.renderOnly(["Feedback"], "Feedback");
+        case "jobs": {
+          const jobs = commands.resolve("jobs", mention.user);
+          return jobs.kind === "run" ? runCommand(jobs) : status.renderOnly(["Jobs"], "Jobs");
+        }
+        case "status":
+          return status.render();
+        default: {
+          const name = "@Orchestrator";
+          const intro = [
+            `Claude is not set up here (no ANTHROPIC_API_KEY), so I answer commands and plain questions from Orchestrator's own data:`,
+            `• a command, e.g. \`${name} release 1.4.0\` or \`${name} health\``,
+            `• what is live or in flight, e.g. \`${name} what is live on production?\``,
+            `• feedback counts, jobs and digests, e.g. \`${name} when is the next digest?\``,
+            `\`${commands.name} help\` lists every command.`,
+          ].join("\n");
+          return { text: intro, blocks: [{ type: "section", text: { type: "mrkdwn", text: intro } }] };
+        }
       }
-      const current = await status.render();
-      const intro = `Claude is not set up here (no ANTHROPIC_API_KEY), so I answer commands only: mention me with one, e.g. \`@Orchestrator status\`, or use \`${commands.name} help\`.${resolution?.kind === "refuse" && text ? `\n${resolution.text}` : ""}`;
-      return { text: `${intro}\n\n${current.text}`, blocks: [{ type: "section", text: { type: "mrkdwn", text: truncate(intro, 3000) } }, ...current.blocks] };
     };
 
     commands.add(

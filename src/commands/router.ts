@@ -99,6 +99,11 @@ export class CommandRouter {
     return [...this.registered].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group));
   }
 
+  /** True when the word starts some command (`release`, `feedback`): text starting with it is a command, not a question. */
+  isCommandWord(word: string): boolean {
+    return this.commands.some((c) => c.pattern.words[0] === word.toLowerCase());
+  }
+
   usageOf(command: Command): string {
     return `\`${this.name} ${command.pattern.display}\``;
   }

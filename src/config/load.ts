@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { CST, LineCounter, Parser, parseDocument } from "yaml";
 import type { z } from "zod";
+import { checkPrograms } from "./programs.js";
 import { type Config, configSchema } from "./schema.js";
 
 export interface LoadedConfig {
@@ -9,6 +10,8 @@ export interface LoadedConfig {
   /** Folder of the config file: `run` commands execute here. */
   dir: string;
   path: string;
+  /** Problems that do not stop the bot (a job's program missing on PATH), one line each with its path. */
+  warnings?: string[];
 }
 
 /** Thrown with one line per problem, each naming its path in the file. */
@@ -30,45 +33,79 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (error) {
     throw new ConfigError(absolute, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return { config: parseConfig(text, absolute, env), dir: dirname(absolute), path: absolute };
+  const config = parseConfig(text, absolute, env);
+  const dir = dirname(absolute);
+  const programs = checkPrograms(config, dir, env.PATH ?? "").map((p) => ({ ...p, line: `${formatPath(p.path)}: ${p.message}` }));
+  const errors = programs.filter((p) => p.blocking).map((p) => p.line);
+  if (errors.length > 0) throw new ConfigError(absolute, errors);
+  return { config, dir, path: absolute, warnings: programs.filter((p) => !p.blocking).map((p) => p.line) };
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const document = parseDocument(text, { prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
     throw new ConfigError(
       file,
-      document.errors.map((e) => `line ${(e.linePos?.[0].line ?? 0).toString()}: ${e.message.split("\n")[0]}`),
+      document.errors.map((e) => {
+        const message = e.message.split("\n")[0] ?? "";
+        const noticed = lineCounter.linePos(e.pos[0]);
+        // An unclosed [, { or quote is noticed where the next line starts: point at where it was opened.
+        const opened = /end with a|Missing closing/.test(message) ? unclosedOpenings(text).filter((offset) => offset < e.pos[0]).at(-1) : undefined;
+        if (opened === undefined) return `line ${noticed.line}, column ${noticed.col}: ${message}`;
+        const { line, col } = lineCounter.linePos(opened);
+        return `line ${line}, column ${col}: ${message.replace(/ at line \d+, column \d+:?$/, "")} (noticed at line ${noticed.line}, column ${noticed.col})`;
+      }),
     );
   }
   const raw: unknown = document.toJS() ?? {};
-  const problems: string[] = [];
-  const interpolated = interpolate(raw, [], env, problems);
+  const missing = new Map<string, string[]>();
+  const interpolated = interpolate(raw, [], env, missing);
+  // Each unset variable once, at the first place it is used; a value left unreplaced is not judged again.
+  const problems = [...missing].map(([name, paths]) => `${paths[0]}: environment variable ${name} is not set${paths.length > 1 ? ` (also used at ${paths.slice(1).join(", ")})` : ""}`);
+  const unreplaced = new Set([...missing.values()].flat());
   const result = configSchema.safeParse(interpolated, { error: describeIssue });
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(formatIssue(issue));
+    for (const issue of result.error.issues) if (!unreplaced.has(formatPath(issue.path))) problems.push(formatIssue(issue));
   }
   if (problems.length > 0) throw new ConfigError(file, [...new Set(problems)]);
   if (!result.success) throw new ConfigError(file, ["invalid configuration"]);
   return result.data;
 }
 
+/** Where each flow collection or quoted string that is never closed begins (offsets into the text). */
+function unclosedOpenings(text: string): number[] {
+  const offsets: number[] = [];
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== "document") continue;
+    CST.visit(token, (item) => {
+      const value = item.value;
+      if (value?.type === "flow-collection" && !value.end.some((t) => t.type === "flow-seq-end" || t.type === "flow-map-end")) offsets.push(value.offset);
+      if ((value?.type === "double-quoted-scalar" || value?.type === "single-quoted-scalar") && !/["']\s*$/.test(value.source.slice(1))) offsets.push(value.offset);
+    });
+  }
+  return offsets.sort((a, b) => a - b);
+}
+
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces `${VAR}` (and `${VAR:-default}`) in every string; a missing variable is a problem at that path. */
-function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+/** Replaces `${VAR}` (and `${VAR:-default}`) in every string; a missing variable is noted with the paths that use it. */
+function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, missing: Map<string, string[]>): unknown {
   if (typeof value === "string") {
     return value.replace(VARIABLE, (match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== "") return found;
       if (fallback !== undefined) return fallback;
-      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      const paths = missing.get(name) ?? [];
+      const here = formatPath(path);
+      if (!paths.includes(here)) paths.push(here);
+      missing.set(name, paths);
       return match;
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, problems));
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, missing));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, problems)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, missing)]));
   }
   return value;
 }

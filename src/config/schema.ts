@@ -1,6 +1,7 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { isJobName, JOB_NAMES, type JobName } from "../jobs/catalog.js";
+import { cronProblem } from "./cron.js";
 import { parseDuration } from "./duration.js";
 
 const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, { error: "expected a Slack channel id like C0123ABCD" });
@@ -91,18 +92,18 @@ const gate = z.union(
   { error: "expected a gate with a name and one of run, http or manual: true" },
 );
 
-const cron = z.string().refine(
-  (expr) => {
-    if (expr.trim().split(/\s+/).length !== 5) return false;
-    try {
-      CronExpressionParser.parse(expr);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: "expected a five-field cron expression, e.g. \"0 9 * * 1\"" },
-);
+const cron = z.string().superRefine((expression, ctx) => {
+  const problem = cronProblem(expression);
+  if (problem) {
+    ctx.addIssue({ code: "custom", message: `"${expression}": ${problem}` });
+    return;
+  }
+  try {
+    CronExpressionParser.parse(expression);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `"${expression}" is not a cron expression: ${error instanceof Error ? error.message : String(error)}` });
+  }
+});
 
 const job = z.strictObject({
   schedule: cron.optional(),

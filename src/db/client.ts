@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type SQL, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
@@ -7,6 +7,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { ExtractTablesWithRelations } from "drizzle-orm/relations";
 import postgres from "postgres";
 import { MIGRATIONS_FOLDER } from "../paths.js";
+import { lockDataDir } from "./lock.js";
 import * as schema from "./schema.js";
 
 export type Schema = typeof schema;
@@ -34,10 +35,12 @@ export interface OpenOptions {
   dataDir?: string;
   onDatabaseError?: (error: unknown) => void;
   poolSize?: number;
+  /** Told each start-up step as a sentence (creating the database, migrating), for the person starting the bot. */
+  progress?: (line: string) => void;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir, options.progress);
 }
 
 async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
@@ -52,53 +55,67 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
     connection: { application_name: "orchestrator" },
   });
   const db = drizzlePostgres({ client, schema }) as unknown as Db;
+  const parsed = new URL(url);
+  const location = `postgres://${parsed.host}${parsed.pathname}`;
+  options.progress?.(`Connecting to PostgreSQL at ${location}…`);
   const lock = await client.reserve();
   try {
     await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    options.progress?.("Migrating the database schema…");
     await migratePostgres(drizzlePostgres({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
   } finally {
     await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => undefined);
     lock.release();
   }
-  const parsed = new URL(url);
   return {
     db,
     kind: "postgres",
-    location: `postgres://${parsed.host}${parsed.pathname}`,
+    location,
     ping: (timeoutMs = 2000) => pingWith(db, timeoutMs),
     close: () => client.end({ timeout: 5 }),
   };
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, progress?: (line: string) => void): Promise<Database> {
   let folder: string | undefined;
-  if (dataDir !== undefined) {
-    folder = join(resolve(dataDir), "pgdata");
-    mkdirSync(folder, { recursive: true });
+  // One process per folder; released by close() or, if the process dies, taken over by the next start.
+  const folderLock = dataDir !== undefined ? lockDataDir(dataDir) : undefined;
+  try {
+    if (dataDir !== undefined) {
+      folder = join(resolve(dataDir), "pgdata");
+      const fresh = !existsSync(folder);
+      mkdirSync(folder, { recursive: true });
+      progress?.(`${fresh ? "Creating" : "Opening"} the embedded database in ${join(dataDir, "pgdata")}…`);
+    }
+    // Loaded only when used: a deployment on PostgreSQL does not carry PGlite's WebAssembly in memory.
+    const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+      import("@electric-sql/pglite"),
+      import("drizzle-orm/pglite"),
+      import("drizzle-orm/pglite/migrator"),
+    ]);
+    const client = folder ? new PGlite(folder) : new PGlite();
+    await client.waitReady;
+    const pgliteDb = drizzlePglite({ client, schema });
+    progress?.("Migrating the database schema…");
+    await migratePglite(pgliteDb, { migrationsFolder: MIGRATIONS_FOLDER });
+    const db = pgliteDb as unknown as Db;
+    let closed = false;
+    return {
+      db,
+      kind: "pglite",
+      location: folder ?? "memory",
+      ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await client.close();
+        folderLock?.release();
+      },
+    };
+  } catch (error) {
+    folderLock?.release();
+    throw error;
   }
-  // Loaded only when used: a deployment on PostgreSQL does not carry PGlite's WebAssembly in memory.
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-    import("@electric-sql/pglite"),
-    import("drizzle-orm/pglite"),
-    import("drizzle-orm/pglite/migrator"),
-  ]);
-  const client = folder ? new PGlite(folder) : new PGlite();
-  await client.waitReady;
-  const pgliteDb = drizzlePglite({ client, schema });
-  await migratePglite(pgliteDb, { migrationsFolder: MIGRATIONS_FOLDER });
-  const db = pgliteDb as unknown as Db;
-  let closed = false;
-  return {
-    db,
-    kind: "pglite",
-    location: folder ?? "memory",
-    ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await client.close();
-    },
-  };
 }
 
 async function pingWith(db: Db, timeoutMs: number): Promise<boolean> {

@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { checkBlocks, LIMITS } from "./limits.js";
-import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace } from "./workspace.js";
+import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace, type WorkspaceSnapshot } from "./workspace.js";
 
 /**
  * A stand-in for Slack: the Web API the bot calls (with Slack's response shapes and error codes) and the
@@ -65,7 +65,7 @@ export interface InteractionResult {
   failure?: string;
 }
 
-interface ResponseUrlState {
+export interface ResponseUrlState {
   id: string;
   user: string;
   channel: string;
@@ -74,6 +74,12 @@ interface ResponseUrlState {
   /** The message a click came from: `replace_original` targets it. */
   source?: { kind: "message"; ts: string } | { kind: "ephemeral"; id: string };
   threadTs?: string;
+}
+
+/** What survives a restart of the emulator: the conversation and the response URLs handed out. */
+export interface EmulatorSnapshot {
+  workspace: WorkspaceSnapshot;
+  responseUrls: ResponseUrlState[];
 }
 
 interface Trigger {
@@ -146,6 +152,16 @@ export class SlackEmulator {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  snapshot(): EmulatorSnapshot {
+    return { workspace: this.workspace.snapshot(), responseUrls: [...this.responseUrls.values()] };
+  }
+
+  restore(snapshot: EmulatorSnapshot): void {
+    this.workspace.restore(snapshot.workspace);
+    this.responseUrls.clear();
+    for (const state of snapshot.responseUrls) this.responseUrls.set(state.id, state);
   }
 
   // ---------------------------------------------------------------- HTTP side (Web API and response URLs)

@@ -160,6 +160,37 @@ export class Workspace extends EventEmitter<{ change: [WorkspaceChange] }> {
   thread(channel: string, threadTs: string): SlackMessage[] {
     return this.channelMessages(channel).filter((m) => !m.deleted && (m.ts === threadTs || m.thread_ts === threadTs));
   }
+
+  /** The conversation as plain data (people and channels come from the config, so they are not part of it). */
+  snapshot(): WorkspaceSnapshot {
+    return {
+      lastTs: this.lastTs,
+      counter: this.counter,
+      messages: [...this.messages.values()].flat(),
+      ephemerals: [...this.ephemerals],
+      views: [...this.views.values()],
+    };
+  }
+
+  /** Puts a saved conversation back, replacing what is held; watchers are not told (nothing new happened). */
+  restore(snapshot: WorkspaceSnapshot): void {
+    this.lastTs = Math.max(this.lastTs, snapshot.lastTs);
+    this.counter = Math.max(this.counter, snapshot.counter);
+    for (const list of this.messages.values()) list.length = 0;
+    for (const message of snapshot.messages) this.channelMessages(message.channel).push(message);
+    for (const list of this.messages.values()) list.sort((a, b) => compareTs(a.ts, b.ts));
+    this.ephemerals.splice(0, this.ephemerals.length, ...snapshot.ephemerals);
+    this.views.clear();
+    for (const view of snapshot.views) this.views.set(view.id, view);
+  }
+}
+
+export interface WorkspaceSnapshot {
+  lastTs: number;
+  counter: number;
+  messages: SlackMessage[];
+  ephemerals: EphemeralMessage[];
+  views: OpenView[];
 }
 
 export function formatTs(micros: number): string {

@@ -7,7 +7,7 @@ import { FEEDBACK_STATUSES, type FeedbackStatus, feedback } from "../db/schema.j
 import { type Feature, UserError } from "../feature.js";
 import { pruneEventIds } from "../slack/dedupe.js";
 import { cutList, escapeMrkdwn, quoteSlackText, truncate } from "../slack/text.js";
-import { formatAge } from "../time.js";
+import { formatAgo } from "../time.js";
 import { analysisMessage } from "./report.js";
 import { FeedbackService, slackMessageSchema } from "./service.js";
 import { feedbackStats } from "./stats.js";
@@ -136,8 +136,8 @@ export function feedbackFeature(service: FeedbackService): Feature {
           }
           const lines = rows.map((f) => {
             const firstLine = truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
-            const link = f.permalink ? ` <${f.permalink}|open>` : "";
-            return `*#${f.id}* · ${formatAge(f.postedAt)} · ${f.kind} · ${f.priority}${f.status !== "open" ? ` · ${f.status}` : ""} · <@${f.author}> · ${firstLine}${link}`;
+            const link = f.permalink ? ` · <${f.permalink}|message>` : "";
+            return `*#${f.id}* · ${f.status} · ${f.priority} · ${f.kind} · <@${f.author}>, ${formatAgo(f.postedAt)} · ${firstLine}${link}`;
           });
           const more = total > rows.length ? `\n…and ${total - rows.length} more` : "";
           await ctx.reply({ text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900) });

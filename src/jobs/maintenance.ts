@@ -2,7 +2,7 @@ import type { KnownBlock } from "@slack/types";
 import type { Config } from "../config/schema.js";
 import type { Executor } from "../db/client.js";
 import { feedbackStats } from "../feedback/stats.js";
-import { escapeMrkdwn } from "../slack/text.js";
+import { escapeMrkdwn, plural } from "../slack/text.js";
 import { formatDate, formatDateTime } from "../time.js";
 import { context, fitted, header, listed, oneLine, section } from "./blocks.js";
 import type { JobName } from "./catalog.js";
@@ -16,7 +16,6 @@ import {
   type Period,
   releaseEvents,
 } from "./figures.js";
-import { plural } from "./outputs.js";
 import { feedbackLine } from "./report.js";
 import { latestRuns } from "./store.js";
 
@@ -88,7 +87,7 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
           lines: health.map((h) =>
             h.checks === 0
               ? `• *${h.environment}*: no checks in the period`
-              : `• *${h.environment}*: p50 ${h.p50 ?? "?"} ms · p95 ${h.p95 ?? "?"} ms · max ${h.max ?? "?"} ms · ${((h.passed / h.checks) * 100).toFixed(1)}% of ${h.checks} checks passed` +
+              : `• *${h.environment}*: p50 ${h.p50 ?? "?"} ms · p95 ${h.p95 ?? "?"} ms · max ${h.max ?? "?"} ms · ${((h.passed / h.checks) * 100).toFixed(1)}% of ${plural(h.checks, "check")} passed` +
                 (slow.includes(h) ? ` · :warning: p95 above the ${limitOf(h.environment)} ms limit` : ""),
           ),
         },
@@ -147,7 +146,7 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
         },
         {
           heading: "Availability per environment",
-          lines: health.map((h) => (h.checks === 0 ? `• *${h.environment}*: not checked` : `• *${h.environment}*: ${percent(h.passed, h.checks)} of ${h.checks} checks passed · p95 ${h.p95 ?? "?"} ms`)),
+          lines: health.map((h) => (h.checks === 0 ? `• *${h.environment}*: not checked` : `• *${h.environment}*: ${percent(h.passed, h.checks)} of ${plural(h.checks, "check")} passed · p95 ${h.p95 ?? "?"} ms`)),
         },
         { heading: "Job reliability", lines: [`• ${plural(jobs.total, "run")}: ${jobs.byStatus.map((c) => `${c.count} ${c.key}`).join(", ") || "none"}`, ...jobs.failuresByJob.map((c) => `• *${c.key}* failed ${c.count}×`)] },
       ],

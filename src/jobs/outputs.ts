@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import semver from "semver";
 import { formatDuration } from "../config/duration.js";
 import { type RunResult, TAIL_CHARS } from "../exec/run.js";
+import { plural } from "../slack/text.js";
 import type { JobOutcome } from "./registry.js";
 
 /**
@@ -193,8 +194,4 @@ function andMore(rest: number): string {
 
 function clipTail(value: string): string {
   return value.length <= TAIL_CHARS ? value : `${value.slice(0, TAIL_CHARS - 1)}…`;
-}
-
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

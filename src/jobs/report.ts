@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 import type { Count, FeedbackItem } from "../feedback/stats.js";
 import { stateLabel } from "../releases/blocks.js";
-import { escapeMrkdwn } from "../slack/text.js";
+import { escapeMrkdwn, plural } from "../slack/text.js";
 import { formatAge, formatDate, formatDateTime } from "../time.js";
 import { context, divider, fieldsSection, fitted, header, listed, oneLine, section } from "./blocks.js";
 import type { EnvironmentHealth, OrchestratorFigures } from "./figures.js";
@@ -106,7 +106,7 @@ export function plainRecommendations(figures: OrchestratorFigures): string[] {
 }
 
 export function feedbackLine(f: FeedbackItem, now: Date): string {
-  const link = f.permalink ? ` <${f.permalink}|open>` : "";
+  const link = f.permalink ? ` <${f.permalink}|message>` : "";
   return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${escapeMrkdwn(oneLine(f.text, 100))}${link}`;
 }
 
@@ -116,7 +116,7 @@ function healthField(h: EnvironmentHealth, tz: string): string {
   if (h.checks === 0) return `*${h.environment}* — ${state}${since}\n_no checks in the period_`;
   const uptime = ((h.passed / h.checks) * 100).toFixed(1);
   const latency = h.p50 === null ? "" : ` · p50 ${h.p50} ms · p95 ${h.p95} ms · max ${h.max} ms`;
-  return `*${h.environment}* — ${state}${since}\n${h.checks} checks, ${uptime}% passed${latency}`;
+  return `*${h.environment}* — ${state}${since}\n${plural(h.checks, "check")}, ${uptime}% passed${latency}`;
 }
 
 function countOf(counts: Count[], key: string): number {

@@ -119,18 +119,19 @@ export function releasesFeature(releases: ReleaseService): Feature {
           const sections = await Promise.all(trail.map(async ({ release, transitions, approvals }) => {
             const until = transitions.at(-1)?.at ?? release.updatedAt;
             const freezes = await freezesDuring(db, release.environment, release.createdAt, until);
+            // Approvals before transitions, so at equal times (one transaction) an approval comes before the transition it caused.
             const events = [
               ...freezes.flatMap((f) => [
                 { at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` },
                 ...(f.endedAt ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
               ]),
+              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
               ...transitions.map((t) => ({
                 at: t.at,
                 text: t.fromState
                   ? `${t.fromState.replace("_", " ")} → *${t.toState.replace("_", " ")}* by ${actor(t.actor)}${t.detail ? `: ${escapeMrkdwn(t.detail)}` : ""}`
                   : `*requested* by ${actor(t.actor)}${t.detail && (release.kind === "rollback" || release.emergency !== null) ? `: ${escapeMrkdwn(t.detail)}` : ""}`,
               })),
-              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
             ].sort((a, b) => a.at.getTime() - b.at.getTime());
             const lines = cutList(events.map((e) => `• ${formatDateTime(e.at, config.timezone, false)} — ${e.text}`), 25);
             const marks = [release.emergency !== null ? ` 🚨 emergency: ${escapeMrkdwn(release.emergency)}` : "", release.kind === "rollback" ? " (rollback, no gates)" : ""].join("");

@@ -23,6 +23,7 @@ import {
   expirePending,
   failInterrupted,
   failOnShutdown,
+  forgetMessage,
   getRelease,
   goLive,
   HEARTBEAT_MS,
@@ -164,9 +165,11 @@ export class ReleaseService {
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
 
+  /** The refusal for a release already in flight, linking its message (posted again when it is gone, so it can always be acted on). */
   private async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
-    const link = flying ? await this.permalink(flying) : undefined;
-    return `\`${version}\` is already in flight to ${environment}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${link ? ` <${link}|See its message>.` : ""}`;
+    const shown = flying ? await this.showMessage(flying) : undefined;
+    const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
+    return `\`${version}\` is already in flight to ${environment}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${where}`;
   }
 
   /**
@@ -623,6 +626,35 @@ export class ReleaseService {
     } catch (error) {
       this.services.log.error("could not post an alert", { releaseId: release.id, error });
     }
+  }
+
+  /**
+   * The link to a release's message, posting the message again when Slack no longer has it (deleted, or a
+   * workspace that lost it), so a release in flight can always be acted on. Only a definite "not there"
+   * reposts: an error reaching Slack leaves the message as it is.
+   */
+  private async showMessage(release: Release): Promise<{ permalink?: string; reposted: boolean }> {
+    const { db, slack, log } = this.services;
+    let reposted = false;
+    if (release.channel && release.messageTs) {
+      const gone = await slack.conversations
+        .history({ channel: release.channel, latest: release.messageTs, oldest: release.messageTs, inclusive: true, limit: 1 })
+        .then((result) => !(result.messages ?? []).some((m) => m.ts === release.messageTs && m.subtype !== "tombstone"))
+        .catch((error: unknown) => {
+          log.warn("could not check a release message", { releaseId: release.id, error });
+          return false;
+        });
+      if (gone && (await forgetMessage(db, release.id, release.messageTs))) {
+        log.info("release message gone from Slack; posting it again", { releaseId: release.id, previousTs: release.messageTs });
+        reposted = true;
+      }
+    } else {
+      reposted = true;
+    }
+    if (reposted) await this.refresh(release.id);
+    const current = (await getRelease(db, release.id)) ?? release;
+    const permalink = await this.permalink(current);
+    return { ...(permalink ? { permalink } : {}), reposted };
   }
 
   async permalink(release: Release): Promise<string | undefined> {

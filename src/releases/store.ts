@@ -392,3 +392,9 @@ export async function inFlightOn(db: Executor, environments: string[]): Promise<
   if (environments.length === 0) return [];
   return db.select().from(releases).where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }
+
+/** Forgets a release message that is gone from Slack, unless another replica already replaced it; true when this call did. */
+export async function forgetMessage(db: Db, id: number, ts: string): Promise<boolean> {
+  const rows = await db.update(releases).set({ messageTs: null }).where(and(eq(releases.id, id), eq(releases.messageTs, ts))).returning({ id: releases.id });
+  return rows.length > 0;
+}

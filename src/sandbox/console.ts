@@ -64,6 +64,8 @@ export interface ConsoleMessage {
 export interface ConsoleState {
   botUserId: string;
   command: string;
+  /** The config's timezone: message times are shown in it, beside the bot's own times. */
+  timezone: string;
   as: string;
   channel: string;
   people: ConsolePerson[];
@@ -258,6 +260,7 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
     return {
       botUserId: emulator.botUserId,
       command: config.command,
+      timezone: config.timezone,
       as,
       channel: current,
       people,

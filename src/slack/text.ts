@@ -30,3 +30,8 @@ export function cutList(lines: string[], limit: number): string[] {
 export function quoteSlackText(text: string): string {
   return text.replace(/<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>/g, (_match, name: string) => `@${name.replace(/^subteam\^.*/, "group")}`);
 }
+
+/** "1 check", "2 checks": a count with its noun. */
+export function plural(count: number, noun: string, many = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : many}`;
+}

@@ -29,10 +29,16 @@ export class StatusBoard {
     return this.inFlight;
   }
 
-  /** Every section, each rendered independently so one failing source does not hide the others. */
-  private async renderNow(): Promise<{ text: string; blocks: KnownBlock[] }> {
+  /** Only the named sections under their own heading: a mention's answer to one question. */
+  renderOnly(titles: readonly string[], heading: string): Promise<{ text: string; blocks: KnownBlock[] }> {
+    return this.renderNow(titles, heading);
+  }
+
+  /** Every section (or the named ones), each rendered independently so one failing source does not hide the others. */
+  private async renderNow(titles?: readonly string[], heading = "Orchestrator status"): Promise<{ text: string; blocks: KnownBlock[] }> {
+    const chosen = titles ? this.sections.filter((section) => titles.includes(section.title)) : this.sections;
     const rendered = await Promise.all(
-      this.sections.map(async (section) => {
+      chosen.map(async (section) => {
         try {
           return { title: section.title, body: await section.render() };
         } catch {
@@ -40,7 +46,7 @@ export class StatusBoard {
         }
       }),
     );
-    const blocks: KnownBlock[] = [{ type: "header", text: { type: "plain_text", text: "Orchestrator status" } }];
+    const blocks: KnownBlock[] = [{ type: "header", text: { type: "plain_text", text: heading } }];
     for (const { title, body } of rendered) {
       blocks.push({ type: "section", text: { type: "mrkdwn", text: `*${title}*\n${body}`.slice(0, 3000) } });
     }

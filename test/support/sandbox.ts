@@ -2,7 +2,8 @@ import { type Browser, chromium, type Locator, type Page } from "playwright-core
 import { type Orchestrator, startOrchestrator } from "../../src/app.js";
 import type { SlackEmulator } from "../../src/emulator/emulator.js";
 import { testConfig, USERS } from "./config.js";
-import { openTestDatabase, type TestDatabase } from "./db.js";
+import type { LoadedConfig } from "../../src/config/load.js";
+import { type DbKind, openTestDatabase, type TestDatabase } from "./db.js";
 
 /** The people of the test workspace, as the sandbox's `sandbox.users` block names them. */
 export const PEOPLE = {
@@ -30,12 +31,26 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+export function sandboxConfig(dir?: string): LoadedConfig {
+  return testConfig({ extra: SANDBOX_YAML, ...(dir ? { dir } : {}) });
+}
+
+export interface SandboxOptions {
+  kind?: DbKind;
+  /** A database kept across restarts: the caller closes it. */
+  db?: TestDatabase;
+  loaded?: LoadedConfig;
+  /** Where the sandbox keeps its workspace; none: not kept. */
+  dataDir?: string;
+  port?: number;
+}
+
 /** The bot in sandbox mode, in-process, as `npm start` runs it without Slack variables. */
-export async function startSandbox(): Promise<Sandbox> {
-  const db = await openTestDatabase("pglite");
-  const loaded = testConfig({ extra: SANDBOX_YAML });
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const db = options.db ?? (await openTestDatabase(options.kind ?? "pglite"));
+  const loaded = options.loaded ?? sandboxConfig();
   const orchestrator = await startOrchestrator({
-    env: { mode: { kind: "sandbox" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
+    env: { mode: { kind: "sandbox" }, port: options.port ?? 0, dataDir: options.dataDir ?? "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
     loaded,
     database: db.database,
     host: "127.0.0.1",
@@ -53,7 +68,7 @@ export async function startSandbox(): Promise<Sandbox> {
     url: orchestrator.url,
     stop: async () => {
       await orchestrator.stop();
-      await db.close();
+      if (!options.db) await db.close();
     },
   };
 }
@@ -68,7 +83,8 @@ export function launchBrowser(): Promise<Browser> {
 
 /** A fresh page (its own storage) on the console, at the size the screenshot is taken at. */
 export async function openConsole(browser: Browser, url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  // A browser zone far from the config's (Asia/Bangkok), so a time shown in the browser's zone would show.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, timezoneId: "America/New_York" });
   const page = await context.newPage();
   await page.goto(url);
   await page.locator("#person-card .person-name").waitFor();

@@ -62,6 +62,8 @@ const nodes = {
 
 // ------------------------------------------------------------------ talking to the server
 
+const RESTARTING = "The bot is restarting";
+
 let refreshing = null;
 let refreshAgain = false;
 let refreshTimer;
@@ -96,7 +98,8 @@ async function refresh() {
         ui.data = data;
         render();
       } catch (error) {
-        setConnection(false, `Cannot reach the bot (${error.message})`);
+        // fetch rejects (a TypeError, "Failed to fetch") only when nothing answers: the bot is stopped or starting again.
+        setConnection(false, error instanceof TypeError ? `${RESTARTING}; reconnecting…` : `Cannot reach the bot (${error.message})`);
       }
     } while (refreshAgain);
   })().finally(() => {
@@ -110,6 +113,8 @@ async function act(action) {
     method: "POST",
     headers: { "content-type": "application/json", "x-orchestrator-console": "1" },
     body: JSON.stringify({ as: ui.as, ...action }),
+  }).catch(() => {
+    throw new Error(`${RESTARTING}: try again in a moment.`);
   });
   const result = await response.json().catch(() => ({ ok: false, error: `HTTP ${response.status}` }));
   scheduleRefresh();
@@ -134,7 +139,7 @@ function connect() {
     setConnection(true);
     scheduleRefresh();
   });
-  events.addEventListener("error", () => setConnection(false, "Reconnecting to the bot…"));
+  events.addEventListener("error", () => setConnection(false, `${RESTARTING}; reconnecting…`));
 }
 
 function setConnection(up, text) {
@@ -157,6 +162,16 @@ function compareTs(a, b) {
 
 function timeOf(ts) {
   return new Date(Number(ts) * 1000);
+}
+
+/** "14:14": a message's time in the configured timezone, as the bot writes its own times (not the browser's zone). */
+function clockOf(ts) {
+  return timeOf(ts).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: ui.data?.timezone });
+}
+
+function fullTimeOf(ts) {
+  const zone = ui.data?.timezone;
+  return `${timeOf(ts).toLocaleString("en-GB", { timeZone: zone })}${zone ? ` (${zone})` : ""}`;
 }
 
 function mrkdwnContext() {
@@ -478,7 +493,7 @@ function messageNode(message, { inThread, isParent = false }) {
         { class: "message-meta" },
         h("span", { class: "author", text: name }),
         bot ? h("span", { class: "app-badge", text: "APP" }) : author ? roleBadges(author) : null,
-        h("time", { datetime: timeOf(message.ts).toISOString(), title: timeOf(message.ts).toLocaleString(), text: timeOf(message.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }),
+        h("time", { datetime: timeOf(message.ts).toISOString(), title: fullTimeOf(message.ts), text: clockOf(message.ts) }),
       ),
       message.broadcast && !inThread ? h("button", { type: "button", class: "broadcast-note", text: "replied to a thread", onclick: () => openThread(message.threadTs) }) : null,
       content,
@@ -489,7 +504,7 @@ function messageNode(message, { inThread, isParent = false }) {
             "button",
             { type: "button", class: "thread-link", onclick: () => openThread(message.ts) },
             h("span", { class: "thread-count-link", text: replies.length === 1 ? "1 reply" : `${replies.length} replies` }),
-            h("span", { class: "thread-last", text: `Last reply ${timeOf(replies.at(-1).ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` }),
+            h("span", { class: "thread-last", text: `Last reply ${clockOf(replies.at(-1).ts)}` }),
           )
         : null,
     ),
@@ -538,7 +553,7 @@ function messageToolbar(message, { inThread, isParent, mine }) {
         : []),
     ]),
   );
-  const add = h("button", { type: "button", class: "tool", title: "Add reaction", "aria-label": "Add reaction", text: "☺＋" });
+  const add = h("button", { type: "button", class: "tool", title: "Add reaction", "aria-label": "Add reaction", text: "☺+" });
   add.addEventListener("click", () => openReactionPicker(add, react));
   return h(
     "div",
@@ -567,7 +582,7 @@ function ephemeralNode(ephemeral) {
         { class: "message-meta" },
         h("span", { class: "author", text: slackError ? "Slackbot" : "Orchestrator" }),
         slackError ? null : h("span", { class: "app-badge", text: "APP" }),
-        h("time", { text: timeOf(ephemeral.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }),
+        h("time", { title: fullTimeOf(ephemeral.ts), text: clockOf(ephemeral.ts) }),
         h("span", { class: "only-you", text: "Only visible to you" }),
       ),
       h("div", { class: "message-content" }, body),
