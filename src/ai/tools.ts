@@ -5,7 +5,7 @@ import type { Services } from "../feature.js";
 import { feedbackStats } from "../feedback/stats.js";
 import { recentFeedback } from "../feedback/store.js";
 import { JOB_NAMES } from "../jobs/catalog.js";
-import { normalizeVersion } from "../releases/machine.js";
+import { normalizeVersion, tallyApprovals } from "../releases/machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "../releases/queries.js";
 import type { ReleaseService } from "../releases/service.js";
 import { auditTrail } from "../releases/store.js";
@@ -62,7 +62,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
           liveSince: live.get(env.name)?.liveAt.toISOString() ?? null,
           lastHealth: health.get(env.name) ?? null,
         })),
-        releasesInFlight: flying.map((r) => ({ id: r.id, version: r.version, environment: r.environment, state: r.state, approvals: r.approvals, approvalsNeeded: r.requiredApprovals, requester: r.requester })),
+        releasesInFlight: flying.map((r) => ({ id: r.id, version: r.version, environment: r.environment, state: r.state, approvals: tallyApprovals({ requester: r.requester, approvers: config.people.approvers, approvedBy: r.approvedBy }).counting.length, approvalsNeeded: r.requiredApprovals, requester: r.requester })),
         feedbackByStatus: Object.fromEntries(counts.map((c) => [c.status, c.count])),
         approvers: config.people.approvers,
       };

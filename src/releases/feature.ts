@@ -6,7 +6,7 @@ import type { Feature } from "../feature.js";
 import { cutList, escapeMrkdwn } from "../slack/text.js";
 import { formatAge, formatDateTime } from "../time.js";
 import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, rejectModal, stateLabel } from "./blocks.js";
-import { normalizeVersion } from "./machine.js";
+import { isWithdrawal, normalizeVersion, tallyApprovals } from "./machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 import type { ReleaseService } from "./service.js";
 import { auditTrail } from "./store.js";
@@ -106,7 +106,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
           await tell(respond, allowed.reason);
           return;
         }
-        await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment) });
+        await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)) });
       } catch (error) {
         await tell(respond, failed("reject click", error));
       }
@@ -153,7 +153,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         return cutList(
           flying.map(
             (r) =>
-              `• \`${escapeMrkdwn(r.version)}\` → ${r.environment}: ${stateLabel(r.state)}${r.state === "awaiting_approval" ? ` (${r.approvals}/${r.requiredApprovals})` : ""}, requested by <@${r.requester}> ${formatAge(r.createdAt)} ago`,
+              `• \`${escapeMrkdwn(r.version)}\` → ${r.environment}: ${stateLabel(r.state)}${r.state === "awaiting_approval" ? ` (${tallyApprovals({ requester: r.requester, approvers: config.people.approvers, approvedBy: r.approvedBy }).counting.length}/${r.requiredApprovals})` : ""}, requested by <@${r.requester}> ${formatAge(r.createdAt)} ago`,
           ),
           15,
         ).join("\n");

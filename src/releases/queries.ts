@@ -24,7 +24,8 @@ export async function releasesInFlight(db: Executor) {
       requester: releases.requester,
       requiredApprovals: releases.requiredApprovals,
       createdAt: releases.createdAt,
-      approvals: sql<number>`(select count(*)::int from ${approvals} where ${approvals.releaseId} = ${releases.id})`,
+      /** Everyone who approved; `tallyApprovals` says which of them count. */
+      approvedBy: sql<string[]>`array(select ${approvals.approver} from ${approvals} where ${approvals.releaseId} = ${releases.id} order by ${approvals.at})`,
     })
     .from(releases)
     .where(inArray(releases.state, IN_FLIGHT))

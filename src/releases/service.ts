@@ -7,7 +7,7 @@ import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { stateLabel, releaseMessage, type ReleaseView } from "./blocks.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { runGates } from "./gates.js";
-import { checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
+import { checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
 import {
   approve,
   approversOf,
@@ -152,7 +152,7 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter);
+    const outcome = await approve(db, releaseId, user, replicaId, { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers });
     switch (outcome.kind) {
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
@@ -185,7 +185,7 @@ export class ReleaseService {
   async canReject(releaseId: number, user: string): Promise<{ ok: true; release: Release } | { ok: false; reason: string }> {
     const release = await getRelease(this.services.db, releaseId);
     if (!release) return { ok: false, reason: "This release no longer exists." };
-    const verdict = checkReject({ state: release.state, approvers: this.config.people.approvers }, user);
+    const verdict = checkReject({ state: release.state, approvers: this.config.people.approvers, requester: release.requester }, user);
     return verdict.ok ? { ok: true, release } : verdict;
   }
 
@@ -196,13 +196,15 @@ export class ReleaseService {
   async reject(releaseId: number, user: string, reason: string): Promise<string | undefined> {
     const allowed = await this.canReject(releaseId, user);
     if (!allowed.ok) return allowed.reason;
-    const moved = await transition(this.services.db, releaseId, "rejected", user, reason, { reason });
+    const withdrawn = isWithdrawal(allowed.release.requester, user);
+    const moved = await transition(this.services.db, releaseId, "rejected", user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, { reason });
     if (!moved) {
       const now = await getRelease(this.services.db, releaseId);
-      return `This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be rejected.`;
+      return `This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`;
     }
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
-    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.afterMove(moved, `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`));
+    const note = withdrawn ? `<@${user}> withdrew the release (${WITHDRAWN}): ${escapeMrkdwn(reason)}` : `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`;
+    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.afterMove(moved, note));
     return undefined;
   }
 
@@ -374,7 +376,7 @@ export class ReleaseService {
         .limit(1);
       rejectedBy = row?.actor;
     }
-    return { release, view: { ...release, approvals, ...(rejectedBy ? { rejectedBy } : {}) } };
+    return { release, view: { ...release, approvals, approvers: this.config.people.approvers, ...(rejectedBy ? { rejectedBy } : {}) } };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
 import { approvals, type GateResult, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
-import { canTransition } from "./machine.js";
+import { canTransition, tallyApprovals } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
 export type Release = typeof releases.$inferSelect;
@@ -102,6 +102,7 @@ export async function saveGates(db: Db, id: number, gates: GateResult[]): Promis
 }
 
 export type ApprovalOutcome =
+  /** `approvals`: how many count now (current approvers, not the requester). */
   | { kind: "counted"; release: Release; approvals: number }
   | { kind: "deploy"; release: Release; approvals: number }
   | { kind: "not_awaiting"; state: ReleaseState | undefined }
@@ -116,7 +117,14 @@ export type ApprovalOutcome =
  * approvals; only the transaction whose count reaches the threshold moves the state, and only its
  * caller starts the deploy, after the commit.
  */
-export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number): Promise<ApprovalOutcome> {
+export async function approve(
+  db: Db,
+  releaseId: number,
+  approver: string,
+  owner: string,
+  rules: { expiresAfterMs: number; approvers: readonly string[] },
+): Promise<ApprovalOutcome> {
+  const { expiresAfterMs } = rules;
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
       // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
@@ -137,7 +145,8 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
       }
       const inserted = await tx.insert(approvals).values({ releaseId, approver }).onConflictDoNothing().returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };
-      const [{ count } = { count: 0 }] = await tx.select({ count: sql<number>`count(*)::int` }).from(approvals).where(eq(approvals.releaseId, releaseId));
+      const recorded = await tx.select({ approver: approvals.approver }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
+      const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
       if (count < locked.requiredApprovals) return { kind: "counted", release: locked, approvals: count };
       const moved = await moveRelease(tx, releaseId, "deploying", approver, `approved (${count}/${locked.requiredApprovals}); deploy starts`, {
         owner,
