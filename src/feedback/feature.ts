@@ -13,6 +13,7 @@ import { FeedbackService, slackMessageSchema } from "./service.js";
 import { feedbackStats } from "./stats.js";
 import { addManualFeedback, linkSprint, recentFeedback, setStatus } from "./store.js";
 import { triageByRules } from "./triage.js";
+import { type FeedbackAccess, forAudience, hiddenText } from "./visibility.js";
 
 export const RECORD_SHORTCUT = "record_feedback";
 
@@ -42,7 +43,7 @@ const period = z
   .optional();
 
 /** Stakeholder feedback (SPEC §5): capture from Slack, backfill, triage, and the `feedback` commands. */
-export function feedbackFeature(service: FeedbackService): Feature {
+export function feedbackFeature(service: FeedbackService, access: FeedbackAccess): Feature {
   return ({ app, services, commands, status, jobs, onStart }) => {
     const { config, db, log, background } = services;
 
@@ -134,13 +135,18 @@ export function feedbackFeature(service: FeedbackService): Feature {
             await ctx.reply({ text: `No ${label} feedback.` });
             return;
           }
-          const lines = rows.map((f) => {
-            const firstLine = truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
+          // Every item is listed, but its text only for someone who may read it (SPEC §2a).
+          const shown = forAudience(rows, await access.person(ctx.user, rows.map((f) => f.channel)));
+          const lines = shown.map((f) => {
+            const firstLine = f.text === null ? hiddenText(f.channel) : truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
             const link = f.permalink ? ` <${f.permalink}|open>` : "";
             return `*#${f.id}* · ${formatAge(f.postedAt)} · ${f.kind} · ${f.priority}${f.status !== "open" ? ` · ${f.status}` : ""} · <@${f.author}> · ${firstLine}${link}`;
           });
           const more = total > rows.length ? `\n…and ${total - rows.length} more` : "";
-          await ctx.reply({ text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900) });
+          await ctx.reply({
+            text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900),
+            ...(shown.some((f) => f.text !== null) ? { confidential: true } : {}),
+          });
         },
       }),
       defineCommand({
