@@ -21,6 +21,7 @@ const messageEvent = z.object({
   channel: z.string(),
   subtype: z.string().optional(),
   message: slackMessageSchema.optional(),
+  previous_message: slackMessageSchema.optional(),
   deleted_ts: z.string().optional(),
 });
 
@@ -52,13 +53,18 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
     app.event("message", async ({ event }) => {
       const parsed = messageEvent.safeParse(event);
       if (!parsed.success) return;
-      const { channel, subtype } = parsed.data;
-      if (subtype === "message_changed" && parsed.data.message) {
-        await service.edit(channel, parsed.data.message);
+      const { channel, subtype, message: changed, previous_message: previous } = parsed.data;
+      // A thread parent deleted while it has replies becomes a tombstone ("This message was deleted."): a deletion.
+      if (subtype === "message_changed" && changed?.subtype === "tombstone") {
+        await service.remove(channel, changed.ts, previous);
+        return;
+      }
+      if (subtype === "message_changed" && changed) {
+        await service.edit(channel, changed);
         return;
       }
       if (subtype === "message_deleted" && parsed.data.deleted_ts) {
-        await service.remove(channel, parsed.data.deleted_ts);
+        await service.remove(channel, parsed.data.deleted_ts, previous);
         return;
       }
       const message = slackMessageSchema.safeParse(event);
@@ -224,7 +230,11 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       await pruneEventIds(db);
       const recorded = reports.reduce((n, r) => n + r.recorded, 0);
       const lines = cutList(
-        reports.map((r) => (r.error ? `<#${r.channel}>: could not be read (${r.error})` : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads)`)),
+        reports.map((r) =>
+          r.error
+            ? `<#${r.channel}>: could not be read (${r.error})`
+            : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads); ${r.updated} edited, ${r.deleted} deleted since`,
+        ),
         10,
       );
       const failed = reports.filter((r) => r.error);
