@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import { serveEmulator } from "../src/emulator/server.js";
-import { startTestBot, type TestBot, testEmulator } from "./support/bot.js";
+import { eventually, startTestBot, type TestBot, testEmulator } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfigYaml, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 import { buttonsOf, deploysIn, lastEphemeral, releaseMessageOf, releaseRow, transitionsOf, waitForMessageState } from "./support/releases.js";
@@ -94,9 +94,14 @@ describe.each(dbKinds())("approvers now, and withdrawal by the requester, on %s"
     await waitForMessageState(bot, "2.1.0", "production", "awaiting approval");
     // The requester is no approver, yet their Reject opens the dialog, as a withdrawal.
     expect(await click(USERS.engineer, "2.1.0", "release_reject")).toBeUndefined();
-    const view = [...emulator.workspace.views.values()].find((v) => v.user === USERS.engineer && !v.closed);
-    expect(view?.view).toMatchObject({ callback_id: "release_reject_modal", title: { text: "Withdraw release" }, submit: { text: "Withdraw" } });
-    const submitted = await emulator.submitView(USERS.engineer, view!.id, { reason: { reason_input: "Found a config typo; will cut 2.1.1" } });
+    // The dialog opens after the click's ack.
+    const view = await eventually(() => {
+      const open = [...emulator.workspace.views.values()].find((v) => v.user === USERS.engineer && !v.closed);
+      if (!open) throw new Error("no dialog open yet");
+      return open;
+    });
+    expect(view.view).toMatchObject({ callback_id: "release_reject_modal", title: { text: "Withdraw release" }, submit: { text: "Withdraw" } });
+    const submitted = await emulator.submitView(USERS.engineer, view.id, { reason: { reason_input: "Found a config typo; will cut 2.1.1" } });
     expect(submitted.status).toBe(200);
     await bot.idle();
 
