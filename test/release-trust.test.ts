@@ -80,6 +80,8 @@ describe.each(dbKinds())("approvers now, and withdrawal by the requester, on %s"
     expect(shown).toMatch(/:white_check_mark: <@U0APPROVER2> — /);
     expect(buttonsOf(message)).toEqual(["release_approve", "release_reject"]);
     expect(await command(USERS.engineer, "status")).toContain("`2.0.0` → production: :large_yellow_circle: Awaiting approval (1/2)");
+    await command(USERS.engineer, "report");
+    expect(JSON.stringify(emulator.ephemeralsFor(USERS.engineer, CHANNELS.general).at(-1)?.blocks)).toContain("`2.0.0` → production: 1/2 approvals");
 
     // A current approver's second approval completes it.
     expect(await click(USERS.approver3, "2.0.0", "release_approve")).toBe("Your approval completed the release; deploying `2.0.0` to production.");
