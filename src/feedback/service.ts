@@ -250,7 +250,7 @@ export class FeedbackService {
   private async backfillChannel(channel: FeedbackChannelConfig, signal?: AbortSignal): Promise<BackfillReport> {
     const { slack, db, bot } = this.services;
     // Messages recorded while this pass reads were not in what it read: only older ones are checked for deletion.
-    const readStart = dateToTs(new Date(Date.now() - DELETION_CHECK_MARGIN_MS));
+    const checkBefore = dateToTs(new Date(Date.now() - DELETION_CHECK_MARGIN_MS));
     const windowStart = dateToTs(new Date(Date.now() - THREAD_WINDOW_DAYS * 86_400_000));
     const start = (await backfillStart(db, channel.channel)) ?? windowStart;
     const oldest = (Number(start) - BACKFILL_OVERLAP_SECONDS).toFixed(6);
@@ -313,7 +313,7 @@ export class FeedbackService {
     }
     // Everything in the window was read: a recorded message history no longer returns was deleted.
     for (const [ts, known] of recorded) {
-      if (known.deleted || seen.has(ts) || compareTs(ts, readStart) >= 0) continue;
+      if (known.deleted || seen.has(ts) || compareTs(ts, checkBefore) >= 0) continue;
       const topLevel = !known.threadTs || known.threadTs === ts;
       const inReadThread = known.threadTs !== null && readThreads.has(known.threadTs) && compareTs(ts, oldest) > 0;
       if ((topLevel || inReadThread) && (await markDeleted(db, channel.channel, ts))) report.deleted += 1;
