@@ -73,7 +73,7 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     },
   ];
   if (view.gates.length > 0) {
-    const firstApprover = tally.counting[0] ?? view.approvals[0]?.approver;
+    const firstApprover = tally.counting[0];
     const lines = view.gates.map((gate) => {
       const detail = gate.kind === "manual" && firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(truncate(gate.detail, 300));
       return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${detail}`;
