@@ -750,7 +750,8 @@ export class SlackEmulator {
   // ---------------------------------------------------------------- delivery
 
   private echo(message: SlackMessage, _kind: "message"): void {
-    if (this.options.echoBotMessages === false) return;
+    // An app whose Request URL is not set yet (the bot still starting) gets no events, as in Slack.
+    if (this.options.echoBotMessages === false || this.requestUrls.length === 0) return;
     this.dispatchEvent({ ...publicMessage(message), channel: message.channel, event_ts: message.ts, channel_type: "channel" });
   }
 

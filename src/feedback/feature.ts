@@ -81,20 +81,23 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
 
     app.shortcut<MessageShortcut>(RECORD_SHORTCUT, async ({ ack, shortcut, respond }) => {
       await ack();
-      const message = slackMessageSchema.safeParse(shortcut.message);
-      if (!message.success) {
-        await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
-        return;
-      }
-      let text: string;
-      try {
-        const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
-        text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
-      } catch (error) {
-        log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
-        text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
-      }
-      await respond({ response_type: "ephemeral", text });
+      // After the ack, tracked, so shutdown waits for the answer.
+      void background.run("record feedback from the shortcut", async () => {
+        const message = slackMessageSchema.safeParse(shortcut.message);
+        if (!message.success) {
+          await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
+          return;
+        }
+        let text: string;
+        try {
+          const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
+          text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
+        } catch (error) {
+          log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
+          text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
+        }
+        await respond({ response_type: "ephemeral", text });
+      });
     });
 
     commands.add(

@@ -100,16 +100,19 @@ export function releasesFeature(releases: ReleaseService): Feature {
     app.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
       await ack();
       const releaseId = Number(action.value);
-      try {
-        const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
-        if (!allowed.ok) {
-          await tell(respond, allowed.reason);
-          return;
+      // Tracked like the approve click, so shutdown (and a test waiting for quiet) sees it through.
+      void background.run(`reject click on release #${releaseId}`, async () => {
+        try {
+          const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
+          if (!allowed.ok) {
+            await tell(respond, allowed.reason);
+            return;
+          }
+          await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)) });
+        } catch (error) {
+          await tell(respond, failed("reject click", error));
         }
-        await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)) });
-      } catch (error) {
-        await tell(respond, failed("reject click", error));
-      }
+      });
     });
 
     app.view<ViewSubmitAction>(REJECT_MODAL, async ({ ack, body, view }) => {
