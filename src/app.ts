@@ -18,6 +18,7 @@ import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
 import { feedbackFeature } from "./feedback/feature.js";
 import { FeedbackService } from "./feedback/service.js";
+import { FeedbackAccess } from "./feedback/visibility.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { jobsFeature } from "./jobs/feature.js";
 import { JobBodies } from "./jobs/registry.js";
@@ -222,6 +223,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const releases = new ReleaseService(services, options.releaseTimings);
     // Every capability, each registering its own listeners, commands, status lines and jobs.
     const feedback = new FeedbackService(services, options.reactionSpacingMs);
+    const feedbackAccess = new FeedbackAccess(slack, () => config.people.admins, log);
     const claude = env.anthropic.apiKey
       ? new Claude({ apiKey: env.anthropic.apiKey, model: env.anthropic.model, ...(env.anthropic.baseUrl ? { baseUrl: env.anthropic.baseUrl } : {}), ...options.claude }, { db: database.db, log, metrics })
       : undefined;
@@ -231,9 +233,9 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       helpFeature,
       statusFeature,
       releasesFeature(releases),
-      feedbackFeature(feedback),
-      jobsFeature({ timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
-      aiFeature({ prompts, releases, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
+      feedbackFeature(feedback, feedbackAccess),
+      jobsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
+      aiFeature({ prompts, releases, access: feedbackAccess, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
     ];
     for (const feature of features) feature(context);
     listenForCommands(app, commands, services);

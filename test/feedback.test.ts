@@ -62,7 +62,8 @@ describe.each(dbKinds())("feedback capture on %s", (kind) => {
     expect(shortcut.status).toBe(200);
     await bot.orchestrator.services.background.idle();
     await bot.idle();
-    expect(bot.emulator.ephemeralsFor(USERS.admin, CHANNELS.stakeholders).at(-1)?.text).toBe("That message was already recorded as feedback.");
+    // The shortcut is answered after its ack, through response_url.
+    await eventually(() => expect(bot.emulator.ephemeralsFor(USERS.admin, CHANNELS.stakeholders).at(-1)?.text).toBe("That message was already recorded as feedback."));
     await bot.orchestrator.feedback.backfill();
     const matching = (await rows()).filter((r) => r.ts === message.ts);
     expect(matching).toHaveLength(1);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RELEASE_STATES } from "../src/db/schema.js";
 import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
-import { canTransition, checkApprove, checkReject, isFinal, normalizeVersion, statesLeadingTo } from "../src/releases/machine.js";
+import { canTransition, checkApprove, checkReject, isFinal, isWithdrawal, normalizeVersion, statesLeadingTo, tallyApprovals } from "../src/releases/machine.js";
 import { checkBlocks } from "../src/emulator/limits.js";
 
 describe("release state machine", () => {
@@ -46,6 +46,30 @@ describe("release state machine", () => {
     expect(checkReject(facts, "U1")).toEqual({ ok: true });
     expect(checkReject({ ...facts, state: "live" }, "U2")).toEqual({ ok: false, reason: "This release is already live; there is nothing to reject." });
   });
+
+  it("counts only people who are approvers now and not the requester", () => {
+    expect(tallyApprovals({ requester: "U1", approvers: ["U2", "U3"], approvedBy: ["U4", "U2", "U1", "U2"] })).toEqual({
+      counting: ["U2"],
+      notCounting: [
+        { approver: "U4", why: "no longer an approver" },
+        { approver: "U1", why: "requested the release" },
+      ],
+    });
+    // A stale approval does not make the approver's own "already approved" count look complete.
+    expect(checkApprove({ state: "awaiting_approval", requester: "U1", approvers: ["U2", "U3"], approvedBy: ["U4", "U2"], required: 2 }, "U2")).toEqual({
+      ok: false,
+      reason: "You have already approved this release; it needs 1 more approval from someone else.",
+    });
+  });
+
+  it("lets the requester withdraw, and no one else who is not an approver", () => {
+    const facts = { state: "awaiting_approval" as const, requester: "U7", approvers: ["U2", "U3"] };
+    expect(checkReject(facts, "U7")).toEqual({ ok: true });
+    expect(checkReject(facts, "U8")).toEqual({ ok: false, reason: "Only release approvers, or the person who requested the release, can reject it." });
+    expect(checkReject({ ...facts, state: "live" }, "U7")).toEqual({ ok: false, reason: "This release is already live; there is nothing to withdraw." });
+    expect(isWithdrawal("U7", "U7")).toBe(true);
+    expect(isWithdrawal("U7", "U2")).toBe(false);
+  });
 });
 
 describe("release message", () => {
@@ -61,6 +85,7 @@ describe("release message", () => {
       { name: "Runbooks updated", kind: "manual", status: "manual", detail: "confirmed by the approver" },
     ],
     approvals: [{ approver: "U2", at: new Date("2026-11-25T03:00:00Z") }],
+    approvers: ["U2", "U3"],
     reason: null,
     outputTail: null,
     createdAt: new Date("2026-11-25T02:00:00Z"),
@@ -79,6 +104,23 @@ describe("release message", () => {
     expect(JSON.stringify(pending.blocks)).toContain("<@U2> — Wed, 25 Nov 2026, 10:00");
     expect(pending.blocks.some((b) => b.type === "actions")).toBe(true);
     expect(releaseMessage({ ...base, state: "deploying" }, "Asia/Bangkok").blocks.some((b) => b.type === "actions")).toBe(false);
+  });
+
+  it("strikes through an approval that no longer counts and counts the rest", () => {
+    const stale = releaseMessage({ ...base, approvals: [...base.approvals, { approver: "U9", at: new Date("2026-11-25T03:30:00Z") }], approvers: ["U2"] }, "Asia/Bangkok");
+    expect(stale.text).toBe("Release 1.4.0 to production: awaiting approval (1/2 approvals)");
+    const shown = JSON.stringify(stale.blocks);
+    expect(shown).toContain(":heavy_minus_sign: ~<@U9> — Wed, 25 Nov 2026, 10:30~ _not counting: no longer an approver_");
+    expect(shown).toContain(":white_check_mark: <@U2> — Wed, 25 Nov 2026, 10:00");
+  });
+
+  it("tells a withdrawal from a rejection", () => {
+    const withdrawn = releaseMessage({ ...base, state: "rejected", reason: "typo", rejectedBy: "U1" }, "UTC");
+    expect(withdrawn.text).toBe("Release 1.4.0 to production: withdrawn by the requester");
+    expect(JSON.stringify(withdrawn.blocks)).toContain("*Withdrawn by the requester <@U1>:* typo");
+    const rejected = releaseMessage({ ...base, state: "rejected", reason: "regressed", rejectedBy: "U2" }, "UTC");
+    expect(rejected.text).toBe("Release 1.4.0 to production: rejected");
+    expect(JSON.stringify(rejected.blocks)).toContain("*Rejected by <@U2>:* regressed");
   });
 
   it("stays inside Block Kit limits with a huge output and many gates", () => {

@@ -182,6 +182,7 @@ describe("release messages for scheduled, emergency and rollback releases", () =
     requiredApprovals: 2,
     gates: [],
     approvals: [],
+    approvers: ["U0APPROVER1", "U0APPROVER2"],
     reason: null,
     outputTail: null,
     createdAt: at("2026-12-01T02:00:00Z"),

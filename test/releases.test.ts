@@ -112,7 +112,7 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
     expect((await command(USERS.engineer, "release 1.5.0")).reply).toMatch(/^`1.5.0` is already in flight to staging \(awaiting approval, release #\d+\)\. <https:.*\|See its message>\.$/);
     expect(await click(USERS.approver1, "1.5.0", "staging", "release_approve")).toBe("You requested this release, so someone else has to approve it.");
     expect(await click(USERS.engineer, "1.5.0", "staging", "release_approve")).toBe("Only release approvers can approve releases.");
-    expect(await click(USERS.stakeholder, "1.5.0", "staging", "release_reject")).toBe("Only release approvers can reject releases.");
+    expect(await click(USERS.stakeholder, "1.5.0", "staging", "release_reject")).toBe("Only release approvers, or the person who requested the release, can reject it.");
     const row = await releaseRow(db.database.db, "1.5.0", "staging");
     expect(row?.state).toBe("awaiting_approval");
     const counted = await db.database.db.select().from(approvals).where(sql`${approvals.releaseId} = ${row!.id}`);

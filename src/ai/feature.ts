@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CommandContext, Reply, Resolution } from "../commands/router.js";
 import { defineCommand } from "../commands/router.js";
 import { type Feature, type Services, UserError } from "../feature.js";
+import type { FeedbackAccess } from "../feedback/visibility.js";
 import type { ReleaseService } from "../releases/service.js";
 import { quoteSlackText, truncate } from "../slack/text.js";
 import { formatDateTime } from "../time.js";
@@ -20,6 +21,8 @@ export interface AiFeatureOptions {
   triage?: ClaudeTriage;
   /** How long a mention may take in all, tool rounds included. */
   mentionDeadlineMs?: number;
+  /** Who may read which feedback text: tools show Claude only what the asker may read. */
+  access: FeedbackAccess;
 }
 
 const mentionEvent = z.object({
@@ -67,6 +70,13 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       const placeholder = await slack.chat.postMessage({ channel: mention.channel, thread_ts: root, text: PLACEHOLDER });
       const placeholderTs = placeholder.ts as string;
       const show = async (reply: Reply) => {
+        if (reply.confidential) {
+          // It quotes feedback chosen for the asker: only they see it, in the thread (SPEC §2a).
+          await slack.chat.postEphemeral({ channel: mention.channel, user: mention.user, thread_ts: root, text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) });
+          const note = `<@${mention.user}> I answered you privately: the answer quotes feedback that not everyone here may read.`;
+          await slack.chat.update({ channel: mention.channel, ts: placeholderTs, text: note, blocks: textBlocks(note) });
+          return;
+        }
         await slack.chat.update({ channel: mention.channel, ts: placeholderTs, text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) });
       };
       try {
@@ -78,15 +88,24 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         const turns = threadToTurns([...history, { user: mention.user, text: mention.text, ts: mention.ts }], services.bot.userId);
         const last = turns.at(-1);
         if (last?.role === "user" && typeof last.content === "string") last.content = `(Asked by <@${mention.user}> on ${now}.)\n${last.content}`;
+        const revealed = new Set<number>();
         const result = await converse(claude, {
           system: systemForMentions,
           turns,
-          tools: { services, releases: options.releases, user: mention.user, specialists: specialistNames, askSpecialist: (name, question) => askSpecialist(name, question, mention.user) },
+          tools: {
+            services,
+            releases: options.releases,
+            user: mention.user,
+            specialists: specialistNames,
+            askSpecialist: (name, question) => askSpecialist(name, question, mention.user),
+            feedbackAudience: (channels) => options.access.person(mention.user, channels),
+            revealed,
+          },
           deadlineMs: options.mentionDeadlineMs ?? 90_000,
           signal,
         });
-        log.info("mention answered", { channel: mention.channel, rounds: result.rounds, tools: result.toolsUsed });
-        await show({ text: quoteSlackText(result.answer) });
+        log.info("mention answered", { channel: mention.channel, rounds: result.rounds, tools: result.toolsUsed, privately: revealed.size > 0 });
+        await show({ text: quoteSlackText(result.answer), ...(revealed.size > 0 ? { confidential: true } : {}) });
       } catch (error) {
         if (error instanceof UserError) {
           await show({ text: error.message }).catch(() => undefined);

@@ -4,9 +4,10 @@ import { FEEDBACK_STATUSES, feedback, healthChecks, jobRuns } from "../db/schema
 import type { Services } from "../feature.js";
 import { feedbackStats } from "../feedback/stats.js";
 import { recentFeedback } from "../feedback/store.js";
+import { type Audience, maySeeText } from "../feedback/visibility.js";
 import { JOB_NAMES } from "../jobs/catalog.js";
 import { openFreezes } from "../releases/freezes.js";
-import { normalizeVersion } from "../releases/machine.js";
+import { normalizeVersion, tallyApprovals } from "../releases/machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "../releases/queries.js";
 import type { ReleaseService } from "../releases/service.js";
 import { auditTrail } from "../releases/store.js";
@@ -24,6 +25,20 @@ export interface ToolContext {
   user: string;
   askSpecialist(name: string, question: string): Promise<string>;
   specialists: string[];
+  /** What `user` may read of feedback from these channels (SPEC §2a): tools show Claude no more. */
+  feedbackAudience(channels: string[]): Promise<Audience>;
+  /** Feedback whose text a tool gave Claude: the answer may quote it, so it goes to `user` alone. */
+  revealed: Set<number>;
+}
+
+/** Feedback text as the asker may see it; what it shows is noted in `revealed`. */
+async function shownText<T extends { id: number; channel: string; author: string; text: string | null }>(context: ToolContext, items: readonly T[], max: number) {
+  const audience = await context.feedbackAudience(items.map((f) => f.channel));
+  return items.map((f) => {
+    if (f.text === null || !maySeeText(f, audience)) return { hidden: "only members of its source channel may read this text" };
+    context.revealed.add(f.id);
+    return { text: f.text.slice(0, max) };
+  });
 }
 
 interface ToolSpec<A> {
@@ -76,7 +91,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
           kind: r.kind,
           emergency: r.emergency,
           scheduledFor: r.scheduledFor?.toISOString() ?? null,
-          approvals: r.approvals,
+          approvals: tallyApprovals({ requester: r.requester, approvers: config.people.approvers, approvedBy: r.approvedBy }).counting.length,
           approvalsNeeded: r.requiredApprovals,
           requester: r.requester,
         })),
@@ -118,11 +133,12 @@ export const TOOLS: ToolSpec<unknown>[] = [
       }),
     },
     input: z.object({ status: z.enum(FEEDBACK_STATUSES).optional(), limit: z.number().int().min(1).max(20).optional() }),
-    run: async ({ services }, input: { status?: (typeof FEEDBACK_STATUSES)[number]; limit?: number }) => {
-      const { rows, total } = await recentFeedback(services.db, input.status ? [input.status] : ["open", "in-progress"], input.limit ?? 10);
+    run: async (context, input: { status?: (typeof FEEDBACK_STATUSES)[number]; limit?: number }) => {
+      const { rows, total } = await recentFeedback(context.services.db, input.status ? [input.status] : ["open", "in-progress"], input.limit ?? 10);
+      const texts = await shownText(context, rows, 500);
       return {
         total,
-        items: rows.map((f) => ({ id: f.id, kind: f.kind, priority: f.priority, status: f.status, theme: f.theme, sprint: f.sprint, source: f.source, author: f.author, postedAt: f.postedAt.toISOString(), feedback: f.text.slice(0, 500) })),
+        items: rows.map((f, i) => ({ id: f.id, kind: f.kind, priority: f.priority, status: f.status, theme: f.theme, sprint: f.sprint, source: f.source, author: f.author, postedAt: f.postedAt.toISOString(), ...texts[i] })),
       };
     },
   }),
@@ -133,10 +149,16 @@ export const TOOLS: ToolSpec<unknown>[] = [
       input_schema: objectSchema({ days: { type: "integer", minimum: 1, maximum: 365 } }),
     },
     input: z.object({ days: z.number().int().min(1).max(365).optional() }),
-    run: async ({ services }, { days }: { days?: number }) => {
+    run: async (context, { days }: { days?: number }) => {
+      const { services } = context;
       const until = new Date();
       const stats = await feedbackStats(services.db, { since: new Date(until.getTime() - (days ?? 30) * 86_400_000), until, timeZone: services.config.timezone });
-      return { ...stats, oldestUrgent: stats.oldestUrgent.map((f) => ({ id: f.id, priority: f.priority, status: f.status, text: f.text.slice(0, 200) })), recentlyClosed: stats.recentlyClosed.map((f) => ({ id: f.id, text: f.text.slice(0, 200) })) };
+      const [urgent, closed] = await Promise.all([shownText(context, stats.oldestUrgent, 200), shownText(context, stats.recentlyClosed, 200)]);
+      return {
+        ...stats,
+        oldestUrgent: stats.oldestUrgent.map((f, i) => ({ id: f.id, priority: f.priority, status: f.status, ...urgent[i] })),
+        recentlyClosed: stats.recentlyClosed.map((f, i) => ({ id: f.id, ...closed[i] })),
+      };
     },
   }),
   tool({

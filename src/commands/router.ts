@@ -6,6 +6,8 @@ import { clip, compilePattern, editDistance, matchArguments, type Pattern, start
 export interface Reply {
   text: string;
   blocks?: KnownBlock[];
+  /** It quotes feedback text chosen for the person asking: it must reach no one else (SPEC §2a). */
+  confidential?: boolean;
 }
 
 export interface CommandContext {

@@ -344,7 +344,12 @@ export class SlackEmulator {
     "conversations.info": (args) => {
       const channel = this.workspace.channels.get(str(args.channel) ?? "");
       if (!channel) return { ok: false, error: "channel_not_found" };
-      return { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_member: true } };
+      return { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_private: channel.isPrivate === true, is_member: true } };
+    },
+    "conversations.members": (args) => {
+      const channel = this.workspace.channels.get(str(args.channel) ?? "");
+      if (!channel) return { ok: false, error: "channel_not_found" };
+      return paginate(this.workspace.membersOf(channel.id), args, (members, _hasMore, cursor) => ({ ok: true, members, response_metadata: { next_cursor: cursor } }));
     },
     "conversations.history": (args) => {
       const channel = str(args.channel);
@@ -761,7 +766,8 @@ export class SlackEmulator {
   // ---------------------------------------------------------------- delivery
 
   private echo(message: SlackMessage, _kind: "message"): void {
-    if (this.options.echoBotMessages === false) return;
+    // An app whose Request URL is not set yet (the bot still starting) gets no events, as in Slack.
+    if (this.options.echoBotMessages === false || this.requestUrls.length === 0) return;
     this.dispatchEvent({ ...publicMessage(message), channel: message.channel, event_ts: message.ts, channel_type: "channel" });
   }
 
@@ -922,11 +928,7 @@ function withinRange(ts: string, args: Record<string, unknown>): boolean {
   return true;
 }
 
-function paginate(
-  items: SlackMessage[],
-  args: Record<string, unknown>,
-  shape: (page: SlackMessage[], hasMore: boolean, cursor: string) => Record<string, unknown>,
-): Record<string, unknown> {
+function paginate<T>(items: T[], args: Record<string, unknown>, shape: (page: T[], hasMore: boolean, cursor: string) => Record<string, unknown>): Record<string, unknown> {
   const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 999);
   let start = 0;
   const cursor = str(args.cursor);

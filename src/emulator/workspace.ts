@@ -13,6 +13,9 @@ export interface EmulatedUser {
 export interface EmulatedChannel {
   id: string;
   name: string;
+  isPrivate?: boolean;
+  /** Who is in it; unset: everyone in the workspace. */
+  members?: string[];
 }
 
 export interface Reaction {
@@ -150,6 +153,11 @@ export class Workspace extends EventEmitter<{ change: [WorkspaceChange] }> {
     this.ephemerals.push(stored);
     this.emit("change", { kind: "ephemeral", channel: stored.channel, user: stored.user, id: stored.id });
     return stored;
+  }
+
+  membersOf(channel: string): string[] {
+    const found = this.channels.get(channel);
+    return found?.members ? [...found.members] : [...this.users.keys()];
   }
 
   /** Top-level messages and broadcast replies, as a channel shows them. */

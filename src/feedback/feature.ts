@@ -13,6 +13,7 @@ import { FeedbackService, slackMessageSchema } from "./service.js";
 import { feedbackStats } from "./stats.js";
 import { addManualFeedback, linkSprint, recentFeedback, setStatus } from "./store.js";
 import { triageByRules } from "./triage.js";
+import { type FeedbackAccess, forAudience, hiddenText } from "./visibility.js";
 
 export const RECORD_SHORTCUT = "record_feedback";
 
@@ -20,6 +21,7 @@ const messageEvent = z.object({
   channel: z.string(),
   subtype: z.string().optional(),
   message: slackMessageSchema.optional(),
+  previous_message: slackMessageSchema.optional(),
   deleted_ts: z.string().optional(),
 });
 
@@ -42,7 +44,7 @@ const period = z
   .optional();
 
 /** Stakeholder feedback (SPEC §5): capture from Slack, backfill, triage, and the `feedback` commands. */
-export function feedbackFeature(service: FeedbackService): Feature {
+export function feedbackFeature(service: FeedbackService, access: FeedbackAccess): Feature {
   return ({ app, services, commands, status, jobs, onStart }) => {
     const { config, db, log, background } = services;
 
@@ -51,13 +53,18 @@ export function feedbackFeature(service: FeedbackService): Feature {
     app.event("message", async ({ event }) => {
       const parsed = messageEvent.safeParse(event);
       if (!parsed.success) return;
-      const { channel, subtype } = parsed.data;
-      if (subtype === "message_changed" && parsed.data.message) {
-        await service.edit(channel, parsed.data.message);
+      const { channel, subtype, message: changed, previous_message: previous } = parsed.data;
+      // A thread parent deleted while it has replies becomes a tombstone ("This message was deleted."): a deletion.
+      if (subtype === "message_changed" && changed?.subtype === "tombstone") {
+        await service.remove(channel, changed.ts, previous);
+        return;
+      }
+      if (subtype === "message_changed" && changed) {
+        await service.edit(channel, changed);
         return;
       }
       if (subtype === "message_deleted" && parsed.data.deleted_ts) {
-        await service.remove(channel, parsed.data.deleted_ts);
+        await service.remove(channel, parsed.data.deleted_ts, previous);
         return;
       }
       const message = slackMessageSchema.safeParse(event);
@@ -74,20 +81,23 @@ export function feedbackFeature(service: FeedbackService): Feature {
 
     app.shortcut<MessageShortcut>(RECORD_SHORTCUT, async ({ ack, shortcut, respond }) => {
       await ack();
-      const message = slackMessageSchema.safeParse(shortcut.message);
-      if (!message.success) {
-        await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
-        return;
-      }
-      let text: string;
-      try {
-        const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
-        text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
-      } catch (error) {
-        log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
-        text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
-      }
-      await respond({ response_type: "ephemeral", text });
+      // After the ack, tracked, so shutdown waits for the answer.
+      void background.run("record feedback from the shortcut", async () => {
+        const message = slackMessageSchema.safeParse(shortcut.message);
+        if (!message.success) {
+          await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
+          return;
+        }
+        let text: string;
+        try {
+          const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
+          text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
+        } catch (error) {
+          log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
+          text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
+        }
+        await respond({ response_type: "ephemeral", text });
+      });
     });
 
     commands.add(
@@ -134,13 +144,18 @@ export function feedbackFeature(service: FeedbackService): Feature {
             await ctx.reply({ text: `No ${label} feedback.` });
             return;
           }
-          const lines = rows.map((f) => {
-            const firstLine = truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
+          // Every item is listed, but its text only for someone who may read it (SPEC §2a).
+          const shown = forAudience(rows, await access.person(ctx.user, rows.map((f) => f.channel)));
+          const lines = shown.map((f) => {
+            const firstLine = f.text === null ? hiddenText(f.channel) : truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
             const link = f.permalink ? ` · <${f.permalink}|message>` : "";
             return `*#${f.id}* · ${f.status} · ${f.priority} · ${f.kind} · <@${f.author}>, ${formatAgo(f.postedAt)} · ${firstLine}${link}`;
           });
           const more = total > rows.length ? `\n…and ${total - rows.length} more` : "";
-          await ctx.reply({ text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900) });
+          await ctx.reply({
+            text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900),
+            ...(shown.some((f) => f.text !== null) ? { confidential: true } : {}),
+          });
         },
       }),
       defineCommand({
@@ -218,7 +233,11 @@ export function feedbackFeature(service: FeedbackService): Feature {
       await pruneEventIds(db);
       const recorded = reports.reduce((n, r) => n + r.recorded, 0);
       const lines = cutList(
-        reports.map((r) => (r.error ? `<#${r.channel}>: could not be read (${r.error})` : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads)`)),
+        reports.map((r) =>
+          r.error
+            ? `<#${r.channel}>: could not be read (${r.error})`
+            : `<#${r.channel}>: ${r.recorded} recorded of ${r.examined} messages read (${r.threads} threads); ${r.updated} edited, ${r.deleted} deleted since`,
+        ),
         10,
       );
       const failed = reports.filter((r) => r.error);

@@ -1,7 +1,19 @@
 import { z } from "zod";
 import type { FeedbackChannelConfig, Priority } from "../config/schema.js";
 import type { Services } from "../feature.js";
-import { type CaptureMethod, activeThreads, backfillStart, editFeedback, FeedbackWriter, findByMessage, markDeleted, saveBackfillCursor } from "./store.js";
+import {
+  type CaptureMethod,
+  activeThreads,
+  backfillStart,
+  editFeedback,
+  FeedbackWriter,
+  findByMessage,
+  isNewerEdit,
+  markDeleted,
+  type NewFeedback,
+  recordedSince,
+  saveBackfillCursor,
+} from "./store.js";
 import { triageByRules } from "./triage.js";
 
 export const CAPTURED_REACTION = "inbox_tray";
@@ -14,6 +26,8 @@ const THREAD_WINDOW_DAYS = 14;
 /** Backfill rereads this much before its starting point: messages that failed while later ones were stored. */
 const BACKFILL_OVERLAP_SECONDS = 48 * 3600;
 const ACTIVE_THREADS_LIMIT = 200;
+/** Backfill takes a recorded message missing from history for deleted only if it is older than this. */
+const DELETION_CHECK_MARGIN_MS = 60_000;
 /** Slack allows reactions.add about 50 times a minute: one every 1.2 s keeps within it. */
 export const REACTION_SPACING_MS = 1200;
 
@@ -52,9 +66,15 @@ export function compareTs(a: string, b: string): number {
   return Number(a) - Number(b);
 }
 
+type FeedbackDefaults = { source: string; kind: string; priority: Priority };
+
 export interface BackfillReport {
   channel: string;
   recorded: number;
+  /** Recorded messages whose text history shows edited since. */
+  updated: number;
+  /** Recorded messages that history no longer has: deleted while the bot was away. */
+  deleted: number;
   examined: number;
   threads: number;
   /** Why the channel could not be read, if it could not. */
@@ -106,29 +126,8 @@ export class FeedbackService {
    * Records a Slack message as feedback. Returns the new row's id, or undefined when that message was
    * already recorded (by any path, on any replica). The author gets an :inbox_tray: reaction.
    */
-  async record(channel: string, message: SlackMessageData, capturedBy: CaptureMethod, fallback: { source: string; kind: string; priority: Priority }): Promise<number | undefined> {
-    const configured = this.channelConfig(channel);
-    const source = configured?.source ?? fallback.source;
-    const defaultKind = configured?.kind ?? fallback.kind;
-    const defaultPriority = configured?.priority ?? fallback.priority;
-    const text = messageText(message);
-    const triage = triageByRules({ text, defaultKind, defaultPriority });
-    const id = await this.writer.record({
-      teamId: message.team ?? this.services.bot.teamId,
-      channel,
-      ts: message.ts,
-      threadTs: message.thread_ts ?? null,
-      author: message.user ?? message.bot_id ?? "unknown",
-      text,
-      permalink: this.permalink(channel, message.ts, message.thread_ts),
-      source,
-      kind: triage.kind,
-      priority: triage.priority,
-      theme: triage.theme,
-      capturedBy,
-      triagedBy: "rules",
-      postedAt: tsToDate(message.ts),
-    });
+  async record(channel: string, message: SlackMessageData, capturedBy: CaptureMethod, fallback: FeedbackDefaults): Promise<number | undefined> {
+    const id = await this.writer.record(this.rowOf(channel, message, capturedBy, fallback));
     if (id === undefined) return undefined;
     this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
     this.triageLater(id);
@@ -138,6 +137,30 @@ export class FeedbackService {
       void this.services.background.run("react to recorded feedback", (signal) => this.drainAcknowledgements(signal));
     }
     return id;
+  }
+
+  /** The row a Slack message becomes, with keyword triage and the version (`edited.ts`) its text is from. */
+  private rowOf(channel: string, message: SlackMessageData, capturedBy: CaptureMethod, fallback: FeedbackDefaults): NewFeedback {
+    const configured = this.channelConfig(channel);
+    const text = messageText(message);
+    const triage = triageByRules({ text, defaultKind: configured?.kind ?? fallback.kind, defaultPriority: configured?.priority ?? fallback.priority });
+    return {
+      teamId: message.team ?? this.services.bot.teamId,
+      channel,
+      ts: message.ts,
+      threadTs: message.thread_ts ?? null,
+      author: message.user ?? message.bot_id ?? "unknown",
+      text,
+      editedTs: message.edited?.ts ?? null,
+      permalink: this.permalink(channel, message.ts, message.thread_ts),
+      source: configured?.source ?? fallback.source,
+      kind: triage.kind,
+      priority: triage.priority,
+      theme: triage.theme,
+      capturedBy,
+      triagedBy: "rules",
+      postedAt: tsToDate(message.ts),
+    };
   }
 
   /** Every human message and thread reply in a feedback channel. */
@@ -153,8 +176,16 @@ export class FeedbackService {
     if (!updated) await this.recordChannelMessage(channel, message);
   }
 
-  async remove(channel: string, ts: string): Promise<void> {
-    await markDeleted(this.services.db, channel, ts);
+  /**
+   * A deletion (`message_deleted`, or a thread parent's tombstone). In a feedback channel a deletion that
+   * comes before its message leaves a deleted marker (with the text Slack sent as `previous_message`, if
+   * any) that the message, arriving later, cannot bring back.
+   */
+  async remove(channel: string, ts: string, previous?: SlackMessageData): Promise<void> {
+    const configured = this.channelConfig(channel);
+    const original = previous?.ts === ts && isHumanMessage(previous, this.services.bot.userId) ? previous : undefined;
+    const marker = configured && (original || !previous) ? this.rowOf(channel, original ?? { ts, text: "" }, "deletion", configured) : undefined;
+    await markDeleted(this.services.db, channel, ts, marker);
   }
 
   /** Someone reacted with the configured emoji: record that message, wherever it is. */
@@ -210,7 +241,7 @@ export class FeedbackService {
       } catch (error) {
         // One channel failing (the bot removed from it, say) must not stop the others.
         this.services.log.error("feedback backfill of a channel failed", { channel: channel.channel, error });
-        reports.push({ channel: channel.channel, recorded: 0, examined: 0, threads: 0, error: slackErrorOf(error) });
+        reports.push({ channel: channel.channel, recorded: 0, updated: 0, deleted: 0, examined: 0, threads: 0, error: slackErrorOf(error) });
       }
     }
     return reports;
@@ -218,12 +249,16 @@ export class FeedbackService {
 
   private async backfillChannel(channel: FeedbackChannelConfig, signal?: AbortSignal): Promise<BackfillReport> {
     const { slack, db, bot } = this.services;
+    // Messages recorded while this pass reads were not in what it read: only older ones are checked for deletion.
+    const checkBefore = dateToTs(new Date(Date.now() - DELETION_CHECK_MARGIN_MS));
     const windowStart = dateToTs(new Date(Date.now() - THREAD_WINDOW_DAYS * 86_400_000));
     const start = (await backfillStart(db, channel.channel)) ?? windowStart;
     const oldest = (Number(start) - BACKFILL_OVERLAP_SECONDS).toFixed(6);
     // History from the older of the two: new messages since the start, and every recent thread's parent.
     const historyOldest = compareTs(windowStart, oldest) < 0 ? windowStart : oldest;
-    const report: BackfillReport = { channel: channel.channel, recorded: 0, examined: 0, threads: 0 };
+    const report: BackfillReport = { channel: channel.channel, recorded: 0, updated: 0, deleted: 0, examined: 0, threads: 0 };
+    const recorded = await recordedSince(db, channel.channel, historyOldest);
+    const seen = new Set<string>();
     let newest = start;
     const threads = new Set<string>();
     const consider = async (raw: unknown) => {
@@ -233,6 +268,18 @@ export class FeedbackService {
       report.examined += 1;
       if (compareTs(message.ts, newest) > 0) newest = message.ts;
       if (message.reply_count && message.latest_reply && compareTs(message.latest_reply, oldest) > 0) threads.add(message.ts);
+      // A thread parent deleted while it has replies stays in history as a tombstone.
+      if (message.subtype === "tombstone") return;
+      seen.add(message.ts);
+      const known = recorded.get(message.ts);
+      if (known) {
+        // Edited while the bot was away: the newer text wins, as with a late message_changed.
+        if (!known.deleted && message.edited && isNewerEdit(message.edited.ts, known.editedTs)) {
+          await editFeedback(db, channel.channel, message.ts, messageText(message), message.edited.ts, message.user);
+          report.updated += 1;
+        }
+        return;
+      }
       if (isHumanMessage(message, bot.userId) && (await this.record(channel.channel, message, "backfill", channel)) !== undefined) report.recorded += 1;
     };
     let cursor: string | undefined;
@@ -243,9 +290,11 @@ export class FeedbackService {
       cursor = page.response_metadata?.next_cursor || undefined;
     } while (cursor);
     for (const thread of await activeThreads(db, channel.channel, windowStart, ACTIVE_THREADS_LIMIT)) threads.add(thread.threadTs);
+    const readThreads = new Set<string>();
     for (const threadTs of threads) {
       report.threads += 1;
       let replyCursor: string | undefined;
+      let complete = true;
       do {
         if (signal?.aborted) return report;
         let page: Awaited<ReturnType<typeof slack.conversations.replies>>;
@@ -254,11 +303,20 @@ export class FeedbackService {
         } catch (error) {
           // A thread whose parent was deleted is gone; the rest of the channel still counts.
           if (slackErrorOf(error) !== "thread_not_found") throw error;
+          complete = false;
           break;
         }
         for (const message of page.messages ?? []) await consider(message);
         replyCursor = page.response_metadata?.next_cursor || undefined;
       } while (replyCursor);
+      if (complete) readThreads.add(threadTs);
+    }
+    // Everything in the window was read: a recorded message history no longer returns was deleted.
+    for (const [ts, known] of recorded) {
+      if (known.deleted || seen.has(ts) || compareTs(ts, checkBefore) >= 0) continue;
+      const topLevel = !known.threadTs || known.threadTs === ts;
+      const inReadThread = known.threadTs !== null && readThreads.has(known.threadTs) && compareTs(ts, oldest) > 0;
+      if ((topLevel || inReadThread) && (await markDeleted(db, channel.channel, ts))) report.deleted += 1;
     }
     await saveBackfillCursor(db, channel.channel, newest);
     return report;

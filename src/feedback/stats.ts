@@ -1,6 +1,7 @@
 import { and, asc, desc, gte, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
 import { type Executor, queryRows } from "../db/client.js";
 import { feedback } from "../db/schema.js";
+import { type Audience, forAudience } from "./visibility.js";
 
 export interface Count {
   key: string;
@@ -9,7 +10,10 @@ export interface Count {
 
 export interface FeedbackItem {
   id: number;
-  text: string;
+  /** Null when the audience it is shown to may not read it (see `statsFor`). */
+  text: string | null;
+  /** Its source channel: who may read the text. */
+  channel: string;
   kind: string;
   priority: string;
   status: string;
@@ -46,6 +50,7 @@ const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
 const itemColumns = {
   id: feedback.id,
   text: feedback.text,
+  channel: feedback.channel,
   kind: feedback.kind,
   priority: feedback.priority,
   status: feedback.status,
@@ -122,4 +127,14 @@ export async function feedbackStats(db: Executor, period: { since: Date; until: 
     recentlyClosed,
     oldestUrgent,
   };
+}
+
+/** The figures as an audience may see them: every count, but item text only where it may read it. Pure. */
+export function statsFor(stats: FeedbackStats, audience: Audience): FeedbackStats {
+  return { ...stats, recentlyClosed: forAudience(stats.recentlyClosed, audience), oldestUrgent: forAudience(stats.oldestUrgent, audience) };
+}
+
+/** Whether any item text is left in figures (an answer carrying it goes only to the person asking). */
+export function carriesText(stats: FeedbackStats): boolean {
+  return [...stats.recentlyClosed, ...stats.oldestUrgent].some((item) => item.text !== null);
 }

@@ -5,7 +5,8 @@ import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "
 export type Feedback = typeof feedback.$inferSelect;
 export type NewFeedback = typeof feedback.$inferInsert;
 
-export type CaptureMethod = "message" | "reaction" | "shortcut" | "command" | "backfill" | "edit";
+/** "deletion": a marker for a message deleted before it was recorded; a later insert fills it in and it stays deleted. */
+export type CaptureMethod = "message" | "reaction" | "shortcut" | "command" | "backfill" | "edit" | "deletion";
 
 /** Feedback typed with `/orch feedback add`: it has no Slack message of its own. */
 export async function addManualFeedback(db: Executor, row: NewFeedback): Promise<Feedback> {
@@ -32,26 +33,49 @@ export async function editFeedback(db: Db, channel: string, ts: string, text: st
       .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)))
       .for("update");
     if (!current) return false;
-    if (current.text === text) return true;
-    if (editedTs && current.editedTs && Number(editedTs) <= Number(current.editedTs)) return true;
+    if (current.text === text || !isNewerEdit(editedTs, current.editedTs)) return true;
     await tx.update(feedback).set({ text, editedTs: editedTs ?? current.editedTs, updatedAt: sql`now()` }).where(eq(feedback.id, current.id));
     await tx.insert(feedbackEvents).values({ feedbackId: current.id, kind: "edited", actor: actor ?? null, detail: { previousText: current.text, editedTs: editedTs ?? null } });
     return true;
   });
 }
 
-/** A deleted message stays in the table for the audit, marked deleted. */
-export async function markDeleted(db: Db, channel: string, ts: string): Promise<boolean> {
+/**
+ * Whether an edit made at `incoming` (Slack's `edited.ts`; none: the message as first posted) is newer
+ * than the version stored: edits are applied in Slack's order, not in the order they arrive.
+ */
+export function isNewerEdit(incoming: string | null | undefined, stored: string | null | undefined): boolean {
+  if (!stored) return true;
+  return Boolean(incoming) && Number(incoming) > Number(stored);
+}
+
+/**
+ * A deleted message stays in the table for the audit, marked deleted. A message deleted before it was
+ * recorded (the deletion's event came first) leaves `marker` as a deleted row, so the message arriving
+ * later (event, redelivery, backfill) fills it in and stays deleted: the unique key decides, not a read.
+ */
+export async function markDeleted(db: Db, channel: string, ts: string, marker?: NewFeedback): Promise<boolean> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(feedback)
       .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts), isNull(feedback.deletedAt)))
       .returning({ id: feedback.id });
-    if (!row) return false;
-    await tx.insert(feedbackEvents).values({ feedbackId: row.id, kind: "deleted", detail: {} });
+    const [marked] = row || !marker ? [] : await tx.insert(feedback).values({ ...marker, channel, ts, deletedAt: sql`now()` }).onConflictDoNothing().returning({ id: feedback.id });
+    const id = row?.id ?? marked?.id;
+    if (id === undefined) return false;
+    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "deleted", detail: marked ? { beforeRecorded: true } : {} });
     return true;
   });
+}
+
+/** Recorded Slack messages of a channel from `sinceTs` on: what backfill compares history with. */
+export async function recordedSince(db: Executor, channel: string, sinceTs: string): Promise<Map<string, { threadTs: string | null; editedTs: string | null; deleted: boolean }>> {
+  const rows = await db
+    .select({ ts: feedback.ts, threadTs: feedback.threadTs, editedTs: feedback.editedTs, deletedAt: feedback.deletedAt })
+    .from(feedback)
+    .where(and(eq(feedback.channel, channel), sql`${feedback.ts} is not null`, sql`${feedback.ts}::numeric > ${sinceTs}::numeric`));
+  return new Map(rows.map((r) => [r.ts as string, { threadTs: r.threadTs, editedTs: r.editedTs, deleted: r.deletedAt !== null }]));
 }
 
 export async function setStatus(db: Db, id: number, status: FeedbackStatus, actor: string): Promise<{ before: FeedbackStatus; row: Feedback } | undefined> {
@@ -90,7 +114,10 @@ export async function recentFeedback(db: Executor, statuses: FeedbackStatus[], l
 /** Where backfill should start reading a channel: the newer of the last recorded message and the last backfill. */
 export async function backfillStart(db: Executor, channel: string): Promise<string | undefined> {
   const [[recorded], [cursor]] = await Promise.all([
-    db.select({ ts: sql<string | null>`max(${feedback.ts}::numeric)::text` }).from(feedback).where(and(eq(feedback.channel, channel), ne(feedback.capturedBy, "command"))),
+    db
+      .select({ ts: sql<string | null>`max(${feedback.ts}::numeric)::text` })
+      .from(feedback)
+      .where(and(eq(feedback.channel, channel), ne(feedback.capturedBy, "command"), ne(feedback.capturedBy, "deletion"))),
     db.select({ ts: backfillCursors.latestTs }).from(backfillCursors).where(eq(backfillCursors.channel, channel)),
   ]);
   const candidates = [recorded?.ts, cursor?.ts].filter((ts): ts is string => typeof ts === "string");
@@ -183,12 +210,36 @@ export class FeedbackWriter {
   }
 
   private async write(batch: PendingRow[]): Promise<void> {
-    const inserted = await this.db
+    // The same message twice in one batch is written once (a row may be updated only once per statement).
+    const unique = new Map<string, NewFeedback>();
+    for (const { row } of batch) if (!unique.has(`${row.channel} ${row.ts}`)) unique.set(`${row.channel} ${row.ts}`, row);
+    const excludedIsNewer = sql`(${feedback.editedTs} is null or (excluded.edited_ts is not null and excluded.edited_ts::numeric > ${feedback.editedTs}::numeric))`;
+    const written = await this.db
       .insert(feedback)
-      .values(batch.map((b) => b.row))
-      .onConflictDoNothing({ target: [feedback.channel, feedback.ts] })
-      .returning({ id: feedback.id, channel: feedback.channel, ts: feedback.ts });
-    const ids = new Map(inserted.map((r) => [`${r.channel} ${r.ts}`, r.id]));
+      .values([...unique.values()])
+      .onConflictDoUpdate({
+        target: [feedback.channel, feedback.ts],
+        // Only a deletion marker is filled in (and stays deleted); a message already recorded is left alone.
+        setWhere: sql`${feedback.capturedBy} = 'deletion'`,
+        set: {
+          teamId: sql`excluded.team_id`,
+          threadTs: sql`excluded.thread_ts`,
+          author: sql`excluded.author`,
+          text: sql`case when ${excludedIsNewer} then excluded.text else ${feedback.text} end`,
+          editedTs: sql`case when ${excludedIsNewer} then excluded.edited_ts else ${feedback.editedTs} end`,
+          permalink: sql`excluded.permalink`,
+          source: sql`excluded.source`,
+          kind: sql`excluded.kind`,
+          priority: sql`excluded.priority`,
+          theme: sql`excluded.theme`,
+          capturedBy: sql`excluded.captured_by`,
+          triagedBy: sql`excluded.triaged_by`,
+          updatedAt: sql`now()`,
+        },
+      })
+      .returning({ id: feedback.id, channel: feedback.channel, ts: feedback.ts, deletedAt: feedback.deletedAt });
+    // A filled-in marker is no new feedback: no reaction, no triage.
+    const ids = new Map(written.filter((r) => r.deletedAt === null).map((r) => [`${r.channel} ${r.ts}`, r.id]));
     for (const pending of batch) {
       const key = `${pending.row.channel} ${pending.row.ts}`;
       pending.resolve(ids.get(key));

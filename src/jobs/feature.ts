@@ -3,6 +3,8 @@ import { z } from "zod";
 import { defineCommand, type Reply } from "../commands/router.js";
 import { formatDuration } from "../config/duration.js";
 import { type Feature, type Services, UserError } from "../feature.js";
+import { carriesText, statsFor } from "../feedback/stats.js";
+import type { Audience, FeedbackAccess } from "../feedback/visibility.js";
 import { codeBlock, escapeMrkdwn, plural, truncate } from "../slack/text.js";
 import { formatAge, formatDate, formatDateTime } from "../time.js";
 import { context, header, oneLine, section } from "./blocks.js";
@@ -19,6 +21,8 @@ import { type JobRun, latestRuns, recentFailures, runningRuns } from "./store.js
 import { plainWriter, type ReportWriter } from "./writer.js";
 
 export interface JobsFeatureOptions {
+  /** Who may read which feedback text: `/orch report` shows the asker only what they may read. */
+  access: FeedbackAccess;
   /** Writes recommendations and commentary around report figures (Claude); default: the plain, non-AI text. */
   writer?: ReportWriter;
   timings?: SchedulerTimings;
@@ -32,7 +36,7 @@ const STATUS_ICON: Record<string, string> = {
 };
 
 /** Scheduled jobs and digests (SPEC §6): the scheduler, the job bodies it owns, `jobs`, `jobs run`, `report`. */
-export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
+export function jobsFeature(options: JobsFeatureOptions): Feature {
   return ({ services, commands, status, jobs, onStart, onStop }) => {
     const { config, db, log, poster, configDir } = services;
     const tz = config.timezone;
@@ -43,8 +47,11 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
     );
 
     /** The Orchestrator Report for a period; a failing writer falls back to the plain recommendations. */
-    const buildReport = async (cadence: "weekly" | "monthly", period: Period) => {
-      const figures = await orchestratorFigures(db, config, period);
+    const buildReport = async (cadence: "weekly" | "monthly", period: Period, audience: (channels: string[]) => Promise<Audience> | Audience) => {
+      const all = await orchestratorFigures(db, config, period);
+      // Claude's recommendations are written from the figures as this audience sees them, so they cannot quote more.
+      const items = [...all.feedback.recentlyClosed, ...all.feedback.oldestUrgent];
+      const figures = { ...all, feedback: statsFor(all.feedback, await audience(items.map((f) => f.channel))) };
       let recommendations = plainRecommendations(figures);
       let recommendedBy = plainWriter.name;
       try {
@@ -60,7 +67,7 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
       (cadence: "weekly" | "monthly"): JobBody =>
       async ({ slot }) => {
         const period = periodEnding(slot, cadence, tz);
-        const { figures, message } = await buildReport(cadence, period);
+        const { figures, message } = await buildReport(cadence, period, () => ({ kind: "channel", channel: config.channels.digests }));
         await poster.post(config.channels.digests, message);
         const failedRuns = figures.jobs.byStatus.find((c) => c.key === "failed")?.count ?? 0;
         return {
@@ -164,8 +171,8 @@ export function jobsFeature(options: JobsFeatureOptions = {}): Feature {
         long: true,
         run: async (ctx, args) => {
           const cadence = args.period === "monthly" ? "monthly" : "weekly";
-          const { message } = await buildReport(cadence, periodEnding(new Date(), cadence, tz));
-          await ctx.reply(message);
+          const { figures, message } = await buildReport(cadence, periodEnding(new Date(), cadence, tz), (channels) => options.access.person(ctx.user, channels));
+          await ctx.reply({ ...message, ...(carriesText(figures.feedback) ? { confidential: true } : {}) });
         },
       }),
     );

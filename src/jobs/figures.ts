@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.js";
 import type { Executor } from "../db/client.js";
 import { approvals, feedback, healthChecks, healthState, jobRuns, type ReleaseKind, type ReleaseState, releases } from "../db/schema.js";
 import { type Count, type FeedbackStats, feedbackStats } from "../feedback/stats.js";
+import { tallyApprovals } from "../releases/machine.js";
 import { liveVersions } from "../releases/queries.js";
 
 /**
@@ -94,7 +95,7 @@ export async function releaseFigures(db: Executor, config: Config, period: Perio
         requester: releases.requester,
         requiredApprovals: releases.requiredApprovals,
         awaitingSince: releases.awaitingSince,
-        approvals: sql<number>`(select count(*)::int from ${approvals} where ${approvals.releaseId} = ${releases.id})`,
+        approvedBy: sql<string[]>`array(select ${approvals.approver} from ${approvals} where ${approvals.releaseId} = ${releases.id} order by ${approvals.at})`,
       })
       .from(releases)
       .where(awaiting)
@@ -120,7 +121,8 @@ export async function releaseFigures(db: Executor, config: Config, period: Perio
     byState,
     recent,
     pendingTotal: pendingCount[0]?.n ?? 0,
-    pending,
+    // Approvals that count now, by the same rule that moves a release to deploying.
+    pending: pending.map(({ approvedBy, ...p }) => ({ ...p, approvals: tallyApprovals({ requester: p.requester, approvers: config.people.approvers, approvedBy }).counting.length })),
     rollbacks,
     emergencies,
     rollbackTotal: special[0]?.rollbacks ?? 0,

@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 import type { Config } from "../config/schema.js";
 import type { Executor } from "../db/client.js";
-import { feedbackStats } from "../feedback/stats.js";
+import { feedbackStats, statsFor } from "../feedback/stats.js";
 import { escapeMrkdwn, plural } from "../slack/text.js";
 import { formatDate, formatDateTime } from "../time.js";
 import { context, fitted, header, listed, oneLine, section } from "./blocks.js";
@@ -49,12 +49,16 @@ export const MAINTENANCE_JOBS: MaintenanceJob[] = ["knowledge-sync", "performanc
 
 type Builder = (db: Executor, config: Config, period: Period) => Promise<Omit<MaintenanceReport, "job" | "title" | "period">>;
 
+/** Maintenance reports go to the digests channel: feedback text from other channels stays out of them. */
+const digestStats = async (db: Executor, config: Config, period: Period) =>
+  statsFor(await feedbackStats(db, { ...period, timeZone: config.timezone }), { kind: "channel", channel: config.channels.digests });
+
 const shortDate = (at: Date, config: Config) => formatDate(at, config.timezone);
 const version = (v: string) => `\`${escapeMrkdwn(oneLine(v, 40))}\``;
 
 const BUILDERS: Record<MaintenanceJob, Builder> = {
   "knowledge-sync": async (db, config, period) => {
-    const [{ wentLive, troubled }, stats] = await Promise.all([releaseEvents(db, period), feedbackStats(db, { ...period, timeZone: config.timezone })]);
+    const [{ wentLive, troubled }, stats] = await Promise.all([releaseEvents(db, period), digestStats(db, config, period)]);
     return {
       summary: `${plural(wentLive.length, "release")} went live, ${troubled.length} failed or blocked, ${plural(stats.closedInPeriod, "feedback item")} closed: update the changelog, runbooks and knowledge base to match.`,
       sections: [
@@ -155,7 +159,7 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
   },
 
   "user-feedback-synthesis": async (db, config, period) => {
-    const stats = await feedbackStats(db, { ...period, timeZone: config.timezone });
+    const stats = await digestStats(db, config, period);
     const counts = (list: Array<{ key: string; count: number }>) => list.map((c) => `• ${escapeMrkdwn(oneLine(c.key, 60))}: *${c.count}*`);
     return {
       summary:
@@ -175,7 +179,7 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
   },
 
   "roadmap-planning": async (db, config, period) => {
-    const [backlog, delivery, stats] = await Promise.all([backlogByTheme(db), deliveryFigures(db, period), feedbackStats(db, { ...period, timeZone: config.timezone })]);
+    const [backlog, delivery, stats] = await Promise.all([backlogByTheme(db), deliveryFigures(db, period), digestStats(db, config, period)]);
     const urgentThemes = backlog.themes.filter((t) => t.urgent > 0);
     return {
       summary:

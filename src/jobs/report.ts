@@ -1,5 +1,6 @@
 import type { KnownBlock } from "@slack/types";
 import type { Count, FeedbackItem } from "../feedback/stats.js";
+import { hiddenText } from "../feedback/visibility.js";
 import { stateLabel } from "../releases/blocks.js";
 import { escapeMrkdwn, plural } from "../slack/text.js";
 import { formatAge, formatDate, formatDateTime } from "../time.js";
@@ -107,7 +108,7 @@ export function plainRecommendations(figures: OrchestratorFigures): string[] {
 
 export function feedbackLine(f: FeedbackItem, now: Date): string {
   const link = f.permalink ? ` <${f.permalink}|message>` : "";
-  return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${escapeMrkdwn(oneLine(f.text, 100))}${link}`;
+  return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${f.text === null ? hiddenText(f.channel) : escapeMrkdwn(oneLine(f.text, 100))}${link}`;
 }
 
 function healthField(h: EnvironmentHealth, tz: string): string {

@@ -3,6 +3,7 @@ import type { GateResult, ReleaseKind, ReleaseState } from "../db/schema.js";
 import { codeBlock, escapeMrkdwn, truncate } from "../slack/text.js";
 import { formatDateTime, formatWhen } from "../time.js";
 import type { FreezeFacts } from "./freeze.js";
+import { isWithdrawal, tallyApprovals, WITHDRAWN } from "./machine.js";
 
 export const APPROVE_ACTION = "release_approve";
 export const REJECT_ACTION = "release_reject";
@@ -20,6 +21,8 @@ export interface ReleaseView {
   requiredApprovals: number;
   gates: GateResult[];
   approvals: Array<{ approver: string; at: Date }>;
+  /** `people.approvers` now: an approval by someone no longer among them is shown as not counting. */
+  approvers: readonly string[];
   reason: string | null;
   outputTail: string | null;
   createdAt: Date;
@@ -51,6 +54,8 @@ const STATE_LABEL: Record<ReleaseState, string> = {
   failed: ":boom: Failed",
 };
 
+const WITHDRAWN_LABEL = `:leftwards_arrow_with_hook: ${WITHDRAWN.charAt(0).toUpperCase()}${WITHDRAWN.slice(1)}`;
+
 const GATE_ICON: Record<GateResult["status"], string> = {
   pending: ":white_circle:",
   running: ":hourglass_flowing_sand:",
@@ -73,13 +78,16 @@ function releaseTitle(view: Pick<ReleaseView, "version" | "environment" | "kind"
 const WAITING: readonly ReleaseState[] = ["gating", "awaiting_approval", "scheduled"];
 
 export function releaseMessage(view: ReleaseView, timeZone: string): { text: string; blocks: KnownBlock[] } {
-  const approvalsLine = `${view.approvals.length}/${view.requiredApprovals}`;
+  const withdrawn = view.state === "rejected" && isWithdrawal(view.requester, view.rejectedBy);
+  const label = withdrawn ? WITHDRAWN_LABEL : STATE_LABEL[view.state];
+  const tally = tallyApprovals({ requester: view.requester, approvers: view.approvers, approvedBy: view.approvals.map((a) => a.approver) });
+  const approvalsLine = `${tally.counting.length}/${view.requiredApprovals}`;
   const blocks: KnownBlock[] = [
     { type: "header", text: { type: "plain_text", text: truncate(releaseTitle(view), 150) } },
     {
       type: "section",
       fields: [
-        { type: "mrkdwn", text: `*State*\n${STATE_LABEL[view.state]}${view.state === "awaiting_approval" ? ` (${approvalsLine})` : ""}` },
+        { type: "mrkdwn", text: `*State*\n${label}${view.state === "awaiting_approval" ? ` (${approvalsLine})` : ""}` },
         { type: "mrkdwn", text: `*Requested by*\n<@${view.requester}>` },
         { type: "mrkdwn", text: `*Environment*\n${view.environment}` },
         { type: "mrkdwn", text: `*Approvals needed*\n${view.requiredApprovals}` },
@@ -105,14 +113,18 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`${lines.join("\n")}\n${effect}`, 3000) } });
   }
   if (view.gates.length > 0) {
-    const firstApprover = view.approvals[0]?.approver;
+    const firstApprover = tally.counting[0];
     const lines = view.gates.map((gate) => {
       const detail = gate.kind === "manual" && firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(truncate(gate.detail, 300));
       return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${detail}`;
     });
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*Gates*\n${lines.join("\n")}`, 3000) } });
   }
-  const approvalLines = view.approvals.map((a) => `:white_check_mark: <@${a.approver}> — ${formatDateTime(a.at, timeZone, false)}`);
+  const approvalLines = view.approvals.map((a) => {
+    const stale = tally.notCounting.find((n) => n.approver === a.approver);
+    const when = formatDateTime(a.at, timeZone, false);
+    return stale ? `:heavy_minus_sign: ~<@${a.approver}> — ${when}~ _not counting: ${stale.why}_` : `:white_check_mark: <@${a.approver}> — ${when}`;
+  });
   if (approvalLines.length > 0 || view.state === "awaiting_approval") {
     blocks.push({
       type: "section",
@@ -120,8 +132,9 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     });
   }
   if (view.reason) {
-    const who = view.state === "rejected" && view.rejectedBy ? ` by ${/^[UW][A-Z0-9]+$/.test(view.rejectedBy) ? `<@${view.rejectedBy}>` : "Orchestrator"}` : "";
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${view.state === "rejected" ? "Rejected" : "Why"}${who}:* ${escapeMrkdwn(view.reason)}`, 3000) } });
+    const rejecter = view.rejectedBy ? ` by ${/^[UW][A-Z0-9]+$/.test(view.rejectedBy) ? `<@${view.rejectedBy}>` : "Orchestrator"}` : "";
+    const heading = view.state !== "rejected" ? "Why" : withdrawn ? `Withdrawn by the requester <@${view.requester}>` : `Rejected${rejecter}`;
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${heading}:* ${escapeMrkdwn(view.reason)}`, 3000) } });
   }
   if (view.outputTail && (view.state === "failed" || view.state === "blocked")) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock("Output (last lines)", view.outputTail) } });
@@ -147,7 +160,7 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     elements: [{ type: "mrkdwn", text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}` }],
   });
   const scheduled = view.state === "scheduled" && view.scheduledFor ? `, deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}` : "";
-  const text = `${releaseTitle(view).replace(" → ", " to ")}: ${STATE_LABEL[view.state].replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}${scheduled}`;
+  const text = `${releaseTitle(view).replace(" → ", " to ")}: ${label.replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}${scheduled}`;
   return { text, blocks };
 }
 
@@ -168,16 +181,27 @@ export function rollbackButton(failedReleaseId: number, version: string, semver:
   };
 }
 
-export function rejectModal(releaseId: number, version: string, environment: string) {
+/** The reject dialog; for the requester it withdraws their own release. */
+export function rejectModal(releaseId: number, version: string, environment: string, withdraw = false) {
+  const verb = withdraw ? "Withdraw" : "Reject";
   return {
     type: "modal" as const,
     callback_id: REJECT_MODAL,
     private_metadata: String(releaseId),
-    title: { type: "plain_text" as const, text: "Reject release" },
-    submit: { type: "plain_text" as const, text: "Reject" },
+    title: { type: "plain_text" as const, text: `${verb} release` },
+    submit: { type: "plain_text" as const, text: verb },
     close: { type: "plain_text" as const, text: "Cancel" },
     blocks: [
-      { type: "section" as const, text: { type: "mrkdwn" as const, text: truncate(`Reject *${escapeMrkdwn(version)}* to *${environment}*? The reason goes on the release message and into the audit trail.`, 3000) } },
+      {
+        type: "section" as const,
+        text: {
+          type: "mrkdwn" as const,
+          text: truncate(
+            `${verb} *${escapeMrkdwn(version)}* to *${environment}*?${withdraw ? " You requested it, so this is recorded as withdrawn by the requester." : ""} The reason goes on the release message and into the audit trail.`,
+            3000,
+          ),
+        },
+      },
       {
         type: "input" as const,
         block_id: REJECT_REASON_BLOCK,

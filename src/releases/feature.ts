@@ -9,7 +9,7 @@ import { formatAge, formatDateTime, formatWhen } from "../time.js";
 import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, ROLLBACK_ACTION, rejectModal, stateLabel } from "./blocks.js";
 import { parseFreezePeriod } from "./freeze.js";
 import { freezesDuring, openFreezes } from "./freezes.js";
-import { normalizeVersion } from "./machine.js";
+import { isWithdrawal, normalizeVersion, tallyApprovals } from "./machine.js";
 import { lastRollbacks, latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 import type { RequestResult, ReleaseService } from "./service.js";
 import { auditTrail } from "./store.js";
@@ -168,16 +168,19 @@ export function releasesFeature(releases: ReleaseService): Feature {
     app.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
       await ack();
       const releaseId = Number(action.value);
-      try {
-        const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
-        if (!allowed.ok) {
-          await tell(respond, allowed.reason);
-          return;
+      // Tracked like the approve click, so shutdown (and a test waiting for quiet) sees it through.
+      void background.run(`reject click on release #${releaseId}`, async () => {
+        try {
+          const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
+          if (!allowed.ok) {
+            await tell(respond, allowed.reason);
+            return;
+          }
+          await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)) });
+        } catch (error) {
+          await tell(respond, failed("reject click", error));
         }
-        await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment) });
-      } catch (error) {
-        await tell(respond, failed("reject click", error));
-      }
+      });
     });
 
     const offer = z.object({ failed: z.number().int().positive(), to: z.string().max(64) });
@@ -277,7 +280,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         return cutList(
           flying.map(
             (r) =>
-              `• ${r.emergency !== null ? "🚨 " : ""}\`${escapeMrkdwn(r.version)}\` → ${r.environment}${r.kind === "rollback" ? " (rollback)" : ""}: ${stateLabel(r.state)}${r.state === "awaiting_approval" ? ` (${r.approvals}/${r.requiredApprovals})` : ""}${r.state === "scheduled" && r.scheduledFor ? `, deploys at ${formatWhen(r.scheduledFor, config.timezone, releases.now())}` : ""}, requested by <@${r.requester}> ${formatAge(r.createdAt)} ago`,
+              `• ${r.emergency !== null ? "🚨 " : ""}\`${escapeMrkdwn(r.version)}\` → ${r.environment}${r.kind === "rollback" ? " (rollback)" : ""}: ${stateLabel(r.state)}${r.state === "awaiting_approval" ? ` (${tallyApprovals({ requester: r.requester, approvers: config.people.approvers, approvedBy: r.approvedBy }).counting.length}/${r.requiredApprovals})` : ""}${r.state === "scheduled" && r.scheduledFor ? `, deploys at ${formatWhen(r.scheduledFor, config.timezone, releases.now())}` : ""}, requested by <@${r.requester}> ${formatAge(r.createdAt)} ago`,
           ),
           15,
         ).join("\n");

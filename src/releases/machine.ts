@@ -56,24 +56,52 @@ export interface ApprovalFacts {
 
 export type ClickVerdict = { ok: true } | { ok: false; reason: string };
 
+export interface ApprovalTally {
+  /** Approvals that count toward `required`, in the order given. */
+  counting: string[];
+  /** Approvals on record that do not count, with why (shown on the release message). */
+  notCounting: Array<{ approver: string; why: string }>;
+}
+
+/**
+ * Which recorded approvals count (SPEC §4): only people who are approvers *now*, per the current config,
+ * and never the requester. The one rule behind both the move to deploying and the release message.
+ */
+export function tallyApprovals(facts: Pick<ApprovalFacts, "requester" | "approvers" | "approvedBy">): ApprovalTally {
+  const tally: ApprovalTally = { counting: [], notCounting: [] };
+  for (const approver of new Set(facts.approvedBy)) {
+    if (approver === facts.requester) tally.notCounting.push({ approver, why: "requested the release" });
+    else if (!facts.approvers.includes(approver)) tally.notCounting.push({ approver, why: "no longer an approver" });
+    else tally.counting.push(approver);
+  }
+  return tally;
+}
+
 /** Whether this person's Approve may count. The reason is shown to them as it is. */
 export function checkApprove(facts: ApprovalFacts, user: string): ClickVerdict {
   if (!facts.approvers.includes(user)) return { ok: false, reason: "Only release approvers can approve releases." };
   if (facts.state !== "awaiting_approval") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to approve.` };
   if (user === facts.requester) return { ok: false, reason: "You requested this release, so someone else has to approve it." };
   if (facts.approvedBy.includes(user)) {
-    const missing = facts.required - facts.approvedBy.length;
+    const missing = facts.required - tallyApprovals(facts).counting.length;
     return { ok: false, reason: `You have already approved this release; it needs ${missing} more approval${missing === 1 ? "" : "s"} from someone else.` };
   }
   return { ok: true };
 }
 
-/** Whether this person may reject (a requester who is an approver may withdraw their own release). */
-export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers">, user: string): ClickVerdict {
-  if (!facts.approvers.includes(user)) return { ok: false, reason: "Only release approvers can reject releases." };
-  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to reject.` };
+/** Whether this person may reject: an approver, or the requester withdrawing their own release (SPEC §4). */
+export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers" | "requester">, user: string): ClickVerdict {
+  if (!facts.approvers.includes(user) && user !== facts.requester) return { ok: false, reason: "Only release approvers, or the person who requested the release, can reject it." };
+  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.` };
   return { ok: true };
 }
+
+/** A rejection by the requester is a withdrawal: recorded and shown as "withdrawn by the requester", not as an approver's verdict. */
+export function isWithdrawal(requester: string, rejectedBy: string | undefined): boolean {
+  return rejectedBy === requester;
+}
+
+export const WITHDRAWN = "withdrawn by the requester";
 
 export function describeState(state: ReleaseState): string {
   switch (state) {

@@ -27,7 +27,8 @@ export async function releasesInFlight(db: Executor) {
       kind: releases.kind,
       emergency: releases.emergency,
       scheduledFor: releases.scheduledFor,
-      approvals: sql<number>`(select count(*)::int from ${approvals} where ${approvals.releaseId} = ${releases.id})`,
+      /** Everyone who approved; `tallyApprovals` says which of them count. */
+      approvedBy: sql<string[]>`array(select ${approvals.approver} from ${approvals} where ${approvals.releaseId} = ${releases.id} order by ${approvals.at})`,
     })
     .from(releases)
     .where(inArray(releases.state, IN_FLIGHT))

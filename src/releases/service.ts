@@ -13,7 +13,7 @@ import { type DeployDecision, deployDecision } from "./freeze.js";
 import { FreezeDesk } from "./freeze-desk.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
 import { runGates } from "./gates.js";
-import { approvalsNeeded, checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
+import { approvalsNeeded, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import {
   approve,
@@ -296,7 +296,7 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter, this.mayStart);
+    const outcome = await approve(db, releaseId, user, replicaId, { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers }, this.mayStart);
     switch (outcome.kind) {
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
@@ -374,7 +374,7 @@ export class ReleaseService {
   async canReject(releaseId: number, user: string): Promise<{ ok: true; release: Release } | { ok: false; reason: string }> {
     const release = await getRelease(this.services.db, releaseId);
     if (!release) return { ok: false, reason: "This release no longer exists." };
-    const verdict = checkReject({ state: release.state, approvers: this.config.people.approvers }, user);
+    const verdict = checkReject({ state: release.state, approvers: this.config.people.approvers, requester: release.requester }, user);
     return verdict.ok ? { ok: true, release } : verdict;
   }
 
@@ -385,13 +385,15 @@ export class ReleaseService {
   async reject(releaseId: number, user: string, reason: string): Promise<string | undefined> {
     const allowed = await this.canReject(releaseId, user);
     if (!allowed.ok) return allowed.reason;
-    const moved = await transition(this.services.db, releaseId, "rejected", user, reason, { reason });
+    const withdrawn = isWithdrawal(allowed.release.requester, user);
+    const moved = await transition(this.services.db, releaseId, "rejected", user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, { reason });
     if (!moved) {
       const now = await getRelease(this.services.db, releaseId);
-      return `This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be rejected.`;
+      return `This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`;
     }
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
-    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.afterMove(moved, `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`));
+    const note = withdrawn ? `<@${user}> withdrew the release (${WITHDRAWN}): ${escapeMrkdwn(reason)}` : `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`;
+    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.afterMove(moved, note));
     return undefined;
   }
 
@@ -597,7 +599,7 @@ export class ReleaseService {
     const freezes = (await openFreezes(db, now, release.environment)).filter((f) => f.endedAt === null);
     const source = release.gatesFrom !== null ? await getRelease(db, release.gatesFrom) : undefined;
     const gatesLink = source ? await this.permalink(source) : undefined;
-    return { release, view: { ...release, approvals, freezes, now, ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
+    return { release, view: { ...release, approvals, approvers: this.config.people.approvers, freezes, now, ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
 import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
 import type { DeployDecision } from "./freeze.js";
-import { canTransition, isSuperseded } from "./machine.js";
+import { canTransition, isSuperseded, tallyApprovals } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
 export type Release = typeof releases.$inferSelect;
@@ -124,6 +124,7 @@ export async function saveGates(db: Db, id: number, gates: GateResult[]): Promis
 }
 
 export type ApprovalOutcome =
+  /** `approvals`: how many count now (current approvers, not the requester). */
   | { kind: "counted"; release: Release; approvals: number }
   | { kind: "deploy"; release: Release; approvals: number }
   /** Approved, but a freeze or the deploy windows hold the deploy until `decision.at`. */
@@ -144,7 +145,15 @@ export type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
  * caller starts the deploy, after the commit. `mayStart` is asked in that same transaction, so a
  * freeze or a closed window holds the deploy (→ `scheduled`) at the moment it would start.
  */
-export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number, mayStart: StartCheck): Promise<ApprovalOutcome> {
+export async function approve(
+  db: Db,
+  releaseId: number,
+  approver: string,
+  owner: string,
+  rules: { expiresAfterMs: number; approvers: readonly string[] },
+  mayStart: StartCheck,
+): Promise<ApprovalOutcome> {
+  const { expiresAfterMs } = rules;
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
       // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
@@ -165,7 +174,8 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
       }
       const inserted = await tx.insert(approvals).values({ releaseId, approver }).onConflictDoNothing().returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };
-      const [{ count } = { count: 0 }] = await tx.select({ count: sql<number>`count(*)::int` }).from(approvals).where(eq(approvals.releaseId, releaseId));
+      const recorded = await tx.select({ approver: approvals.approver }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
+      const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
       if (count < locked.requiredApprovals) return { kind: "counted", release: locked, approvals: count };
       const decision = await mayStart(tx, locked);
       if (!decision.start) {
