@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { checkBlocks, LIMITS } from "./limits.js";
+import { type EnvelopeType, SocketModeServer, type SocketModeServerOptions } from "./socket-mode.js";
 import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace } from "./workspace.js";
 
 /**
@@ -13,6 +14,10 @@ import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessa
 export interface EmulatorOptions {
   botToken: string;
   signingSecret: string;
+  /** The app-level token (`xapp-…`): with it the emulator serves Socket Mode and delivers everything over it instead of signed HTTP. */
+  appToken?: string;
+  /** Socket Mode server settings besides the ack timeout (ping interval, connection limit). */
+  socketMode?: Omit<SocketModeServerOptions, "appId" | "ackTimeoutMs">;
   botUserId?: string;
   botId?: string;
   appId?: string;
@@ -52,9 +57,13 @@ export interface Delivery {
   kind: "event" | "command" | "action" | "view" | "shortcut";
   eventId?: string;
   attempt: number;
+  /** HTTP status of the bot's answer; over Socket Mode 200 for an ack, 408 for none in time, 0 for a closed or missing connection. */
   status: number;
   body: string;
   at: number;
+  transport: "http" | "socket";
+  /** The Socket Mode envelope it went in. */
+  envelopeId?: string;
 }
 
 /** What the person who typed or clicked sees straight away: the HTTP reply the bot gave Slack. */
@@ -76,6 +85,12 @@ interface ResponseUrlState {
   threadTs?: string;
 }
 
+interface DeliveryExtra {
+  retryNum?: number;
+  retryReason?: string;
+  eventId?: string;
+}
+
 interface Trigger {
   user: string;
   createdAt: number;
@@ -93,6 +108,8 @@ export class SlackEmulator {
   readonly botUserId: string;
   readonly botId: string;
   readonly appId: string;
+  /** Present when the emulator serves Socket Mode (an app token was given). */
+  readonly socketMode?: SocketModeServer;
   private requestUrls: string[];
   private nextRequestUrl = 0;
   private baseUrl: string | undefined;
@@ -111,6 +128,7 @@ export class SlackEmulator {
     this.requestUrls = options.requestUrl ? [options.requestUrl] : [];
     this.baseUrl = options.baseUrl;
     this.retryDelaysMs = options.retryDelaysMs ?? [0, 60_000, 300_000];
+    if (options.appToken) this.socketMode = new SocketModeServer({ ...options.socketMode, appId: this.appId, ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}) });
     this.workspace.addUser({ id: this.botUserId, name: options.botName ?? "orchestrator", realName: "Orchestrator", title: "Release bot", isBot: true });
     for (const user of options.users ?? []) this.workspace.addUser(user);
     for (const channel of options.channels ?? []) this.workspace.addChannel(channel);
@@ -146,6 +164,7 @@ export class SlackEmulator {
 
   stop(): void {
     this.stopped = true;
+    this.socketMode?.close();
   }
 
   // ---------------------------------------------------------------- HTTP side (Web API and response URLs)
@@ -192,6 +211,13 @@ export class SlackEmulator {
 
   api(method: string, args: Record<string, unknown>, token: string | undefined): Record<string, unknown> {
     if (!token) return { ok: false, error: "not_authed" };
+    // apps.connections.open takes only the app-level token, and the app-level token nothing else.
+    if (method === "apps.connections.open") {
+      if (token === this.options.botToken || token.startsWith("xoxb-") || token.startsWith("xoxp-")) return { ok: false, error: "not_allowed_token_type" };
+      if (!this.socketMode || token !== this.options.appToken) return { ok: false, error: "invalid_auth" };
+      return { ok: true, url: this.socketMode.connectionUrl(this.requireBase()) };
+    }
+    if (this.options.appToken && token === this.options.appToken) return { ok: false, error: "not_allowed_token_type" };
     if (token !== this.options.botToken) return { ok: false, error: "invalid_auth" };
     const handler = this.methods[method];
     if (!handler) return { ok: false, error: "unknown_method" };
@@ -773,7 +799,7 @@ export class SlackEmulator {
   async redeliver(eventId: string, retryNum = 1): Promise<InteractionResult> {
     const first = this.deliveries.find((d) => d.eventId === eventId);
     if (!first) throw new Error(`no delivery of ${eventId}`);
-    return this.send("event", first.body, "application/json", { retryNum, retryReason: "http_timeout", eventId });
+    return this.send("event", first.body, "application/json", { retryNum, retryReason: this.socketMode ? "timeout" : "http_timeout", eventId });
   }
 
   private deliverEvent(body: string, eventId: string): void {
@@ -782,7 +808,7 @@ export class SlackEmulator {
         if (this.stopped) return;
         if (retry > 0) await sleep(this.retryDelaysMs[retry - 1] ?? 0);
         if (this.stopped) return;
-        const result = await this.send("event", body, "application/json", retry > 0 ? { retryNum: retry, retryReason: "http_error", eventId } : { eventId });
+        const result = await this.send("event", body, "application/json", retry > 0 ? { retryNum: retry, retryReason: this.socketMode ? "timeout" : "http_error", eventId } : { eventId });
         if (result.status >= 200 && result.status < 300) return;
       }
     };
@@ -795,8 +821,28 @@ export class SlackEmulator {
     return promise;
   }
 
+  /** Delivers a request to the bot: signed to its Request URL, or in an envelope over Socket Mode when the emulator serves it. */
+  send(kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra = {}): Promise<InteractionResult> {
+    return this.socketMode ? this.sendOverSocket(this.socketMode, kind, body, contentType, extra) : this.sendSigned(kind, body, contentType, extra);
+  }
+
+  /** The Socket Mode envelope of the same request: events_api carries the Events API envelope, the others the parsed payload. */
+  private async sendOverSocket(server: SocketModeServer, kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra): Promise<InteractionResult> {
+    const form = contentType.includes("json") ? undefined : new URLSearchParams(body);
+    const formPayload = form?.get("payload");
+    const payload = (form ? (formPayload !== null && formPayload !== undefined ? JSON.parse(formPayload) : Object.fromEntries(form)) : JSON.parse(body)) as Record<string, unknown>;
+    const type: EnvelopeType = kind === "event" ? "events_api" : kind === "command" ? "slash_commands" : "interactive";
+    // Slack accepts a response in the ack for slash commands, view submissions and options requests.
+    const acceptsResponsePayload = kind === "command" || kind === "view" || payload.type === "block_suggestion";
+    const outcome = await server.deliver(type, payload, { acceptsResponsePayload, ...(extra.retryNum !== undefined ? { retryAttempt: extra.retryNum, retryReason: extra.retryReason ?? "timeout" } : {}) });
+    const status = outcome.acked ? 200 : outcome.failure === "timeout" ? 408 : 0;
+    this.deliveries.push({ kind, eventId: extra.eventId, attempt: extra.retryNum ?? 0, status, body, at: Date.now(), transport: "socket", envelopeId: outcome.envelopeId });
+    if (outcome.acked) return { status, body: outcome.payload ?? {} };
+    return { status, body: undefined, failure: outcome.failure === "timeout" ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
+  }
+
   /** Signs and posts a request to the bot's Request URL. */
-  async send(kind: Delivery["kind"], body: string, contentType: string, extra: { retryNum?: number; retryReason?: string; eventId?: string } = {}): Promise<InteractionResult> {
+  private async sendSigned(kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra): Promise<InteractionResult> {
     const requestUrl = this.requestUrls[this.nextRequestUrl % Math.max(1, this.requestUrls.length)];
     this.nextRequestUrl += 1;
     if (!requestUrl) throw new Error("emulator request URL not set");
@@ -817,7 +863,7 @@ export class SlackEmulator {
     try {
       const response = await fetch(requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
       const text = await response.text();
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now(), transport: "http" });
       let parsed: unknown = text;
       if (text && (response.headers.get("content-type") ?? "").includes("json")) {
         try {
@@ -830,7 +876,7 @@ export class SlackEmulator {
       return { status: response.status, body: parsed };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now(), transport: "http" });
       return { status: timedOut ? 408 : 0, body: undefined, failure: timedOut ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
     }
   }

@@ -1,6 +1,7 @@
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { type Orchestrator, startOrchestrator } from "../../src/app.js";
 import type { SlackEmulator } from "../../src/emulator/emulator.js";
+import type { SandboxTransport } from "../../src/env.js";
 import { testConfig, USERS } from "./config.js";
 import { openTestDatabase, type TestDatabase } from "./db.js";
 
@@ -30,12 +31,12 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-/** The bot in sandbox mode, in-process, as `npm start` runs it without Slack variables. */
-export async function startSandbox(): Promise<Sandbox> {
+/** The bot in sandbox mode, in-process, as `npm start` runs it without Slack variables (SANDBOX_TRANSPORT as `transport`). */
+export async function startSandbox(options: { transport?: SandboxTransport } = {}): Promise<Sandbox> {
   const db = await openTestDatabase("pglite");
   const loaded = testConfig({ extra: SANDBOX_YAML });
   const orchestrator = await startOrchestrator({
-    env: { mode: { kind: "sandbox" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
+    env: { mode: { kind: "sandbox", transport: options.transport ?? "http" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
     loaded,
     database: db.database,
     host: "127.0.0.1",
