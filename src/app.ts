@@ -250,10 +250,11 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        // Take no new envelopes first (an un-acked one goes to another replica), as closing the HTTP server takes no new requests.
+        if (socket) await app.stop().catch((error: unknown) => log.warn("socket mode disconnect failed", { error }));
         await http.close();
         for (const stopFn of stoppers.reverse()) await Promise.resolve(stopFn()).catch((error: unknown) => log.error("stop hook failed", { error }));
         await background.drain(options.shutdownGraceMs ?? env.shutdownGraceMs);
-        if (socket) await app.stop().catch(() => undefined);
         emulator?.stop();
         if (ownsDatabase) await database.close();
         log.info("orchestrator stopped", { replica: replicaId });

@@ -81,7 +81,7 @@ describe.each(cases)("core flows over %s on %s", (transport, kind) => {
     const reply1 = await bot.emulator.message(USERS.engineer, CHANNELS.helpdesk, "Which region?", { threadTs: parent.ts });
     const reply2 = await bot.emulator.message(USERS.stakeholder, CHANNELS.helpdesk, "Khon Kaen, it takes 40 s", { threadTs: parent.ts });
     await bot.idle();
-    const recorded = (await rows()).filter((r) => [parent.ts, reply1.ts, reply2.ts].includes(r.ts));
+    const recorded = (await rows()).filter((r) => r.ts !== null && [parent.ts, reply1.ts, reply2.ts].includes(r.ts));
     expect(recorded.map((r) => [r.ts, r.threadTs, r.author, r.source])).toEqual([
       [parent.ts, null, USERS.stakeholder, "PEA Help Desk"],
       [reply1.ts, parent.ts, USERS.engineer, "PEA Help Desk"],

@@ -20,6 +20,8 @@ export interface SocketFrame {
   direction: "sent" | "received";
   message: Record<string, unknown>;
   at: number;
+  /** An ack lost on the way (see `loseAcks`): Slack never saw it. */
+  lost?: boolean;
 }
 
 export interface SocketConnection {
@@ -78,6 +80,7 @@ export class SocketModeServer {
   private readonly ticketTtlMs: number;
   private nextConnection = 0;
   private roundRobin = 0;
+  private acksToLose = 0;
   private closed = false;
 
   constructor(private readonly options: SocketModeServerOptions) {
@@ -151,6 +154,11 @@ export class SocketModeServer {
     }
   }
 
+  /** The next `count` acks are lost on the way, as when a connection fails just after the client sent them. */
+  loseAcks(count: number): void {
+    this.acksToLose = count;
+  }
+
   /** Closes a connection abruptly, as a network failure would. */
   drop(connectionId: string): void {
     this.live.get(connectionId)?.socket.terminate();
@@ -198,8 +206,10 @@ export class SocketModeServer {
       return;
     }
     const parsed = ackSchema.safeParse(message);
-    this.frames.push({ connection: connection.record.id, direction: "received", message: (message && typeof message === "object" ? message : { value: message }) as Record<string, unknown>, at: Date.now() });
-    if (!parsed.success) return;
+    const lost = parsed.success && this.acksToLose > 0;
+    if (lost) this.acksToLose -= 1;
+    this.frames.push({ connection: connection.record.id, direction: "received", message: (message && typeof message === "object" ? message : { value: message }) as Record<string, unknown>, at: Date.now(), ...(lost ? { lost } : {}) });
+    if (!parsed.success || lost) return;
     connection.pending.get(parsed.data.envelope_id)?.({ envelopeId: parsed.data.envelope_id, acked: true, connection: connection.record.id, ...(parsed.data.payload ? { payload: parsed.data.payload } : {}) });
   }
 
