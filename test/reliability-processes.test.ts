@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase, queryRows } from "../src/db/client.js";
 import { serveEmulator } from "../src/emulator/server.js";
+import type { SlackMessage } from "../src/emulator/workspace.js";
 import { APP_TOKEN, BOT_TOKEN, eventually, SIGNING_SECRET, testEmulator, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { createPostgresDatabase, dropPostgresDatabase } from "./support/db.js";
@@ -70,7 +71,7 @@ describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("three bot proces
   });
 
   it("records each feedback message once, and reacts once, whichever process gets it", async () => {
-    const posted = [];
+    const posted: SlackMessage[] = [];
     for (let i = 0; i < 30; i += 1) posted.push(await emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `Replica feedback ${i}: the load forecast missed the evening peak`));
     await emulator.idle();
     const rows = await eventually(async () => {
