@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { checkBlocks, LIMITS } from "./limits.js";
+import { channelObject, fileObject, richTextBlocks, rootOf, userObject, viewObject } from "./shapes.js";
 import { type EnvelopeType, SocketModeServer, type SocketModeServerOptions } from "./socket-mode.js";
 import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace } from "./workspace.js";
 
@@ -94,6 +95,8 @@ interface DeliveryExtra {
 interface Trigger {
   user: string;
   createdAt: number;
+  /** A trigger opens one view; using it again is `exchanged_trigger_id`. */
+  exchanged?: boolean;
 }
 
 const RESPONSE_URL_USES = 5;
@@ -254,10 +257,11 @@ export class SlackEmulator {
         app_id: this.appId,
         text: content.text,
         ...(content.blocks ? { blocks: content.blocks } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        ...(threadTs && truthy(args.reply_broadcast) ? { reply_broadcast: true } : {}),
+        ...(threadTs ? this.threadFields(channel, threadTs) : {}),
+        ...(threadTs && truthy(args.reply_broadcast) ? { subtype: "thread_broadcast" } : {}),
         team: this.workspace.teamId,
       });
+      this.addRoot(message);
       this.echo(message, "message");
       return { ok: true, channel, ts: message.ts, message: publicMessage(message) };
     },
@@ -281,7 +285,8 @@ export class SlackEmulator {
       const channel = str(args.channel);
       const user = str(args.user);
       if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
-      if (!user || !this.workspace.users.has(user)) return { ok: false, error: "user_not_found" };
+      // Slack answers for someone who is not in the channel, which includes someone who does not exist.
+      if (!user || !this.workspace.users.has(user)) return { ok: false, error: "user_not_in_channel" };
       const content = this.content(args);
       if ("error" in content) return { ok: false, ...content };
       const threadTs = str(args.thread_ts);
@@ -300,8 +305,9 @@ export class SlackEmulator {
     "chat.delete": (args) => {
       const channel = str(args.channel);
       const ts = str(args.ts);
-      const message = channel && ts ? this.workspace.find(channel, ts) : undefined;
-      if (!message || message.deleted || !channel) return { ok: false, error: "message_not_found" };
+      if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
+      const message = ts ? this.workspace.find(channel, ts) : undefined;
+      if (!message || message.deleted) return { ok: false, error: "message_not_found" };
       if (message.bot_id !== this.botId) return { ok: false, error: "cant_delete_message" };
       message.deleted = true;
       this.workspace.changed(channel, message.ts);
@@ -313,7 +319,8 @@ export class SlackEmulator {
       const name = str(args.name);
       if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
       if (!name || !/^[a-z0-9_+-]+$/.test(name)) return { ok: false, error: "invalid_name" };
-      const message = ts ? this.workspace.find(channel, ts) : undefined;
+      if (!ts) return { ok: false, error: "no_item_specified" };
+      const message = this.workspace.find(channel, ts);
       if (!message || message.deleted) return { ok: false, error: "message_not_found" };
       const error = addReaction(message, name, this.botUserId);
       if (error) return { ok: false, error };
@@ -324,14 +331,15 @@ export class SlackEmulator {
       const triggerId = str(args.trigger_id);
       const trigger = triggerId ? this.triggers.get(triggerId) : undefined;
       if (!trigger || !triggerId) return { ok: false, error: "invalid_trigger_id" };
+      if (trigger.exchanged) return { ok: false, error: "exchanged_trigger_id" };
       if (Date.now() - trigger.createdAt > TRIGGER_TTL_MS) return { ok: false, error: "expired_trigger_id" };
-      this.triggers.delete(triggerId);
       const view = parseJson(args.view);
-      if (!view || typeof view !== "object") return { ok: false, error: "invalid_arguments" };
-      const problem = checkBlocks((view as Record<string, unknown>).blocks ?? [], "modal");
-      if (problem) return { ok: false, error: problem.error, errors: [problem.detail] };
+      if (!view || typeof view !== "object" || Array.isArray(view)) return invalidArguments("[ERROR] missing required field: view");
+      const problem = checkView(view as Record<string, unknown>);
+      if (problem) return invalidArguments(problem);
+      trigger.exchanged = true;
       const id = this.workspace.nextId("V");
-      const stored = { ...(view as Record<string, unknown>), id, team_id: this.workspace.teamId, app_id: this.appId, bot_id: this.botId, state: { values: {} }, hash: randomUUID() };
+      const stored = viewObject(view as Record<string, unknown>, { id, teamId: this.workspace.teamId, appId: this.appId, botId: this.botId });
       this.workspace.views.set(id, { id, user: trigger.user, view: stored, closed: false });
       this.workspace.emit("change", { kind: "view", user: trigger.user, id });
       return { ok: true, view: stored };
@@ -339,22 +347,12 @@ export class SlackEmulator {
     "users.info": (args) => {
       const user = this.workspace.users.get(str(args.user) ?? "");
       if (!user) return { ok: false, error: "user_not_found" };
-      return {
-        ok: true,
-        user: {
-          id: user.id,
-          team_id: this.workspace.teamId,
-          name: user.name,
-          real_name: user.realName,
-          is_bot: user.isBot === true,
-          profile: { real_name: user.realName, display_name: user.name, title: user.title },
-        },
-      };
+      return { ok: true, user: userObject(user, this.workspace, user.id === this.botUserId ? { botId: this.botId, appId: this.appId } : undefined) };
     },
     "conversations.info": (args) => {
       const channel = this.workspace.channels.get(str(args.channel) ?? "");
       if (!channel) return { ok: false, error: "channel_not_found" };
-      return { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_member: true } };
+      return { ok: true, channel: channelObject(channel, this.workspace, this.botUserId) };
     },
     "conversations.history": (args) => {
       const channel = str(args.channel);
@@ -389,12 +387,12 @@ export class SlackEmulator {
   };
 
   /** text and blocks of a post, or the error Slack would give. */
-  private content(args: Record<string, unknown>): { text: string; blocks?: unknown[] } | { error: string; errors?: string[] } {
+  private content(args: Record<string, unknown>): { text: string; blocks?: unknown[] } | { error: string; errors?: string[]; response_metadata?: { messages: string[] } } {
     const text = str(args.text) ?? "";
     const blocks = args.blocks === undefined ? undefined : parseJson(args.blocks);
     if (blocks !== undefined) {
       const problem = checkBlocks(blocks);
-      if (problem) return { error: problem.error, errors: [problem.detail] };
+      if (problem) return { error: problem.error, errors: [problem.detail], response_metadata: { messages: [`[ERROR] ${problem.detail}`] } };
     }
     if (!text && (!Array.isArray(blocks) || blocks.length === 0)) return { error: "no_text" };
     if (text.length > LIMITS.messageText) return { error: "msg_too_long" };
@@ -474,6 +472,20 @@ export class SlackEmulator {
 
   // ---------------------------------------------------------------- the other direction: people acting
 
+  /** A reply's thread fields: the thread and, as Slack adds it, the parent's author. */
+  private threadFields(channel: string, threadTs: string): Pick<SlackMessage, "thread_ts" | "parent_user_id"> {
+    const parent = this.workspace.find(channel, threadTs);
+    const author = parent?.user ?? parent?.bot_id;
+    return { thread_ts: threadTs, ...(author ? { parent_user_id: author } : {}) };
+  }
+
+  /** A broadcast reply carries its thread's parent as `root`, taken after the reply counted in it. */
+  private addRoot(message: SlackMessage): void {
+    if (message.subtype !== "thread_broadcast" || !message.thread_ts) return;
+    const parent = this.workspace.find(message.channel, message.thread_ts);
+    if (parent) message.root = rootOf(parent);
+  }
+
   private user(id: string): EmulatedUser {
     const user = this.workspace.users.get(id);
     if (!user) throw new Error(`no such user in the emulated workspace: ${id}`);
@@ -537,19 +549,25 @@ export class SlackEmulator {
       ts: this.workspace.nextTs(),
       channel: channelId,
       user: user.id,
+      client_msg_id: randomUUID(),
       text,
+      blocks: richTextBlocks(text),
       team: this.workspace.teamId,
-      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
-      ...(options.threadTs && options.broadcast ? { reply_broadcast: true, subtype: "thread_broadcast" } : {}),
-      ...(options.files?.length ? { files: options.files, subtype: "file_share" } : {}),
+      ...(options.threadTs ? this.threadFields(channelId, options.threadTs) : {}),
+      ...(options.threadTs && options.broadcast ? { subtype: "thread_broadcast" } : {}),
+      ...(options.files?.length ? { files: options.files.map((f) => fileObject(f, user.id, channelId, this.workspace)), subtype: "file_share", upload: false, display_as_bot: false } : {}),
     });
+    this.addRoot(message);
     const event: Record<string, unknown> = { ...publicMessage(message), channel: channelId, event_ts: message.ts, channel_type: "channel" };
     this.dispatchEvent(event);
     if (text.includes(`<@${this.botUserId}>`)) {
       this.dispatchEvent({
         type: "app_mention",
         user: user.id,
+        client_msg_id: message.client_msg_id,
         text,
+        blocks: message.blocks,
+        team: this.workspace.teamId,
         ts: message.ts,
         channel: channelId,
         event_ts: message.ts,
@@ -579,6 +597,7 @@ export class SlackEmulator {
     if (!message || message.user !== userId) throw new Error(`${userId} cannot edit ${channelId}/${ts}`);
     const previous = publicMessage(message);
     message.text = text;
+    if (message.client_msg_id) message.blocks = richTextBlocks(text);
     message.edited = { user: userId, ts: this.workspace.nextTs() };
     this.workspace.changed(channelId, ts);
     this.dispatchEvent({
@@ -910,6 +929,26 @@ export class SlackEmulator {
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function invalidArguments(message: string): Record<string, unknown> {
+  return { ok: false, error: "invalid_arguments", response_metadata: { messages: [message] } };
+}
+
+/** A modal's own limits (title 24, submit/close 24, callback_id and private_metadata) and its blocks'. */
+function checkView(view: Record<string, unknown>): string | undefined {
+  if (view.type !== "modal") return "[ERROR] must be a modal [json-pointer:/view/type]";
+  const title = (view.title as { text?: unknown } | undefined)?.text;
+  if (typeof title !== "string" || title.length === 0) return "[ERROR] missing required field: title [json-pointer:/view/title]";
+  if (title.length > LIMITS.viewTitle) return `[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/title/text]`;
+  for (const key of ["submit", "close"] as const) {
+    const text = (view[key] as { text?: unknown } | undefined)?.text;
+    if (typeof text === "string" && text.length > LIMITS.viewTitle) return `[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/${key}/text]`;
+  }
+  if (typeof view.private_metadata === "string" && view.private_metadata.length > LIMITS.privateMetadata) return `[ERROR] must be less than ${LIMITS.privateMetadata + 1} characters [json-pointer:/view/private_metadata]`;
+  if (typeof view.callback_id === "string" && view.callback_id.length > LIMITS.callbackId) return `[ERROR] must be less than ${LIMITS.callbackId + 1} characters [json-pointer:/view/callback_id]`;
+  const problem = checkBlocks(view.blocks ?? [], "modal");
+  return problem ? `[ERROR] ${problem.detail.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks")}` : undefined;
 }
 
 function truthy(value: unknown): boolean {
