@@ -474,16 +474,19 @@ interface SocketBatch extends Batch {
 async function measureSocketMode(emulator: Child, emulatorUrl: string, bareUrl: string) {
   log(`(e) Socket Mode /orch ${ACK_TEXT} ack latency: ${ACK_ROUNDS} rounds of ${ACK_REQUESTS / ACK_ROUNDS} envelopes per app after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
   const db = await provision("socket-ack");
+  // The status replies (response_url posts) go to an emulator process of their own, so the process that sends the
+  // envelopes and times their acks carries the same load for both apps, as the load generator does in (a).
+  const replies = await startChild("e-emulator-replies", "emulator-process.ts", {});
   const bare = await startChild("e-bare-bolt-socket", "bot-process.ts", { BENCH_MODE: "bare-socket", BENCH_EMULATOR_URL: bareUrl });
   const bot = await startChild("e-bot-socket", "bot-process.ts", { BENCH_MODE: "bot", BENCH_TRANSPORT: "socket", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
   await bot.child.call("idle");
   const connected = await waitFor(async () => (await emulator.call<number>("socketConnections", { app: "bot" })) === 1 && (await emulator.call<number>("socketConnections", { app: "bare" })) === 1, 30_000);
   if (!connected) throw new Error("the Socket Mode apps did not connect to the emulator");
-  const bodies = async () => (await commandBodies(emulator, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS)).map((b) => b.body);
+  const bodies = async () => (await commandBodies(replies.child, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS)).map((b) => b.body);
   const bareBodies = await bodies();
   const botBodies = await bodies();
   const send = (app: "bot" | "bare", slice: string[]) => emulator.call<SocketBatch>("socketCommands", { app, bodies: slice, concurrency: CONCURRENCY }, 600_000);
-  const before = await emulator.call<EmulatorStats>("stats");
+  const before = await replies.child.call<EmulatorStats>("stats");
   await send("bare", bareBodies.slice(0, ACK_WARMUP));
   await send("bot", botBodies.slice(0, ACK_WARMUP));
   await bot.child.call("idle");
@@ -500,10 +503,11 @@ async function measureSocketMode(emulator: Child, emulatorUrl: string, bareUrl: 
     await sleep(300);
   }
   const expectedResponses = before.responses.ok + ACK_WARMUP + ACK_REQUESTS;
-  await waitFor(async () => (await emulator.call<EmulatorStats>("stats")).responses.ok >= expectedResponses, 30_000, 100);
-  const after = await emulator.call<EmulatorStats>("stats");
+  await waitFor(async () => (await replies.child.call<EmulatorStats>("stats")).responses.ok >= expectedResponses, 30_000, 100);
+  const after = await replies.child.call<EmulatorStats>("stats");
   await bare.child.stop();
   await bot.child.stop();
+  await replies.child.stop();
   await db.drop();
   const bareAll = mergeBatches(bareBatches);
   const botAll = mergeBatches(botBatches);
