@@ -1,7 +1,8 @@
 import { asc, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startOrchestrator } from "../src/app.js";
 import { feedback } from "../src/db/schema.js";
-import { eventually, startTestBot, type TestBot } from "./support/bot.js";
+import { BOT_TOKEN, eventually, startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 
@@ -95,6 +96,18 @@ describe.each(dbKinds())("Socket Mode bot on %s", (kind) => {
     // Some envelopes were caught by the disconnects and came again.
     expect(bot.emulator.deliveries.some((d) => d.body.includes("Burst ") && d.attempt > 0)).toBe(true);
   }, 60_000);
+
+  it("refuses to start with an app token Slack does not know, saying which variable to check", async () => {
+    const loaded = testConfig();
+    const start = startOrchestrator({
+      env: { mode: { kind: "socket", botToken: BOT_TOKEN, appToken: "xapp-1-A0ORCH-revoked", apiUrl: `${bot.emulatorUrl}/api/` }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "error", shutdownGraceMs: 1000 },
+      loaded,
+      database: db.database,
+      host: "127.0.0.1",
+    });
+    await expect(start).rejects.toThrow("Slack refused the app token (invalid_auth): check SLACK_APP_TOKEN and that Socket Mode is enabled");
+    expect(server().liveConnections()).toHaveLength(1);
+  });
 
   it("answers a command sent while it reconnects", async () => {
     server().disconnect("refresh_requested");

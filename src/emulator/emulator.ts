@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { checkBlocks, LIMITS } from "./limits.js";
 import { channelObject, fileObject, richTextBlocks, rootOf, userObject, viewObject } from "./shapes.js";
-import { type EnvelopeType, SocketModeServer, type SocketModeServerOptions } from "./socket-mode.js";
+import { type EnvelopeType, SocketModeServer } from "./socket-mode.js";
 import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace } from "./workspace.js";
 
 /**
@@ -17,8 +17,6 @@ export interface EmulatorOptions {
   signingSecret: string;
   /** The app-level token (`xapp-…`): with it the emulator serves Socket Mode and delivers everything over it instead of signed HTTP. */
   appToken?: string;
-  /** Socket Mode server settings besides the ack timeout (ping interval, connection limit). */
-  socketMode?: Omit<SocketModeServerOptions, "appId" | "ackTimeoutMs">;
   botUserId?: string;
   botId?: string;
   appId?: string;
@@ -131,7 +129,7 @@ export class SlackEmulator {
     this.requestUrls = options.requestUrl ? [options.requestUrl] : [];
     this.baseUrl = options.baseUrl;
     this.retryDelaysMs = options.retryDelaysMs ?? [0, 60_000, 300_000];
-    if (options.appToken) this.socketMode = new SocketModeServer({ ...options.socketMode, appId: this.appId, ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}) });
+    if (options.appToken) this.socketMode = new SocketModeServer({ appId: this.appId, ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}) });
     this.workspace.addUser({ id: this.botUserId, name: options.botName ?? "orchestrator", realName: "Orchestrator", title: "Release bot", isBot: true });
     for (const user of options.users ?? []) this.workspace.addUser(user);
     for (const channel of options.channels ?? []) this.workspace.addChannel(channel);
@@ -586,9 +584,11 @@ export class SlackEmulator {
       ts: this.workspace.nextTs(),
       channel: channelId,
       user: userId,
+      client_msg_id: randomUUID(),
       text,
+      blocks: richTextBlocks(text),
       team: this.workspace.teamId,
-      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
+      ...(options.threadTs ? this.threadFields(channelId, options.threadTs) : {}),
     });
   }
 
