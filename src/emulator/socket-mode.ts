@@ -60,7 +60,7 @@ interface LiveConnection {
   socket: WebSocket;
   /** After `refresh_requested` or `too_many_websockets`, no new envelope goes to it. */
   draining: boolean;
-  pending: Map<string, (outcome: EnvelopeOutcome) => void>;
+  pending: Map<string, { envelope: Record<string, unknown>; settle: (outcome: EnvelopeOutcome) => void }>;
   ping: NodeJS.Timeout;
 }
 
@@ -80,7 +80,7 @@ export class SocketModeServer {
   private readonly ticketTtlMs: number;
   private nextConnection = 0;
   private roundRobin = 0;
-  private acksToLose = 0;
+  private acksToLose = { count: 0, match: (_envelope: Record<string, unknown>) => true };
   private closed = false;
 
   constructor(private readonly options: SocketModeServerOptions) {
@@ -140,7 +140,7 @@ export class SocketModeServer {
         connection.pending.delete(envelopeId);
         resolve(outcome);
       };
-      connection.pending.set(envelopeId, settle);
+      connection.pending.set(envelopeId, { envelope, settle });
       this.send(connection, envelope);
     });
   }
@@ -154,9 +154,9 @@ export class SocketModeServer {
     }
   }
 
-  /** The next `count` acks are lost on the way, as when a connection fails just after the client sent them. */
-  loseAcks(count: number): void {
-    this.acksToLose = count;
+  /** The next `count` acks of envelopes that `match` are lost on the way, as when a connection fails just after the client sent them. */
+  loseAcks(count: number, match: (envelope: Record<string, unknown>) => boolean = () => true): void {
+    this.acksToLose = { count, match };
   }
 
   /** Closes a connection abruptly, as a network failure would. */
@@ -206,18 +206,19 @@ export class SocketModeServer {
       return;
     }
     const parsed = ackSchema.safeParse(message);
-    const lost = parsed.success && this.acksToLose > 0;
-    if (lost) this.acksToLose -= 1;
+    const pending = parsed.success ? connection.pending.get(parsed.data.envelope_id) : undefined;
+    const lost = pending !== undefined && this.acksToLose.count > 0 && this.acksToLose.match(pending.envelope);
+    if (lost) this.acksToLose.count -= 1;
     this.frames.push({ connection: connection.record.id, direction: "received", message: (message && typeof message === "object" ? message : { value: message }) as Record<string, unknown>, at: Date.now(), ...(lost ? { lost } : {}) });
-    if (!parsed.success || lost) return;
-    connection.pending.get(parsed.data.envelope_id)?.({ envelopeId: parsed.data.envelope_id, acked: true, connection: connection.record.id, ...(parsed.data.payload ? { payload: parsed.data.payload } : {}) });
+    if (!parsed.success || !pending || lost) return;
+    pending.settle({ envelopeId: parsed.data.envelope_id, acked: true, connection: connection.record.id, ...(parsed.data.payload ? { payload: parsed.data.payload } : {}) });
   }
 
   private forget(connection: LiveConnection): void {
     clearInterval(connection.ping);
     connection.record.closedAt = Date.now();
     this.live.delete(connection.record.id);
-    for (const [envelopeId, settle] of connection.pending) settle({ envelopeId, acked: false, connection: connection.record.id, failure: "connection_closed" });
+    for (const [envelopeId, { settle }] of connection.pending) settle({ envelopeId, acked: false, connection: connection.record.id, failure: "connection_closed" });
   }
 
   private send(connection: LiveConnection, message: Record<string, unknown>): void {
