@@ -2,6 +2,8 @@
  * One bench subject in a process of its own, so its memory and CPU are its own:
  *   BENCH_MODE=bot   the real Orchestrator (startOrchestrator, HTTP mode) against the emulator "Slack";
  *   BENCH_MODE=bare  a bare Bolt app (HTTPReceiver) whose /orch handler only acks;
+ *   BENCH_MODE=bare-socket  the same over Socket Mode (Bolt's SocketModeReceiver), to the emulator at BENCH_EMULATOR_URL;
+ *   BENCH_TRANSPORT=socket  runs the bot in Socket Mode (bot token + app token) instead of HTTP mode;
  *   BENCH_MODE=db    just the database handle, for the plain-insert baseline.
  * The database: BENCH_DB_URL (PostgreSQL, a database of its own) or BENCH_DATA_DIR (embedded PGlite,
  * which then lives inside this process). The parent drives it over IPC (see lib/shared.ts).
@@ -11,7 +13,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, HTTPReceiver, LogLevel } from "@slack/bolt";
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver } from "@slack/bolt";
 import { sql } from "drizzle-orm";
 import { type Orchestrator, startOrchestrator } from "../src/app.js";
 import { loadConfigFile } from "../src/config/load.js";
@@ -25,7 +27,7 @@ import { orchestratorFigures } from "../src/jobs/figures.js";
 import { periodEnding } from "../src/jobs/slots.js";
 import { inFlight } from "./lib/load.js";
 import { seedReportData } from "./lib/seed.js";
-import { BENCH_CONFIG_YAML, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, COMMAND, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID } from "./lib/shared.js";
+import { APP_TOKEN, BARE_APP_TOKEN, BENCH_CONFIG_YAML, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, COMMAND, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID } from "./lib/shared.js";
 
 const mode = process.env.BENCH_MODE ?? "bot";
 const databaseUrl = process.env.BENCH_DB_URL || undefined;
@@ -70,6 +72,27 @@ if (mode === "bare") {
     },
   });
   notify({ notice: "ready", port: (server.address() as AddressInfo).port, memory: memorySample() });
+} else if (mode === "bare-socket") {
+  // The Socket Mode reference point of SPEC §7: Bolt's own SocketModeReceiver and a handler that only acknowledges.
+  const receiver = new SocketModeReceiver({
+    appToken: BARE_APP_TOKEN,
+    logLevel: LogLevel.WARN,
+    installerOptions: { clientOptions: { slackApiUrl: `${process.env.BENCH_EMULATOR_URL ?? ""}/api/` } },
+  });
+  const app = new App({ token: BOT_TOKEN, botId: BOT_ID, botUserId: BOT_USER_ID, receiver, logLevel: LogLevel.WARN });
+  app.command(COMMAND, async ({ ack }) => {
+    await ack();
+  });
+  await app.start();
+  serveRpc({
+    memory: () => memorySample(),
+    stop: async () => {
+      await app.stop();
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  });
+  notify({ notice: "ready", port: 0, memory: memorySample() });
 } else if (mode === "db") {
   const database = await openBenchDatabase();
   const { config } = loaded;
@@ -120,10 +143,10 @@ if (mode === "bare") {
   const emulatorUrl = process.env.BENCH_EMULATOR_URL;
   if (!emulatorUrl) throw new Error("BENCH_EMULATOR_URL is not set");
   const database = await openBenchDatabase();
-  // The environment exactly as main.ts reads it (HTTP mode: bot token + signing secret), so this stays in step with env.ts.
+  // The environment exactly as main.ts reads it (HTTP mode: bot token + signing secret; Socket Mode: bot token + app token), so this stays in step with env.ts.
   const env = readEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    ...(process.env.BENCH_TRANSPORT === "socket" ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
     SLACK_API_URL: `${emulatorUrl}/api/`,
     PORT: "0",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),

@@ -2,14 +2,18 @@
  * "Slack" for the bench, in a process of its own: the project's Slack emulator (src/emulator) serving the
  * Web API the bot calls (reactions.add, chat.postMessage, conversations.*) and the response_url posts of
  * slash commands. The load generator (the parent) asks it for registered response URLs and, for the
- * feedback-analyze round trips, to announce each response_url post as it arrives.
+ * feedback-analyze round trips, to announce each response_url post as it arrives. For (e) it also serves
+ * Socket Mode for two apps (the bot, and a bare Bolt app on an emulator of its own in this process) and
+ * sends their envelopes itself, timing each from sending to its ack, since over Socket Mode Slack is the sender.
  */
 import { SlackEmulator } from "../src/emulator/emulator.js";
 import { serveEmulator } from "../src/emulator/server.js";
 import type { SlackMessage } from "../src/emulator/workspace.js";
-import { type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, CHANNELS, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID, USERS } from "./lib/shared.js";
+import type { SocketModeServer } from "../src/emulator/socket-mode.js";
+import { inFlight } from "./lib/load.js";
+import { APP_TOKEN, BARE_APP_TOKEN, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, CHANNELS, memorySample, messageEnvelope, notify, serveRpc, SIGNING_SECRET, TEAM_ID, USERS } from "./lib/shared.js";
 
-const emulator = new SlackEmulator({
+const workspaceOptions = {
   botToken: BOT_TOKEN,
   signingSecret: SIGNING_SECRET,
   botUserId: BOT_USER_ID,
@@ -20,7 +24,9 @@ const emulator = new SlackEmulator({
   echoBotMessages: false,
   users: Object.entries(USERS).map(([name, id]) => ({ id, name, realName: name, title: "" })),
   channels: Object.entries(CHANNELS).map(([name, id]) => ({ id, name })),
-});
+};
+const emulator = new SlackEmulator({ ...workspaceOptions, appToken: APP_TOKEN });
+const bareEmulator = new SlackEmulator({ ...workspaceOptions, appToken: BARE_APP_TOKEN, appId: "A0BARE" });
 
 /** The emulator's own helpers that `command()` uses; reached through a cast so the load generator can sign and send by itself. */
 const internals = emulator as unknown as {
@@ -36,6 +42,42 @@ process.on("unhandledRejection", (error) => process.stderr.write(`emulator: unha
 const served = await serveEmulator(emulator, 0, "127.0.0.1", (pathname) => {
   if (watchResponses && pathname.startsWith("/response/")) notify({ notice: "response", id: pathname.slice("/response/".length), at: performance.timeOrigin + performance.now() });
 });
+const bareServed = await serveEmulator(bareEmulator);
+
+function socketOf(app: "bot" | "bare"): SocketModeServer {
+  const server = (app === "bot" ? emulator : bareEmulator).socketMode;
+  if (!server) throw new Error("Socket Mode is not served");
+  return server;
+}
+
+interface SocketBatch {
+  latencies: number[];
+  statuses: Record<string, number>;
+  ms: number;
+  redeliveries: number;
+  lost: number;
+}
+
+/** Sends envelopes `concurrency` at a time, each timed from sending to its ack; an un-acked event is sent again with retry_attempt, up to 3 times, as Slack does. */
+async function socketBatch(server: SocketModeServer, type: "slash_commands" | "events_api", payloads: Array<Record<string, unknown>>, concurrency: number): Promise<SocketBatch> {
+  const batch: SocketBatch = { latencies: [], statuses: {}, ms: 0, redeliveries: 0, lost: 0 };
+  const count = (key: string) => (batch.statuses[key] = (batch.statuses[key] ?? 0) + 1);
+  const started = performance.now();
+  await inFlight(payloads, concurrency, async (payload) => {
+    const sent = performance.now();
+    let outcome = await server.deliver(type, payload, { acceptsResponsePayload: type === "slash_commands" });
+    batch.latencies.push(performance.now() - sent);
+    count(outcome.acked ? "acked" : (outcome.failure ?? "failed"));
+    for (let retry = 1; type === "events_api" && retry <= 3 && !outcome.acked; retry += 1) {
+      batch.redeliveries += 1;
+      outcome = await server.deliver(type, payload, { retryAttempt: retry, retryReason: "timeout" });
+      count(`retry ${outcome.acked ? "acked" : (outcome.failure ?? "failed")}`);
+    }
+    if (!outcome.acked) batch.lost += 1;
+  });
+  batch.ms = performance.now() - started;
+  return batch;
+}
 
 serveRpc({
   /** Slash-command form bodies exactly as `SlackEmulator.command()` builds them, each with its own registered response_url. */
@@ -92,6 +134,19 @@ serveRpc({
     }
     return { seeded: messages.length };
   },
+  /** Live Socket Mode connections of one app. */
+  socketConnections: (args) => socketOf((args as { app: "bot" | "bare" }).app).liveConnections().length,
+  /** (e) slash-command envelopes with the given form bodies to one app, timed to their acks. */
+  socketCommands: (args) => {
+    const { app, bodies, concurrency } = args as { app: "bot" | "bare"; bodies: string[]; concurrency: number };
+    return socketBatch(socketOf(app), "slash_commands", bodies.map((body) => Object.fromEntries(new URLSearchParams(body))), concurrency);
+  },
+  /** (e) events_api envelopes of these messages to the bot, timed to their acks. */
+  socketEvents: (args) => {
+    const { messages, concurrency, idPrefix } = args as { messages: BenchMessage[]; concurrency: number; idPrefix: string };
+    const payloads = messages.map((m, i) => JSON.parse(messageEnvelope(m, `Ev${idPrefix}${(i + 1).toString(36).toUpperCase().padStart(8, "0")}`)) as Record<string, unknown>);
+    return socketBatch(socketOf("bot"), "events_api", payloads, concurrency);
+  },
   /** Forgets every channel message, so the next bot's start-up backfill finds nothing to record. */
   clearMessages: () => {
     for (const list of emulator.workspace.messages.values()) list.length = 0;
@@ -118,9 +173,10 @@ serveRpc({
   },
   stop: async () => {
     await served.close();
+    await bareServed.close();
     setImmediate(() => process.exit(0));
     return true;
   },
 });
 
-notify({ notice: "ready", url: served.url });
+notify({ notice: "ready", url: served.url, bareUrl: bareServed.url });

@@ -1,12 +1,14 @@
 /**
- * `npm run bench`: four quality bars (ack latency, ingestion, reports, memory), each against a baseline measured in the same run.
+ * `npm run bench`: the quality bars (ack latency, ingestion, reports, memory, Socket Mode), each against a baseline measured in the same run.
  *
  *   (a) /orch status ack latency under 50 signed requests in flight, vs a bare Bolt app that only acks;
  *   (b) ingestion of 10,000 feedback message events until every row is present, vs plain single-row
  *       inserts of the same rows with the same driver at the same concurrency;
  *   (c) `feedback analyze` (feedbackStats, 30 days) and the monthly Orchestrator Report figures
  *       (orchestratorFigures) over 100,000 feedback rows, plus both commands end to end through Slack;
- *   (d) resident memory of the bot process after (b), vs the same process idle.
+ *   (d) resident memory of the bot process after (b), vs the same process idle;
+ *   (e) Socket Mode: (a) with envelopes over the emulator's Socket Mode, vs a bare Bolt Socket Mode app on
+ *       the same emulator process, and (b) with events_api envelopes, vs plain inserts again.
  *
  * PostgreSQL when BENCH_DATABASE_URL is set (a fresh database per measure, dropped afterwards), else
  * embedded PGlite (a fresh temp DATA_DIR per measure). The bot, the bare Bolt app and the emulator each
@@ -44,7 +46,7 @@ const QUERY_RUNS = 20;
 const QUERY_WARMUP = 3;
 
 /** Diagnostics: BENCH_ONLY=a,b,c runs a subset; BENCH_ACK_TEXT changes the command of (a); BENCH_PROFILE=1 writes CPU profiles of the bot processes. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? "a,b,c").split(",").map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "a,b,c,e").split(",").map((s) => s.trim()));
 const ACK_TEXT = process.env.BENCH_ACK_TEXT ?? "status";
 const PROFILE = process.env.BENCH_PROFILE === "1";
 /** Extra node flags for the bot processes (diagnostics, e.g. "--max-old-space-size=64"). */
@@ -462,6 +464,127 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   return { ingestion, memory };
 }
 
+// ---------------------------------------------------------------- (e) Socket Mode: ack latency and ingestion
+
+interface SocketBatch extends Batch {
+  redeliveries: number;
+  lost: number;
+}
+
+async function measureSocketMode(emulator: Child, emulatorUrl: string, bareUrl: string) {
+  log(`(e) Socket Mode /orch ${ACK_TEXT} ack latency: ${ACK_ROUNDS} rounds of ${ACK_REQUESTS / ACK_ROUNDS} envelopes per app after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
+  const db = await provision("socket-ack");
+  // The status replies (response_url posts) go to an emulator process of their own, so the process that sends the
+  // envelopes and times their acks carries the same load for both apps, as the load generator does in (a).
+  const replies = await startChild("e-emulator-replies", "emulator-process.ts", {});
+  const bare = await startChild("e-bare-bolt-socket", "bot-process.ts", { BENCH_MODE: "bare-socket", BENCH_EMULATOR_URL: bareUrl });
+  const bot = await startChild("e-bot-socket", "bot-process.ts", { BENCH_MODE: "bot", BENCH_TRANSPORT: "socket", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
+  await bot.child.call("idle");
+  const connected = await waitFor(async () => (await emulator.call<number>("socketConnections", { app: "bot" })) === 1 && (await emulator.call<number>("socketConnections", { app: "bare" })) === 1, 30_000);
+  if (!connected) throw new Error("the Socket Mode apps did not connect to the emulator");
+  const bodies = async () => (await commandBodies(replies.child, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS)).map((b) => b.body);
+  const bareBodies = await bodies();
+  const botBodies = await bodies();
+  const send = (app: "bot" | "bare", slice: string[]) => emulator.call<SocketBatch>("socketCommands", { app, bodies: slice, concurrency: CONCURRENCY }, 600_000);
+  const before = await replies.child.call<EmulatorStats>("stats");
+  await send("bare", bareBodies.slice(0, ACK_WARMUP));
+  await send("bot", botBodies.slice(0, ACK_WARMUP));
+  await bot.child.call("idle");
+  await sleep(500);
+  const perRound = Math.ceil(ACK_REQUESTS / ACK_ROUNDS);
+  const bareBatches: Batch[] = [];
+  const botBatches: Batch[] = [];
+  for (let r = 0; r < ACK_ROUNDS; r += 1) {
+    const from = ACK_WARMUP + r * perRound;
+    bareBatches.push(await send("bare", bareBodies.slice(from, from + perRound)));
+    await sleep(300);
+    botBatches.push(await send("bot", botBodies.slice(from, from + perRound)));
+    await bot.child.call("idle");
+    await sleep(300);
+  }
+  const expectedResponses = before.responses.ok + ACK_WARMUP + ACK_REQUESTS;
+  await waitFor(async () => (await replies.child.call<EmulatorStats>("stats")).responses.ok >= expectedResponses, 30_000, 100);
+  const after = await replies.child.call<EmulatorStats>("stats");
+  await bare.child.stop();
+  await bot.child.stop();
+  await replies.child.stop();
+  await db.drop();
+  const bareAll = mergeBatches(bareBatches);
+  const botAll = mergeBatches(botBatches);
+  const bareStats = summarize(bareAll.latencies);
+  const botStats = summarize(botAll.latencies);
+  const ack = {
+    requests: ACK_REQUESTS,
+    warmup: ACK_WARMUP,
+    concurrency: CONCURRENCY,
+    rounds: ACK_ROUNDS,
+    note: "each envelope timed in the emulator from sending it to receiving its ack",
+    bare: { latencyMs: roundStats(bareStats), statuses: bareAll.statuses, throughputPerSecond: round((bareAll.latencies.length / bareAll.ms) * 1000) },
+    bot: {
+      latencyMs: roundStats(botStats),
+      statuses: botAll.statuses,
+      throughputPerSecond: round((botAll.latencies.length / botAll.ms) * 1000),
+      statusRepliesExpected: ACK_WARMUP + ACK_REQUESTS,
+      statusRepliesDelivered: after.responses.ok - before.responses.ok,
+      log: logProblems(bot.child.logFile),
+    },
+    ratioP99: round(botStats.p99 / bareStats.p99, 2),
+    ratioP50: round(botStats.p50 / bareStats.p50, 2),
+  };
+
+  const messages = feedbackMessages(EVENTS, Date.now() - 30_000);
+  log(`(e) baseline: ${EVENTS} plain single-row inserts into feedback, ${CONCURRENCY} in flight`);
+  const baseDb = await provision("socket-inserts");
+  const baseline = await startChild("e-baseline-inserts", "bot-process.ts", { BENCH_MODE: "db", ...baseDb.env });
+  const inserted = await baseline.child.call<{ ms: number; count: number }>("inserts", { messages, concurrency: CONCURRENCY }, 600_000);
+  await baseline.child.stop();
+  await baseDb.drop();
+  const baselineRate = (inserted.count / inserted.ms) * 1000;
+
+  log(`(e) bot: ${EVENTS} message events in events_api envelopes over Socket Mode, ${CONCURRENCY} in flight, until all rows are present`);
+  const ingestDb = await provision("socket-ingest", { initialized: true });
+  const ingestBot = await startChild("e-bot-socket-ingest", "bot-process.ts", { BENCH_MODE: "bot", BENCH_TRANSPORT: "socket", BENCH_EMULATOR_URL: emulatorUrl, ...ingestDb.env });
+  await ingestBot.child.call("idle");
+  await waitFor(async () => (await emulator.call<number>("socketConnections", { app: "bot" })) === 1, 30_000);
+  await emulator.call("seedMessages", { messages });
+  const started = performance.now();
+  const sent = await emulator.call<SocketBatch>("socketEvents", { messages, concurrency: CONCURRENCY, idPrefix: "S" }, 600_000);
+  let rows = 0;
+  const allPresent = await waitFor(
+    async () => {
+      rows = await ingestBot.child.call<number>("count");
+      return rows >= EVENTS;
+    },
+    60_000,
+    20,
+  );
+  const presentMs = performance.now() - started;
+  const ingestLog = logProblems(ingestBot.child.logFile);
+  await ingestBot.child.stop();
+  await ingestDb.drop();
+  await emulator.call("clearMessages");
+  const botRate = ((allPresent ? EVENTS : rows) / presentMs) * 1000;
+  const ingestion = {
+    events: EVENTS,
+    concurrency: CONCURRENCY,
+    baseline: { rows: inserted.count, seconds: round(inserted.ms / 1000, 2), rowsPerSecond: round(baselineRate) },
+    bot: {
+      rowsPresent: rows,
+      allPresent,
+      secondsUntilAllAcked: round(sent.ms / 1000, 2),
+      secondsUntilAllRowsPresent: round(presentMs / 1000, 2),
+      eventsPerSecond: round(botRate),
+      ackLatencyMs: roundStats(summarize(sent.latencies)),
+      statuses: sent.statuses,
+      redeliveries: sent.redeliveries,
+      lost: sent.lost,
+      log: ingestLog,
+    },
+    ratio: round(botRate / baselineRate, 2),
+  };
+  return { ack, ingestion };
+}
+
 // ---------------------------------------------------------------- (c) feedback analyze and the monthly report
 
 async function measureReports(emulator: Child, emulatorUrl: string) {
@@ -571,6 +694,11 @@ async function main(): Promise<void> {
     log(`    event response ms: ${JSON.stringify(ingestion.bot.responseLatencyMs)}; statuses ${JSON.stringify(ingestion.bot.statuses)}; reactions done after ${ingestion.bot.secondsUntilReactionsDone} s`);
   }
   const reports = ONLY.has("c") ? await measureReports(emulator.child, emulatorUrl) : undefined;
+  const socket = ONLY.has("e") ? await measureSocketMode(emulator.child, emulatorUrl, String(emulator.ready.bareUrl)) : undefined;
+  if (socket) {
+    log(`    Socket Mode: bare Bolt p99 ${socket.ack.bare.latencyMs.p99} ms, bot p99 ${socket.ack.bot.latencyMs.p99} ms: ${socket.ack.ratioP99}×`);
+    log(`    Socket Mode ingestion: ${socket.ingestion.bot.eventsPerSecond} events/s vs ${socket.ingestion.baseline.rowsPerSecond} rows/s: ${socket.ingestion.ratio}×; statuses ${JSON.stringify(socket.ingestion.bot.statuses)}`);
+  }
   const emulatorStats = await emulator.child.call<EmulatorStats>("stats");
   await emulator.child.stop();
 
@@ -626,6 +754,28 @@ async function main(): Promise<void> {
     });
   }
 
+  if (socket) {
+    const { ack: sAck, ingestion: sIngest } = socket;
+    rows.push(
+      {
+        measure: `(e) Socket Mode: /orch ${ACK_TEXT} ack p99, ${CONCURRENCY} concurrent envelopes`,
+        figure: `${ms(sAck.bot.latencyMs.p99)} (p50 ${ms(sAck.bot.latencyMs.p50)}, ${sAck.bot.throughputPerSecond.toFixed(0)} req/s)`,
+        baseline: `bare Bolt Socket Mode app: ${ms(sAck.bare.latencyMs.p99)} (p50 ${ms(sAck.bare.latencyMs.p50)}, ${sAck.bare.throughputPerSecond.toFixed(0)} req/s)`,
+        ratio: `${sAck.ratioP99.toFixed(2)}×`,
+        bar: `≤ ${BARS.ackRatio}×`,
+        pass: sAck.ratioP99 <= BARS.ackRatio && Object.keys(sAck.bot.statuses).every((s) => s === "acked") && sAck.bot.statusRepliesDelivered === sAck.bot.statusRepliesExpected,
+      },
+      {
+        measure: `(e) Socket Mode: ingestion of ${EVENTS.toLocaleString("en-US")} thread-message events, all rows present`,
+        figure: `${sIngest.bot.eventsPerSecond.toFixed(0)} events/s (${sIngest.bot.secondsUntilAllRowsPresent} s)`,
+        baseline: `plain single-row inserts: ${sIngest.baseline.rowsPerSecond.toFixed(0)} rows/s (${sIngest.baseline.seconds} s)`,
+        ratio: `${sIngest.ratio.toFixed(2)}×`,
+        bar: `≥ ${BARS.ingestRatio}×`,
+        pass: sIngest.ratio >= BARS.ingestRatio && sIngest.bot.allPresent && sIngest.bot.lost === 0,
+      },
+    );
+  }
+
   const cpuList = cpus();
   const run: RunResult = {
     date: startedAt.toISOString(),
@@ -643,7 +793,7 @@ async function main(): Promise<void> {
     },
     database: { kind: dbKind, ...database },
     table: rows,
-    measures: { ack, ingestion: ingested?.ingestion, reports, memory: ingested?.memory, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
+    measures: { ack, ingestion: ingested?.ingestion, reports, memory: ingested?.memory, socketMode: socket, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
   };
 
   process.stdout.write(`\n${renderTable(run)}\n`);
@@ -656,7 +806,7 @@ async function main(): Promise<void> {
       results = { runs: {} };
     }
   }
-  const partial = QUICK || ONLY.size < 3 || ACK_TEXT !== "status" || PROFILE || BOT_NODE_ARGS.length > 0;
+  const partial = QUICK || ONLY.size < 4 || ACK_TEXT !== "status" || PROFILE || BOT_NODE_ARGS.length > 0;
   if (!partial) {
     results.runs[dbKind] = run;
     results.latest = dbKind;

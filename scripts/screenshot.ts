@@ -11,7 +11,7 @@ const output = resolve(import.meta.dirname, "../docs/sandbox.png");
 const loaded = loadConfigFile(resolve(import.meta.dirname, "../orchestrator.yaml"));
 const database = await openDatabase({});
 const orchestrator = await startOrchestrator({
-  env: { mode: { kind: "sandbox" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "none" }, logLevel: "warn", shutdownGraceMs: 2000 },
+  env: { mode: { kind: "sandbox", transport: "http" }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "none" }, logLevel: "warn", shutdownGraceMs: 2000 },
   loaded,
   log: createLog("warn"),
   database,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { App, SocketModeReceiver } from "@slack/bolt";
+import { App } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import { Background } from "./background.js";
 import { Claude, type ClaudeOptions } from "./ai/claude.js";
@@ -33,6 +33,7 @@ import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
 import { ChannelPoster } from "./slack/post.js";
 import { SignedRequestReceiver } from "./slack/receiver.js";
+import { LosslessSocketModeReceiver } from "./slack/socket-receiver.js";
 import { StatusBoard } from "./status/board.js";
 import { statusFeature } from "./status/feature.js";
 
@@ -64,6 +65,8 @@ export interface StartOptions {
   progress?: (line: string) => void;
   /** Pauses between start-up attempts to reach Slack's Web API after the first failure. */
   slackConnectRetriesMs?: number[];
+  /** Socket Mode client timings (tests shorten the reconnect backoff). */
+  socketMode?: { clientPingTimeoutMs?: number; serverPingTimeoutMs?: number };
 }
 
 export interface Orchestrator {
@@ -107,26 +110,29 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let emulator: SlackEmulator | undefined;
     let persisted: PersistedWorkspace | undefined;
     let botToken: string;
-    let receiver: SignedRequestReceiver | SocketModeReceiver;
+    // HTTP mode and the HTTP sandbox take signed requests; Socket Mode (and the socket sandbox) connects with the app token.
+    let signed: SignedRequestReceiver | undefined;
+    let appToken: string | undefined;
     let apiUrl: string | undefined;
     if (mode.kind === "sandbox") {
       botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
       const signingSecret = randomBytes(16).toString("hex");
-      emulator = createSandboxEmulator(config, { botToken, signingSecret });
+      if (mode.transport === "socket") appToken = `xapp-1-sandbox-${randomBytes(12).toString("hex")}`;
+      else signed = new SignedRequestReceiver({ signingSecret, log, metrics });
+      emulator = createSandboxEmulator(config, { botToken, signingSecret, ...(appToken ? { appToken } : {}) });
       // Tokens are new on every start; the conversation is not, so its buttons still work after a restart.
       if (env.dataDir) {
         persisted = persistWorkspace(emulator, env.dataDir, log);
         cleanup.push(async () => persisted?.close());
       }
-      receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
-      receiver = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics });
+      signed = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics });
     } else {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
-      receiver = new SocketModeReceiver({ appToken: mode.appToken, logger: slackLogger(log, env.logLevel) });
+      appToken = mode.appToken;
     }
 
     const health = async () => {
@@ -140,8 +146,9 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       {
         health,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-        ...(receiver instanceof SignedRequestReceiver ? { slack: (req, res, raw) => receiver.handle(req, res, raw) } : {}),
+        ...(signed ? { slack: (req, res, raw) => signed.handle(req, res, raw) } : {}),
         ...(emulator ? { extra: sandboxRoutes(emulator, config) } : {}),
+        ...(emulator?.socketMode ? { upgrade: (req, socket, head) => emulator.socketMode?.upgrade(req, socket, head) ?? false } : {}),
       },
       env.port,
       log,
@@ -168,6 +175,11 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       progress: options.progress ?? ((line) => log.warn(line)),
       pausesMs: options.slackConnectRetriesMs ?? [1000, 2000, 4000, 8000, 15_000],
     });
+    const socket = appToken
+      ? new LosslessSocketModeReceiver({ appToken, ...(apiUrl ? { apiUrl } : {}), log, metrics, logger: slackLogger(log, env.logLevel), ...options.socketMode })
+      : undefined;
+    const receiver = signed ?? socket;
+    if (!receiver) throw new StartupError("no Slack receiver for this mode");
 
     const app = new App({
       token: botToken,
@@ -240,17 +252,27 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     for (const feature of features) feature(context);
     listenForCommands(app, commands, services);
 
-    if (receiver instanceof SocketModeReceiver) await app.start();
+    if (socket) {
+      try {
+        await app.start();
+      } catch (error) {
+        const slackError = (error as { data?: { error?: string } }).data?.error;
+        throw new StartupError(
+          slackError ? `Slack refused the app token (${slackError}): check SLACK_APP_TOKEN and that Socket Mode is enabled` : `cannot open a Socket Mode connection: ${(error as Error).message}`,
+        );
+      }
+    }
     for (const start of starters) await start();
     log.info("orchestrator started", { mode: mode.kind, database: database.kind, location: database.location, port: http.port, replica: replicaId });
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        // Take no new envelopes first (an un-acked one goes to another replica), as closing the HTTP server takes no new requests.
+        if (socket) await app.stop().catch((error: unknown) => log.warn("socket mode disconnect failed", { error }));
         await http.close();
         for (const stopFn of stoppers.reverse()) await Promise.resolve(stopFn()).catch((error: unknown) => log.error("stop hook failed", { error }));
         await background.drain(options.shutdownGraceMs ?? env.shutdownGraceMs);
-        if (receiver instanceof SocketModeReceiver) await app.stop().catch(() => undefined);
         emulator?.stop();
         persisted?.close();
         if (ownsDatabase) await database.close();

@@ -4,7 +4,10 @@ import { LOG_LEVELS } from "./log.js";
 export type SlackMode =
   | { kind: "socket"; botToken: string; appToken: string; apiUrl?: string }
   | { kind: "http"; botToken: string; signingSecret: string; apiUrl?: string }
-  | { kind: "sandbox" };
+  | { kind: "sandbox"; transport: SandboxTransport };
+
+/** How the sandbox's bot hears from its emulator: signed requests to /slack/events, or the emulator's Socket Mode. */
+export type SandboxTransport = "http" | "socket";
 
 export interface Env {
   mode: SlackMode;
@@ -59,6 +62,7 @@ const envSchema = z.object({
     }
     return seconds * 1000;
   }),
+  SANDBOX_TRANSPORT: optional.pipe(z.enum(["http", "socket"], { error: "SANDBOX_TRANSPORT: expected http or socket" }).default("http")),
   LOG_LEVEL: optional.pipe(z.enum(LOG_LEVELS, { error: `LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}` }).default("info")),
 });
 
@@ -68,7 +72,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (!parsed.success) throw new EnvError(parsed.error.issues.map((issue) => issue.message));
   const e = parsed.data;
   return {
-    mode: slackMode(e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.SLACK_API_URL),
+    mode: slackMode(e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.SLACK_API_URL, e.SANDBOX_TRANSPORT),
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
@@ -79,14 +83,14 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   };
 }
 
-function slackMode(botToken?: string, signingSecret?: string, appToken?: string, apiUrl?: string): SlackMode {
+function slackMode(botToken: string | undefined, signingSecret: string | undefined, appToken: string | undefined, apiUrl: string | undefined, sandboxTransport: SandboxTransport): SlackMode {
   const api = apiUrl ? { apiUrl } : {};
   if (botToken && appToken) {
     if (!appToken.startsWith("xapp-")) throw new EnvError(["SLACK_APP_TOKEN must be an app-level token starting with xapp-"]);
     return { kind: "socket", botToken, appToken, ...api };
   }
   if (botToken && signingSecret) return { kind: "http", botToken, signingSecret, ...api };
-  if (!botToken && !signingSecret && !appToken) return { kind: "sandbox" };
+  if (!botToken && !signingSecret && !appToken) return { kind: "sandbox", transport: sandboxTransport };
   if (!botToken) {
     const have = [signingSecret ? "SLACK_SIGNING_SECRET" : undefined, appToken ? "SLACK_APP_TOKEN" : undefined].filter(Boolean).join(" and ");
     throw new EnvError([`SLACK_BOT_TOKEN is missing: ${have} is set, and every Slack mode needs the bot token (xoxb-…)`]);

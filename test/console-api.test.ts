@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsoleState } from "../src/sandbox/console.js";
-import { eventually } from "./support/bot.js";
+import { eventually, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, USERS } from "./support/config.js";
 import { type Sandbox, startSandbox } from "./support/sandbox.js";
 
-describe("sandbox console API", () => {
+describe.each(TRANSPORTS)("sandbox console API, bot connected over %s", (transport) => {
   let sandbox: Sandbox;
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
+    sandbox = await startSandbox({ transport });
   });
 
   afterAll(async () => {

@@ -2,13 +2,13 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { serveEmulator } from "../src/emulator/server.js";
-import { startTestBot, type TestBot, testEmulator } from "./support/bot.js";
+import { startTestBot, type TestBot, testEmulator, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS, workDir } from "./support/config.js";
 import { createPostgresDatabase, dropPostgresDatabase } from "./support/db.js";
 import { deploysIn, releaseMessageOf, releaseRow, transitionsOf, waitForMessageState } from "./support/releases.js";
 
 /** Three replicas, each with its own connection pool, on one PostgreSQL database behind one Slack workspace. */
-describe.runIf(process.env.TEST_DATABASE_URL)("three replicas on one PostgreSQL", () => {
+describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("three replicas on one PostgreSQL over %s", (transport) => {
   let url: string;
   const databases: Database[] = [];
   const bots: TestBot[] = [];
@@ -17,17 +17,17 @@ describe.runIf(process.env.TEST_DATABASE_URL)("three replicas on one PostgreSQL"
 
   beforeAll(async () => {
     url = await createPostgresDatabase();
-    const emulator = testEmulator();
+    const emulator = testEmulator(transport);
     const served = await serveEmulator(emulator);
     closeEmulator = served.close;
     const loaded = testConfig({ dir });
     for (const replica of ["replica-a", "replica-b", "replica-c"]) {
       const database = await openDatabase({ databaseUrl: url, poolSize: 4 });
       databases.push(database);
-      bots.push(await startTestBot({ db: { database, close: async () => {} }, loaded, emulator: { emulator, url: served.url }, replicaId: replica }));
+      bots.push(await startTestBot({ db: { database, close: async () => {} }, loaded, emulator: { emulator, url: served.url }, replicaId: replica, transport }));
     }
-    // Slack's requests reach the replicas in turn, as through a load balancer.
-    emulator.setRequestUrl(bots.map((b) => `${b.orchestrator.url}/slack/events`));
+    // Slack's requests reach the replicas in turn, as through a load balancer; over Socket Mode each envelope goes to one of their connections.
+    if (transport === "http") emulator.setRequestUrl(bots.map((b) => `${b.orchestrator.url}/slack/events`));
   });
 
   afterAll(async () => {

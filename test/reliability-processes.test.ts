@@ -4,16 +4,17 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase, queryRows } from "../src/db/client.js";
 import { serveEmulator } from "../src/emulator/server.js";
-import { BOT_TOKEN, eventually, SIGNING_SECRET, testEmulator } from "./support/bot.js";
+import type { SlackMessage } from "../src/emulator/workspace.js";
+import { APP_TOKEN, BOT_TOKEN, eventually, SIGNING_SECRET, testEmulator, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { createPostgresDatabase, dropPostgresDatabase } from "./support/db.js";
 import { type BotProcess, spawnBot } from "./support/process.js";
 import { deploysIn } from "./support/releases.js";
 
-/** Three separate bot processes on one PostgreSQL, behind one Slack workspace that reaches them in turn. */
-describe.runIf(process.env.TEST_DATABASE_URL)("three bot processes on one PostgreSQL", () => {
+/** Three separate bot processes on one PostgreSQL, behind one Slack workspace that reaches them in turn (HTTP) or shares envelopes among their connections (Socket Mode). */
+describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("three bot processes on one PostgreSQL over %s", (transport) => {
   const dir = workDir();
-  const emulator = testEmulator();
+  const emulator = testEmulator(transport);
   let served: Awaited<ReturnType<typeof serveEmulator>>;
   let url: string;
   let database: Database;
@@ -29,9 +30,11 @@ describe.runIf(process.env.TEST_DATABASE_URL)("three bot processes on one Postgr
   dependency-updates: { schedule: "* * * * *", run: ["${FIXTURES}/record-run.sh", "${dir}", "0"] }
   security-patches: { schedule: "* * * * *", run: ["${FIXTURES}/record-run.sh", "${dir}", "40"], timeout: 60s }`,
     });
-    const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: `${served.url}/api/`, DATABASE_URL: url, ORCH_CONFIG: loaded.path, SHUTDOWN_GRACE_SECONDS: "1" };
+    const slack: Record<string, string> = transport === "socket" ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET };
+    const env = { SLACK_BOT_TOKEN: BOT_TOKEN, ...slack, SLACK_API_URL: `${served.url}/api/`, DATABASE_URL: url, ORCH_CONFIG: loaded.path, SHUTDOWN_GRACE_SECONDS: "1" };
     bots = await Promise.all([1, 2, 3].map(() => spawnBot(env)));
-    emulator.setRequestUrl(bots.map((b) => `${b.url}/slack/events`));
+    if (transport === "http") emulator.setRequestUrl(bots.map((b) => `${b.url}/slack/events`));
+    else expect(emulator.socketMode?.liveConnections()).toHaveLength(3);
   }, 60_000);
 
   afterAll(async () => {
@@ -59,11 +62,26 @@ describe.runIf(process.env.TEST_DATABASE_URL)("three bot processes on one Postgr
       return found!;
     });
     const seen = structuredClone(message.blocks ?? []);
-    await Promise.all([USERS.approver1, USERS.approver2, USERS.approver3].map((user) => emulator.click(user, { channel: CHANNELS.releases, ts: message.ts }, "release_approve", seen)));
+    const clicks = await Promise.all([USERS.approver1, USERS.approver2, USERS.approver3].map((user) => emulator.click(user, { channel: CHANNELS.releases, ts: message.ts }, "release_approve", seen)));
+    expect(clicks.map((c) => c.status)).toEqual([200, 200, 200]);
     await waitForRelease("6.0.0", "staging", "live");
     expect(deploysIn(dir)).toEqual(["staging 6.0.0"]);
     const approvals = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from approvals`);
     expect(approvals[0]?.n).toBe(1);
+  });
+
+  it("records each feedback message once, and reacts once, whichever process gets it", async () => {
+    const posted: SlackMessage[] = [];
+    for (let i = 0; i < 30; i += 1) posted.push(await emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `Replica feedback ${i}: the load forecast missed the evening peak`));
+    await emulator.idle();
+    const rows = await eventually(async () => {
+      const found = await queryRows<{ ts: string }>(database.db, sql`select ts from feedback where text like 'Replica feedback %'`);
+      if (found.length < 30) throw new Error(`${found.length} rows`);
+      return found;
+    }, 20_000);
+    expect(new Set(rows.map((r) => r.ts)).size).toBe(30);
+    expect(rows).toHaveLength(30);
+    await eventually(() => expect(posted.every((m) => emulator.workspace.find(CHANNELS.helpdesk, m.ts)?.reactions?.[0]?.count === 1)).toBe(true), 20_000);
   });
 
   it("runs a cron slot once when all three processes fire it", async () => {

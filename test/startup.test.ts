@@ -25,9 +25,15 @@ function run(env: Record<string, string>): Promise<{ code: number | null; stderr
 
 describe("Slack mode from the environment", () => {
   it("chooses sandbox, HTTP and Socket Mode", () => {
-    expect(readEnv({}).mode).toEqual({ kind: "sandbox" });
+    expect(readEnv({}).mode).toEqual({ kind: "sandbox", transport: "http" });
     expect(readEnv({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" }).mode).toMatchObject({ kind: "http" });
     expect(readEnv({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" }).mode).toMatchObject({ kind: "socket" });
+  });
+
+  it("runs the sandbox over signed HTTP unless SANDBOX_TRANSPORT=socket", () => {
+    expect(readEnv({ SANDBOX_TRANSPORT: "socket" }).mode).toEqual({ kind: "sandbox", transport: "socket" });
+    expect(readEnv({ SANDBOX_TRANSPORT: "http" }).mode).toEqual({ kind: "sandbox", transport: "http" });
+    expect(() => readEnv({ SANDBOX_TRANSPORT: "websocket" })).toThrow("SANDBOX_TRANSPORT: expected http or socket");
   });
 
   it("names what is missing from a partial set", () => {

@@ -100,10 +100,17 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
   after start-up. With PGlite the database lives inside the bot process, so its memory is counted too; its data folder
   is created by a short-lived process first (as on every start but the very first: PGlite's \`initdb\` alone leaves
   ~400 MB resident in the process that runs it).
+- **(e) Socket Mode**: (a) and (b) again with the bot in Socket Mode on the emulator's Socket Mode. Over Socket Mode
+  Slack is the sender, so the emulator process sends the envelopes (50 in flight) and times each from sending it to
+  receiving its ack (the status replies go to another emulator process). Ack latency: \`slash_commands\` envelopes of \`/orch status\`, the same rounds as (a), against a bare
+  Bolt app on Bolt's own \`SocketModeReceiver\` whose handler only calls \`ack()\`, connected as a second app to the same
+  emulator process. Ingestion: 10,000 \`events_api\` envelopes of the same messages as (b), each acked only once stored,
+  an un-acked one sent again with \`retry_attempt\` as Slack does, timed until all rows are present, against plain
+  single-row inserts measured again in the same run.
 
 On a 2-core machine the bot, the emulator, the load generator and PostgreSQL share the same cores, and other work on
 the machine shows directly (hence the load average in each heading); repeated runs vary by about ±15 %, more for p99s.
-Diagnostics: \`BENCH_ONLY=a,b,c\` runs a subset, \`BENCH_QUICK=1\` a tenth of the sizes, \`BENCH_ACK_TEXT=help\` another
+Diagnostics: \`BENCH_ONLY=a,b,c,e\` runs a subset, \`BENCH_QUICK=1\` a tenth of the sizes, \`BENCH_ACK_TEXT=help\` another
 command for (a), \`BENCH_PROFILE=1\` writes CPU profiles of the bot processes, \`BENCH_BOT_NODE_ARGS="--max-old-space-size=96"\`
 passes V8 flags to them (these runs print the table but do not write the files); \`BENCH_KEEP_LOGS=1\` keeps the
 processes' logs.

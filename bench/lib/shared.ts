@@ -5,6 +5,9 @@
 
 export const BOT_TOKEN = "xoxb-bench-token";
 export const SIGNING_SECRET = "bench-signing-secret";
+/** App-level tokens of the two Socket Mode apps on the emulator: the bot, and the bare Bolt app of (e). */
+export const APP_TOKEN = "xapp-1-A0ORCH-bench";
+export const BARE_APP_TOKEN = "xapp-1-A0BARE-bench";
 export const TEAM_ID = "T0BENCH";
 export const BOT_USER_ID = "U0ORCHBOT";
 export const BOT_ID = "B0ORCHBOT";

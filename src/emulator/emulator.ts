@@ -2,6 +2,8 @@ import { createHmac, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { checkBlocks, LIMITS } from "./limits.js";
+import { channelObject, fileObject, richTextBlocks, rootOf, userObject, viewObject } from "./shapes.js";
+import { type EnvelopeType, SocketModeServer } from "./socket-mode.js";
 import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessage, type SlackMessage, Workspace, type WorkspaceSnapshot } from "./workspace.js";
 
 /**
@@ -13,6 +15,8 @@ import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessa
 export interface EmulatorOptions {
   botToken: string;
   signingSecret: string;
+  /** The app-level token (`xapp-…`): with it the emulator serves Socket Mode and delivers everything over it instead of signed HTTP. */
+  appToken?: string;
   botUserId?: string;
   botId?: string;
   appId?: string;
@@ -52,9 +56,13 @@ export interface Delivery {
   kind: "event" | "command" | "action" | "view" | "shortcut";
   eventId?: string;
   attempt: number;
+  /** HTTP status of the bot's answer; over Socket Mode 200 for an ack, 408 for none in time, 0 for a closed or missing connection. */
   status: number;
   body: string;
   at: number;
+  transport: "http" | "socket";
+  /** The Socket Mode envelope it went in. */
+  envelopeId?: string;
 }
 
 /** What the person who typed or clicked sees straight away: the HTTP reply the bot gave Slack. */
@@ -82,9 +90,17 @@ export interface EmulatorSnapshot {
   responseUrls: ResponseUrlState[];
 }
 
+interface DeliveryExtra {
+  retryNum?: number;
+  retryReason?: string;
+  eventId?: string;
+}
+
 interface Trigger {
   user: string;
   createdAt: number;
+  /** A trigger opens one view; using it again is `exchanged_trigger_id`. */
+  exchanged?: boolean;
 }
 
 const RESPONSE_URL_USES = 5;
@@ -99,6 +115,8 @@ export class SlackEmulator {
   readonly botUserId: string;
   readonly botId: string;
   readonly appId: string;
+  /** Present when the emulator serves Socket Mode (an app token was given). */
+  readonly socketMode?: SocketModeServer;
   private requestUrls: string[];
   private nextRequestUrl = 0;
   private baseUrl: string | undefined;
@@ -117,6 +135,7 @@ export class SlackEmulator {
     this.requestUrls = options.requestUrl ? [options.requestUrl] : [];
     this.baseUrl = options.baseUrl;
     this.retryDelaysMs = options.retryDelaysMs ?? [0, 60_000, 300_000];
+    if (options.appToken) this.socketMode = new SocketModeServer({ appId: this.appId, ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}) });
     this.workspace.addUser({ id: this.botUserId, name: options.botName ?? "orchestrator", realName: "Orchestrator", title: "Release bot", isBot: true });
     for (const user of options.users ?? []) this.workspace.addUser(user);
     for (const channel of options.channels ?? []) this.workspace.addChannel(channel);
@@ -152,6 +171,7 @@ export class SlackEmulator {
 
   stop(): void {
     this.stopped = true;
+    this.socketMode?.close();
   }
 
   snapshot(): EmulatorSnapshot {
@@ -208,6 +228,13 @@ export class SlackEmulator {
 
   api(method: string, args: Record<string, unknown>, token: string | undefined): Record<string, unknown> {
     if (!token) return { ok: false, error: "not_authed" };
+    // apps.connections.open takes only the app-level token, and the app-level token nothing else.
+    if (method === "apps.connections.open") {
+      if (token === this.options.botToken || token.startsWith("xoxb-") || token.startsWith("xoxp-")) return { ok: false, error: "not_allowed_token_type" };
+      if (!this.socketMode || token !== this.options.appToken) return { ok: false, error: "invalid_auth" };
+      return { ok: true, url: this.socketMode.connectionUrl(this.requireBase()) };
+    }
+    if (this.options.appToken && token === this.options.appToken) return { ok: false, error: "not_allowed_token_type" };
     if (token !== this.options.botToken) return { ok: false, error: "invalid_auth" };
     const handler = this.methods[method];
     if (!handler) return { ok: false, error: "unknown_method" };
@@ -244,10 +271,11 @@ export class SlackEmulator {
         app_id: this.appId,
         text: content.text,
         ...(content.blocks ? { blocks: content.blocks } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        ...(threadTs && truthy(args.reply_broadcast) ? { reply_broadcast: true } : {}),
+        ...(threadTs ? this.threadFields(channel, threadTs) : {}),
+        ...(threadTs && truthy(args.reply_broadcast) ? { subtype: "thread_broadcast" } : {}),
         team: this.workspace.teamId,
       });
+      this.addRoot(message);
       this.echo(message, "message");
       return { ok: true, channel, ts: message.ts, message: publicMessage(message) };
     },
@@ -271,7 +299,8 @@ export class SlackEmulator {
       const channel = str(args.channel);
       const user = str(args.user);
       if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
-      if (!user || !this.workspace.users.has(user)) return { ok: false, error: "user_not_found" };
+      // Slack answers for someone who is not in the channel, which includes someone who does not exist.
+      if (!user || !this.workspace.users.has(user)) return { ok: false, error: "user_not_in_channel" };
       const content = this.content(args);
       if ("error" in content) return { ok: false, ...content };
       const threadTs = str(args.thread_ts);
@@ -290,8 +319,9 @@ export class SlackEmulator {
     "chat.delete": (args) => {
       const channel = str(args.channel);
       const ts = str(args.ts);
-      const message = channel && ts ? this.workspace.find(channel, ts) : undefined;
-      if (!message || message.deleted || !channel) return { ok: false, error: "message_not_found" };
+      if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
+      const message = ts ? this.workspace.find(channel, ts) : undefined;
+      if (!message || message.deleted) return { ok: false, error: "message_not_found" };
       if (message.bot_id !== this.botId) return { ok: false, error: "cant_delete_message" };
       message.deleted = true;
       this.workspace.changed(channel, message.ts);
@@ -303,7 +333,8 @@ export class SlackEmulator {
       const name = str(args.name);
       if (!channel || !this.workspace.channels.has(channel)) return { ok: false, error: "channel_not_found" };
       if (!name || !/^[a-z0-9_+-]+$/.test(name)) return { ok: false, error: "invalid_name" };
-      const message = ts ? this.workspace.find(channel, ts) : undefined;
+      if (!ts) return { ok: false, error: "no_item_specified" };
+      const message = this.workspace.find(channel, ts);
       if (!message || message.deleted) return { ok: false, error: "message_not_found" };
       const error = addReaction(message, name, this.botUserId);
       if (error) return { ok: false, error };
@@ -314,14 +345,15 @@ export class SlackEmulator {
       const triggerId = str(args.trigger_id);
       const trigger = triggerId ? this.triggers.get(triggerId) : undefined;
       if (!trigger || !triggerId) return { ok: false, error: "invalid_trigger_id" };
+      if (trigger.exchanged) return { ok: false, error: "exchanged_trigger_id" };
       if (Date.now() - trigger.createdAt > TRIGGER_TTL_MS) return { ok: false, error: "expired_trigger_id" };
-      this.triggers.delete(triggerId);
       const view = parseJson(args.view);
-      if (!view || typeof view !== "object") return { ok: false, error: "invalid_arguments" };
-      const problem = checkBlocks((view as Record<string, unknown>).blocks ?? [], "modal");
-      if (problem) return { ok: false, error: problem.error, errors: [problem.detail] };
+      if (!view || typeof view !== "object" || Array.isArray(view)) return invalidArguments("[ERROR] missing required field: view");
+      const problem = checkView(view as Record<string, unknown>);
+      if (problem) return invalidArguments(problem);
+      trigger.exchanged = true;
       const id = this.workspace.nextId("V");
-      const stored = { ...(view as Record<string, unknown>), id, team_id: this.workspace.teamId, app_id: this.appId, bot_id: this.botId, state: { values: {} }, hash: randomUUID() };
+      const stored = viewObject(view as Record<string, unknown>, { id, teamId: this.workspace.teamId, appId: this.appId, botId: this.botId });
       this.workspace.views.set(id, { id, user: trigger.user, view: stored, closed: false });
       this.workspace.emit("change", { kind: "view", user: trigger.user, id });
       return { ok: true, view: stored };
@@ -329,22 +361,12 @@ export class SlackEmulator {
     "users.info": (args) => {
       const user = this.workspace.users.get(str(args.user) ?? "");
       if (!user) return { ok: false, error: "user_not_found" };
-      return {
-        ok: true,
-        user: {
-          id: user.id,
-          team_id: this.workspace.teamId,
-          name: user.name,
-          real_name: user.realName,
-          is_bot: user.isBot === true,
-          profile: { real_name: user.realName, display_name: user.name, title: user.title },
-        },
-      };
+      return { ok: true, user: userObject(user, this.workspace, user.id === this.botUserId ? { botId: this.botId, appId: this.appId } : undefined) };
     },
     "conversations.info": (args) => {
       const channel = this.workspace.channels.get(str(args.channel) ?? "");
       if (!channel) return { ok: false, error: "channel_not_found" };
-      return { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_private: channel.isPrivate === true, is_member: true } };
+      return { ok: true, channel: channelObject(channel, this.workspace, this.botUserId) };
     },
     "conversations.members": (args) => {
       const channel = this.workspace.channels.get(str(args.channel) ?? "");
@@ -384,12 +406,12 @@ export class SlackEmulator {
   };
 
   /** text and blocks of a post, or the error Slack would give. */
-  private content(args: Record<string, unknown>): { text: string; blocks?: unknown[] } | { error: string; errors?: string[] } {
+  private content(args: Record<string, unknown>): { text: string; blocks?: unknown[] } | { error: string; errors?: string[]; response_metadata?: { messages: string[] } } {
     const text = str(args.text) ?? "";
     const blocks = args.blocks === undefined ? undefined : parseJson(args.blocks);
     if (blocks !== undefined) {
       const problem = checkBlocks(blocks);
-      if (problem) return { error: problem.error, errors: [problem.detail] };
+      if (problem) return { error: problem.error, errors: [problem.detail], response_metadata: { messages: [`[ERROR] ${problem.detail}`] } };
     }
     if (!text && (!Array.isArray(blocks) || blocks.length === 0)) return { error: "no_text" };
     if (text.length > LIMITS.messageText) return { error: "msg_too_long" };
@@ -469,6 +491,20 @@ export class SlackEmulator {
 
   // ---------------------------------------------------------------- the other direction: people acting
 
+  /** A reply's thread fields: the thread and, as Slack adds it, the parent's author. */
+  private threadFields(channel: string, threadTs: string): Pick<SlackMessage, "thread_ts" | "parent_user_id"> {
+    const parent = this.workspace.find(channel, threadTs);
+    const author = parent?.user ?? parent?.bot_id;
+    return { thread_ts: threadTs, ...(author ? { parent_user_id: author } : {}) };
+  }
+
+  /** A broadcast reply carries its thread's parent as `root`, taken after the reply counted in it. */
+  private addRoot(message: SlackMessage): void {
+    if (message.subtype !== "thread_broadcast" || !message.thread_ts) return;
+    const parent = this.workspace.find(message.channel, message.thread_ts);
+    if (parent) message.root = rootOf(parent);
+  }
+
   private user(id: string): EmulatedUser {
     const user = this.workspace.users.get(id);
     if (!user) throw new Error(`no such user in the emulated workspace: ${id}`);
@@ -532,19 +568,25 @@ export class SlackEmulator {
       ts: this.workspace.nextTs(),
       channel: channelId,
       user: user.id,
+      client_msg_id: randomUUID(),
       text,
+      blocks: richTextBlocks(text),
       team: this.workspace.teamId,
-      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
-      ...(options.threadTs && options.broadcast ? { reply_broadcast: true, subtype: "thread_broadcast" } : {}),
-      ...(options.files?.length ? { files: options.files, subtype: "file_share" } : {}),
+      ...(options.threadTs ? this.threadFields(channelId, options.threadTs) : {}),
+      ...(options.threadTs && options.broadcast ? { subtype: "thread_broadcast" } : {}),
+      ...(options.files?.length ? { files: options.files.map((f) => fileObject(f, user.id, channelId, this.workspace)), subtype: "file_share", upload: false, display_as_bot: false } : {}),
     });
+    this.addRoot(message);
     const event: Record<string, unknown> = { ...publicMessage(message), channel: channelId, event_ts: message.ts, channel_type: "channel" };
     this.dispatchEvent(event);
     if (text.includes(`<@${this.botUserId}>`)) {
       this.dispatchEvent({
         type: "app_mention",
         user: user.id,
+        client_msg_id: message.client_msg_id,
         text,
+        blocks: message.blocks,
+        team: this.workspace.teamId,
         ts: message.ts,
         channel: channelId,
         event_ts: message.ts,
@@ -563,9 +605,11 @@ export class SlackEmulator {
       ts: this.workspace.nextTs(),
       channel: channelId,
       user: userId,
+      client_msg_id: randomUUID(),
       text,
+      blocks: richTextBlocks(text),
       team: this.workspace.teamId,
-      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
+      ...(options.threadTs ? this.threadFields(channelId, options.threadTs) : {}),
     });
   }
 
@@ -574,6 +618,7 @@ export class SlackEmulator {
     if (!message || message.user !== userId) throw new Error(`${userId} cannot edit ${channelId}/${ts}`);
     const previous = publicMessage(message);
     message.text = text;
+    if (message.client_msg_id) message.blocks = richTextBlocks(text);
     message.edited = { user: userId, ts: this.workspace.nextTs() };
     this.workspace.changed(channelId, ts);
     this.dispatchEvent({
@@ -795,7 +840,7 @@ export class SlackEmulator {
   async redeliver(eventId: string, retryNum = 1): Promise<InteractionResult> {
     const first = this.deliveries.find((d) => d.eventId === eventId);
     if (!first) throw new Error(`no delivery of ${eventId}`);
-    return this.send("event", first.body, "application/json", { retryNum, retryReason: "http_timeout", eventId });
+    return this.send("event", first.body, "application/json", { retryNum, retryReason: this.socketMode ? "timeout" : "http_timeout", eventId });
   }
 
   private deliverEvent(body: string, eventId: string): void {
@@ -804,7 +849,7 @@ export class SlackEmulator {
         if (this.stopped) return;
         if (retry > 0) await sleep(this.retryDelaysMs[retry - 1] ?? 0);
         if (this.stopped) return;
-        const result = await this.send("event", body, "application/json", retry > 0 ? { retryNum: retry, retryReason: "http_error", eventId } : { eventId });
+        const result = await this.send("event", body, "application/json", retry > 0 ? { retryNum: retry, retryReason: this.socketMode ? "timeout" : "http_error", eventId } : { eventId });
         if (result.status >= 200 && result.status < 300) return;
       }
     };
@@ -817,8 +862,28 @@ export class SlackEmulator {
     return promise;
   }
 
+  /** Delivers a request to the bot: signed to its Request URL, or in an envelope over Socket Mode when the emulator serves it. */
+  send(kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra = {}): Promise<InteractionResult> {
+    return this.socketMode ? this.sendOverSocket(this.socketMode, kind, body, contentType, extra) : this.sendSigned(kind, body, contentType, extra);
+  }
+
+  /** The Socket Mode envelope of the same request: events_api carries the Events API envelope, the others the parsed payload. */
+  private async sendOverSocket(server: SocketModeServer, kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra): Promise<InteractionResult> {
+    const form = contentType.includes("json") ? undefined : new URLSearchParams(body);
+    const formPayload = form?.get("payload");
+    const payload = (form ? (formPayload !== null && formPayload !== undefined ? JSON.parse(formPayload) : Object.fromEntries(form)) : JSON.parse(body)) as Record<string, unknown>;
+    const type: EnvelopeType = kind === "event" ? "events_api" : kind === "command" ? "slash_commands" : "interactive";
+    // Slack accepts a response in the ack for slash commands, view submissions and options requests.
+    const acceptsResponsePayload = kind === "command" || kind === "view" || payload.type === "block_suggestion";
+    const outcome = await server.deliver(type, payload, { acceptsResponsePayload, ...(extra.retryNum !== undefined ? { retryAttempt: extra.retryNum, retryReason: extra.retryReason ?? "timeout" } : {}) });
+    const status = outcome.acked ? 200 : outcome.failure === "timeout" ? 408 : 0;
+    this.deliveries.push({ kind, eventId: extra.eventId, attempt: extra.retryNum ?? 0, status, body, at: Date.now(), transport: "socket", envelopeId: outcome.envelopeId });
+    if (outcome.acked) return { status, body: outcome.payload ?? {} };
+    return { status, body: undefined, failure: outcome.failure === "timeout" ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
+  }
+
   /** Signs and posts a request to the bot's Request URL. */
-  async send(kind: Delivery["kind"], body: string, contentType: string, extra: { retryNum?: number; retryReason?: string; eventId?: string } = {}): Promise<InteractionResult> {
+  private async sendSigned(kind: Delivery["kind"], body: string, contentType: string, extra: DeliveryExtra): Promise<InteractionResult> {
     const requestUrl = this.requestUrls[this.nextRequestUrl % Math.max(1, this.requestUrls.length)];
     this.nextRequestUrl += 1;
     if (!requestUrl) throw new Error("emulator request URL not set");
@@ -839,7 +904,7 @@ export class SlackEmulator {
     try {
       const response = await fetch(requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
       const text = await response.text();
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now(), transport: "http" });
       let parsed: unknown = text;
       if (text && (response.headers.get("content-type") ?? "").includes("json")) {
         try {
@@ -852,7 +917,7 @@ export class SlackEmulator {
       return { status: response.status, body: parsed };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now(), transport: "http" });
       return { status: timedOut ? 408 : 0, body: undefined, failure: timedOut ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
     }
   }
@@ -886,6 +951,26 @@ export class SlackEmulator {
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function invalidArguments(message: string): Record<string, unknown> {
+  return { ok: false, error: "invalid_arguments", response_metadata: { messages: [message] } };
+}
+
+/** A modal's own limits (title 24, submit/close 24, callback_id and private_metadata) and its blocks'. */
+function checkView(view: Record<string, unknown>): string | undefined {
+  if (view.type !== "modal") return "[ERROR] must be a modal [json-pointer:/view/type]";
+  const title = (view.title as { text?: unknown } | undefined)?.text;
+  if (typeof title !== "string" || title.length === 0) return "[ERROR] missing required field: title [json-pointer:/view/title]";
+  if (title.length > LIMITS.viewTitle) return `[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/title/text]`;
+  for (const key of ["submit", "close"] as const) {
+    const text = (view[key] as { text?: unknown } | undefined)?.text;
+    if (typeof text === "string" && text.length > LIMITS.viewTitle) return `[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/${key}/text]`;
+  }
+  if (typeof view.private_metadata === "string" && view.private_metadata.length > LIMITS.privateMetadata) return `[ERROR] must be less than ${LIMITS.privateMetadata + 1} characters [json-pointer:/view/private_metadata]`;
+  if (typeof view.callback_id === "string" && view.callback_id.length > LIMITS.callbackId) return `[ERROR] must be less than ${LIMITS.callbackId + 1} characters [json-pointer:/view/callback_id]`;
+  const problem = checkBlocks(view.blocks ?? [], "modal");
+  return problem ? `[ERROR] ${problem.detail.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks")}` : undefined;
 }
 
 function truthy(value: unknown): boolean {

@@ -27,6 +27,9 @@ export async function serveEmulator(
         res.end(String(error));
       });
   });
+  server.on("upgrade", (req, socket, head) => {
+    if (!emulator.socketMode?.upgrade(req, socket, head)) socket.destroy();
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;

@@ -36,14 +36,20 @@ export interface SlackMessage {
   thread_ts?: string;
   reply_count?: number;
   reply_users?: string[];
+  reply_users_count?: number;
   latest_reply?: string;
   subtype?: string;
   edited?: { user: string; ts: string };
   reactions?: Reaction[];
-  files?: Array<{ id: string; name: string; title: string }>;
+  /** Shared files: id, name and title, with the rest of Slack's file object once the message is posted. */
+  files?: Array<{ id: string; name: string; title: string; [field: string]: unknown }>;
   team?: string;
-  /** Replies that were also sent to the channel. */
-  reply_broadcast?: boolean;
+  /** Set by Slack's clients on a person's message. */
+  client_msg_id?: string;
+  /** On a reply: who wrote the thread's parent. */
+  parent_user_id?: string;
+  /** On a broadcast reply (`subtype: "thread_broadcast"`): the thread's parent. */
+  root?: Record<string, unknown>;
   deleted?: boolean;
 }
 
@@ -138,6 +144,7 @@ export class Workspace extends EventEmitter<{ change: [WorkspaceChange] }> {
         parent.reply_count = replies.length;
         parent.latest_reply = replies[replies.length - 1]?.ts;
         parent.reply_users = [...new Set(replies.map((m) => m.user ?? m.bot_id ?? ""))].filter(Boolean);
+        parent.reply_users_count = parent.reply_users.length;
       }
     }
     this.emit("change", { kind: "message", channel: message.channel, ts: message.ts });
@@ -162,7 +169,7 @@ export class Workspace extends EventEmitter<{ change: [WorkspaceChange] }> {
 
   /** Top-level messages and broadcast replies, as a channel shows them. */
   history(channel: string): SlackMessage[] {
-    return this.channelMessages(channel).filter((m) => !m.deleted && (!m.thread_ts || m.thread_ts === m.ts || m.reply_broadcast));
+    return this.channelMessages(channel).filter((m) => !m.deleted && (!m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast"));
   }
 
   thread(channel: string, threadTs: string): SlackMessage[] {

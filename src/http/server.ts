@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { readBody } from "./body.js";
 import type { Log } from "../log.js";
 
@@ -10,6 +11,8 @@ export interface HttpRoutes {
   slack?: (req: IncomingMessage, res: ServerResponse, rawBody: string) => Promise<void>;
   /** Anything else the mode serves (the sandbox's console and Slack emulator); false when not handled. */
   extra?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
+  /** WebSocket upgrades (the sandbox emulator's Socket Mode); false when not taken. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 export interface HttpServer {
@@ -28,6 +31,9 @@ export async function startHttpServer(routes: HttpRoutes, port: number, log: Log
         res.end(JSON.stringify({ ok: false, error: "internal error" }));
       }
     });
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (!routes.upgrade?.(req, socket, head)) socket.destroy();
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -346,9 +346,10 @@ function consoleMessage(message: SlackMessage): ConsoleMessage {
     ...(message.user ? { user: message.user } : {}),
     ...(message.bot_id ? { botId: message.bot_id } : {}),
     text: message.text,
-    ...(message.blocks ? { blocks: message.blocks } : {}),
+    // A person's message is shown from its text; its rich-text blocks are what Slack's client derived from it.
+    ...(message.blocks && !message.client_msg_id ? { blocks: message.blocks } : {}),
     ...(message.thread_ts ? { threadTs: message.thread_ts } : {}),
-    broadcast: message.reply_broadcast === true,
+    broadcast: message.subtype === "thread_broadcast",
     edited: message.edited !== undefined,
     reactions: (message.reactions ?? []).map((r) => ({ name: r.name, count: r.count, users: [...r.users] })),
     ...(message.files ? { files: message.files } : {}),

@@ -37,7 +37,8 @@ export function sandboxChannels(config: Config): EmulatedChannel[] {
   return [...channels.values()];
 }
 
-export function createSandboxEmulator(config: Config, credentials: { botToken: string; signingSecret: string }): SlackEmulator {
+/** The sandbox's Slack; with an app token it delivers over Socket Mode instead of signed requests. */
+export function createSandboxEmulator(config: Config, credentials: { botToken: string; signingSecret: string; appToken?: string }): SlackEmulator {
   return new SlackEmulator({
     ...credentials,
     users: sandboxUsers(config),

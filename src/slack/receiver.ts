@@ -215,7 +215,7 @@ function settleWithin(promise: Promise<unknown>, ms: number): Promise<"resolved"
 }
 
 /** The promise's value, or "timeout" after ms; the timer never outlives the race. */
-function raceDeadline<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+export function raceDeadline<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), ms);

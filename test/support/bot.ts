@@ -9,6 +9,11 @@ import type { TestDatabase } from "./db.js";
 
 export const BOT_TOKEN = "xoxb-test-token";
 export const SIGNING_SECRET = "test-signing-secret";
+export const APP_TOKEN = "xapp-1-A0ORCH-test-token";
+
+/** How the bot hears from Slack: signed requests to /slack/events, or Socket Mode envelopes. */
+export type Transport = "http" | "socket";
+export const TRANSPORTS: Transport[] = ["http", "socket"];
 
 export interface LogLine {
   level: Level;
@@ -16,7 +21,8 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-export function testEmulator(): SlackEmulator {
+/** The test workspace; over Socket Mode the emulator also serves apps.connections.open and its WebSocket. */
+export function testEmulator(transport: Transport = "http"): SlackEmulator {
   const names: Record<string, string> = {
     [USERS.approver1]: "Somchai",
     [USERS.approver2]: "Niran",
@@ -29,6 +35,7 @@ export function testEmulator(): SlackEmulator {
     botToken: BOT_TOKEN,
     signingSecret: SIGNING_SECRET,
     retryDelaysMs: [20, 100, 300],
+    ...(transport === "socket" ? { appToken: APP_TOKEN } : {}),
     users: Object.entries(names).map(([id, name]) => ({ id, name: name.toLowerCase(), realName: name, title: "" })),
     channels: Object.entries(CHANNELS).map(([name, id]) => ({ id, name })),
   });
@@ -52,11 +59,14 @@ export interface TestBotOptions {
   replicaId?: string;
   anthropic?: Env["anthropic"];
   start?: Partial<StartOptions>;
+  /** HTTP unless told; a shared emulator must serve the same transport. */
+  transport?: Transport;
 }
 
-/** A bot in HTTP mode against a Slack emulator on its own port, as a real workspace would drive it. */
+/** A bot in HTTP mode (or Socket Mode) against a Slack emulator on its own port, as a real workspace would drive it. */
 export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
-  const emulator = options.emulator?.emulator ?? testEmulator();
+  const transport = options.transport ?? "http";
+  const emulator = options.emulator?.emulator ?? testEmulator(transport);
   const served = options.emulator ? undefined : await serveEmulator(emulator);
   const emulatorUrl = options.emulator?.url ?? (served as { url: string }).url;
   const logs: LogLine[] = [];
@@ -66,7 +76,10 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     if (echo) process.stdout.write(line);
   });
   const env: Env = {
-    mode: { kind: "http", botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: `${emulatorUrl}/api/` },
+    mode:
+      transport === "socket"
+        ? { kind: "socket", botToken: BOT_TOKEN, appToken: APP_TOKEN, apiUrl: `${emulatorUrl}/api/` }
+        : { kind: "http", botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: `${emulatorUrl}/api/` },
     port: 0,
     dataDir: "",
     configPath: options.loaded.path,
@@ -84,10 +97,12 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     reactionSpacingMs: 0,
     slackRetries: 1,
     shutdownGraceMs: 2000,
+    // A quick reconnect after a disconnect (the SDK waits this long times the failures in a row).
+    socketMode: { clientPingTimeoutMs: 2000 },
     ...(options.replicaId ? { replicaId: options.replicaId } : {}),
     ...options.start,
   });
-  emulator.setRequestUrl(`${orchestrator.url}/slack/events`);
+  if (transport === "http") emulator.setRequestUrl(`${orchestrator.url}/slack/events`);
   const idle = async () => {
     for (let round = 0; round < 50; round += 1) {
       await emulator.idle();

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket, connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { openDatabase } from "../../src/db/client.js";
 import { serveEmulator } from "../../src/emulator/server.js";
-import { startTestBot, testEmulator } from "./bot.js";
+import { startTestBot, testEmulator, type Transport } from "./bot.js";
 import { testConfig } from "./config.js";
 import { createPostgresDatabase, dropPostgresDatabase } from "./db.js";
 
@@ -73,14 +73,14 @@ export class TcpProxy {
  * A bot on a fresh PostgreSQL database reached through a TcpProxy (so the test can cut the database),
  * with its own Slack emulator. `stop` tears everything down and drops the database.
  */
-export async function startBotBehindProxy(poolSize: number) {
+export async function startBotBehindProxy(poolSize: number, transport: Transport = "http") {
   const url = await createPostgresDatabase();
   const proxy = new TcpProxy("127.0.0.1", Number(new URL(url).port || 5432));
   await proxy.start();
   const database = await openDatabase({ databaseUrl: proxy.urlFor(url), poolSize });
-  const emulator = testEmulator();
+  const emulator = testEmulator(transport);
   const served = await serveEmulator(emulator);
-  const bot = await startTestBot({ db: { database, close: async () => {} }, loaded: testConfig(), emulator: { emulator, url: served.url } });
+  const bot = await startTestBot({ db: { database, close: async () => {} }, loaded: testConfig(), emulator: { emulator, url: served.url }, transport });
   return {
     bot,
     emulator,

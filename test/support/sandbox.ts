@@ -1,6 +1,7 @@
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { type Orchestrator, startOrchestrator } from "../../src/app.js";
 import type { SlackEmulator } from "../../src/emulator/emulator.js";
+import type { SandboxTransport } from "../../src/env.js";
 import { testConfig, USERS } from "./config.js";
 import type { LoadedConfig } from "../../src/config/load.js";
 import { type DbKind, openTestDatabase, type TestDatabase } from "./db.js";
@@ -43,14 +44,16 @@ export interface SandboxOptions {
   /** Where the sandbox keeps its workspace; none: not kept. */
   dataDir?: string;
   port?: number;
+  /** SANDBOX_TRANSPORT */
+  transport?: SandboxTransport;
 }
 
-/** The bot in sandbox mode, in-process, as `npm start` runs it without Slack variables. */
+/** The bot in sandbox mode, in-process, as `npm start` runs it without Slack variables (SANDBOX_TRANSPORT as `transport`). */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const db = options.db ?? (await openTestDatabase(options.kind ?? "pglite"));
   const loaded = options.loaded ?? sandboxConfig();
   const orchestrator = await startOrchestrator({
-    env: { mode: { kind: "sandbox" }, port: options.port ?? 0, dataDir: options.dataDir ?? "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
+    env: { mode: { kind: "sandbox", transport: options.transport ?? "http" }, port: options.port ?? 0, dataDir: options.dataDir ?? "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
     loaded,
     database: db.database,
     host: "127.0.0.1",
