@@ -15,6 +15,8 @@ describe("release state machine", () => {
         "awaiting_approval→deploying",
         "awaiting_approval→rejected",
         "awaiting_approval→expired",
+        "awaiting_approval→gating",
+        "deploying→awaiting_approval",
         "deploying→verifying",
         "deploying→failed",
         "verifying→live",

@@ -1,7 +1,10 @@
 import type { KnownBlock } from "@slack/types";
-import type { GateResult, ReleaseState } from "../db/schema.js";
+import type { CommitRange, GateResult, ReleaseState } from "../db/schema.js";
 import { codeBlock, escapeMrkdwn, truncate } from "../slack/text.js";
 import { formatDateTime } from "../time.js";
+import { commitSummary } from "./commits.js";
+import { shortDigest } from "./evidence.js";
+import { measuredLine, runOutcome } from "./measured.js";
 
 export const APPROVE_ACTION = "release_approve";
 export const REJECT_ACTION = "release_reject";
@@ -23,6 +26,12 @@ export interface ReleaseView {
   createdAt: Date;
   updatedAt: Date;
   rejectedBy?: string;
+  /** The commits shipped (with `repository`); null without one. */
+  commits?: CommitRange | null;
+  evidenceDigest?: string | null;
+  /** Approvals made void by changed evidence: shown struck through, to be given again. */
+  voided?: Array<{ approver: string; at: Date; reason: string }>;
+  repositoryUrl?: string;
 }
 
 const STATE_LABEL: Record<ReleaseState, string> = {
@@ -67,12 +76,18 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   if (view.gates.length > 0) {
     const firstApprover = view.approvals[0]?.approver;
     const lines = view.gates.map((gate) => {
-      const detail = gate.kind === "manual" && firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(truncate(gate.detail, 300));
-      return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${detail}`;
+      return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${gateDetail(gate, firstApprover)}`;
     });
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*Gates*\n${lines.join("\n")}`, 3000) } });
   }
-  const approvalLines = view.approvals.map((a) => `:white_check_mark: <@${a.approver}> — ${formatDateTime(a.at, timeZone, false)}`);
+  if (view.commits) {
+    const { heading, lines } = commitSummary(view.commits, view.repositoryUrl, escapeMrkdwn);
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate([heading, ...lines].join("\n"), 3000) } });
+  }
+  const approvalLines = [
+    ...view.approvals.map((a) => `:white_check_mark: <@${a.approver}> — ${formatDateTime(a.at, timeZone, false)}`),
+    ...(view.voided ?? []).map((a) => `:heavy_multiplication_x: ~<@${a.approver}> ${formatDateTime(a.at, timeZone, false)}~ — void (${escapeMrkdwn(truncate(a.reason, 200))}); must approve again`),
+  ];
   if (approvalLines.length > 0 || view.state === "awaiting_approval") {
     blocks.push({
       type: "section",
@@ -98,10 +113,26 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   }
   blocks.push({
     type: "context",
-    elements: [{ type: "mrkdwn", text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}` }],
+    elements: [
+      {
+        type: "mrkdwn",
+        text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}${view.evidenceDigest ? ` · evidence ${shortDigest(view.evidenceDigest)}` : ""}`,
+      },
+    ],
   });
   const text = `Release ${view.version} to ${view.environment}: ${STATE_LABEL[view.state].replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}`;
   return { text, blocks };
+}
+
+/** A gate's line: a run gate's last output line with exit status and duration, an http gate's values against thresholds. */
+function gateDetail(gate: GateResult, firstApprover: string | undefined): string {
+  if (gate.kind === "manual") return firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(gate.detail);
+  if (gate.kind === "http" && gate.measured && gate.measured.length > 0) {
+    const failure = gate.status === "failed" && gate.measured.every((m) => m.ok) ? ` — ${escapeMrkdwn(truncate(gate.detail, 200))}` : "";
+    return `${escapeMrkdwn(truncate(measuredLine(gate.measured), 400))}${failure}`;
+  }
+  const outcome = gate.kind === "run" && (gate.status === "passed" || gate.status === "failed") ? runOutcome(gate) : "";
+  return `${escapeMrkdwn(truncate(gate.detail, 300))}${outcome ? ` (${outcome})` : ""}`;
 }
 
 export function rejectModal(releaseId: number, version: string, environment: string) {

@@ -2,10 +2,12 @@ import type { BlockAction, ButtonAction, ViewSubmitAction } from "@slack/bolt";
 import { z } from "zod";
 import { defineCommand } from "../commands/router.js";
 import { isConnectionError } from "../db/client.js";
+import type { Evidence } from "../db/schema.js";
 import type { Feature } from "../feature.js";
 import { cutList, escapeMrkdwn } from "../slack/text.js";
 import { formatAge, formatDateTime } from "../time.js";
 import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, rejectModal, stateLabel } from "./blocks.js";
+import { shortDigest } from "./evidence.js";
 import { normalizeVersion } from "./machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 import type { ReleaseService } from "./service.js";
@@ -45,6 +47,22 @@ export function releasesFeature(releases: ReleaseService): Feature {
         },
       }),
       defineCommand({
+        usage: "release <version> <action:regate>",
+        summary: "run the gates of a release awaiting approval again (earlier approvals become void)",
+        example: "release 1.4.0 regate",
+        group: "Releases",
+        args: z.object({ version, action: z.literal("regate") }),
+        run: async (ctx, args) => {
+          const result = await releases.regate({ version: args.version, requester: ctx.user });
+          if (!result.ok) {
+            await ctx.reply({ text: result.reason });
+            return;
+          }
+          const link = result.permalink ? ` (<${result.permalink}|message>)` : "";
+          await ctx.reply({ text: `Release #${result.release.id}: re-running the gates of \`${result.release.version}\` to ${result.release.environment}; earlier approvals are void${link}.` });
+        },
+      }),
+      defineCommand({
         usage: "release log <version>",
         summary: "the audit trail of a version: who did what, when",
         example: "release log 1.4.0",
@@ -56,7 +74,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
             await ctx.reply({ text: `No release of \`${escapeMrkdwn(args.version)}\` yet.` });
             return;
           }
-          const sections = trail.map(({ release, transitions, approvals }) => {
+          const sections = trail.map(({ release, transitions, approvals, voided }) => {
             const events = [
               ...transitions.map((t) => ({
                 at: t.at,
@@ -64,7 +82,8 @@ export function releasesFeature(releases: ReleaseService): Feature {
                   ? `${t.fromState.replace("_", " ")} → *${t.toState.replace("_", " ")}* by ${actor(t.actor)}${t.detail ? `: ${escapeMrkdwn(t.detail)}` : ""}`
                   : `*requested* by ${actor(t.actor)}`,
               })),
-              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
+              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>${coverage(a)}` })),
+              ...voided.map((a) => ({ at: a.approvedAt, text: `approved by <@${a.approver}>${coverage(a)} — *void* since ${formatDateTime(a.voidedAt, config.timezone, false)}: ${escapeMrkdwn(a.reason)}` })),
             ].sort((a, b) => a.at.getTime() - b.at.getTime());
             const lines = cutList(events.map((e) => `• ${formatDateTime(e.at, config.timezone, false)} — ${e.text}`), 25);
             return `*Release #${release.id}: \`${escapeMrkdwn(release.version)}\` → ${release.environment}* — ${stateLabel(release.state)}\n${lines.join("\n")}`;
@@ -174,6 +193,16 @@ export function releasesFeature(releases: ReleaseService): Feature {
     onStop(() => releases.stop());
     log.debug("releases feature ready", { environments: envNames });
   };
+}
+
+/** Which evidence an approval covered: digest, commit range, gate outcomes. */
+function coverage(approval: { evidenceDigest: string | null; evidence: Evidence | null }): string {
+  const evidence = approval.evidence;
+  if (!evidence) return "";
+  const range = evidence.range ? ` · commits ${evidence.range.from ? `${evidence.range.from.slice(0, 7)}..` : "up to "}${evidence.range.to?.slice(0, 7) ?? "(tag missing)"}` : "";
+  const gates = evidence.gates.filter((g) => g.status !== "manual");
+  const passed = gates.filter((g) => g.status === "passed").length;
+  return ` (evidence ${shortDigest(approval.evidenceDigest)}: ${escapeMrkdwn(evidence.version)}${range} · ${passed}/${gates.length} gates passed)`;
 }
 
 function actor(id: string): string {

@@ -6,11 +6,14 @@ import type { ReleaseState } from "../db/schema.js";
  *
  *   gating → awaiting_approval → deploying → verifying → live
  *      ↘ blocked        ↘ rejected | expired    ↘ failed    ↘ failed
+ *
+ * Back edges, both voiding the approvals: awaiting_approval → gating (`release <version> regate`), and
+ * deploying → awaiting_approval when the evidence changed (a moved tag) before the deploy started.
  */
 export const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
   gating: ["awaiting_approval", "blocked", "failed"],
-  awaiting_approval: ["deploying", "rejected", "expired"],
-  deploying: ["verifying", "failed"],
+  awaiting_approval: ["deploying", "rejected", "expired", "gating"],
+  deploying: ["verifying", "failed", "awaiting_approval"],
   verifying: ["live", "failed"],
   live: [],
   blocked: [],

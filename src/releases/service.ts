@@ -1,12 +1,15 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { formatDuration } from "../config/duration.js";
 import type { EnvironmentConfig } from "../config/schema.js";
-import { type ReleaseState, releaseTransitions } from "../db/schema.js";
+import { type CommitRange, type ReleaseState, releases as releasesTable, releaseTransitions, voidedApprovals } from "../db/schema.js";
 import type { Services } from "../feature.js";
 import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { stateLabel, releaseMessage, type ReleaseView } from "./blocks.js";
+import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
-import { runGates } from "./gates.js";
+import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
+import { replaceEvidence, startRegate } from "./evidence-store.js";
+import { initialGates, runGates } from "./gates.js";
 import { checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
 import {
   approve,
@@ -108,6 +111,7 @@ export class ReleaseService {
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
+      const commitsRead = this.commitsFor(release, signal);
       const { passed, results } = await runGates(this.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
@@ -120,8 +124,10 @@ export class ReleaseService {
         await this.afterMove(await failOnShutdown(db, release.id, "gating"), "Gates were interrupted because Orchestrator shut down.");
         return;
       }
+      const commits = await commitsRead;
+      const evidence = { commits, oldestCommitAt: commits?.oldestAt ? new Date(commits.oldestAt) : null, evidenceDigest: digestOf(evidenceOf({ semver: release.semver, gates: results, commits })) };
       if (passed) {
-        const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true });
+        const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true, ...evidence });
         const who = this.config.people.approvers.filter((u) => u !== release.requester).map((u) => `<@${u}>`).join(", ");
         await this.afterMove(moved, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
         return;
@@ -129,6 +135,7 @@ export class ReleaseService {
       const failed = results.filter((g) => g.status === "failed");
       const moved = await transition(db, release.id, "blocked", "orchestrator", `gate failed: ${failed.map((g) => g.name).join(", ")}`, {
         gates: results,
+        ...evidence,
         reason: failed.map((g) => `${g.name}: ${g.detail}`).join("; "),
         outputTail: failed.map((g) => (g.output ? `[${g.name}]\n${g.output}` : "")).filter(Boolean).join("\n\n") || null,
       });
@@ -152,8 +159,12 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter);
+    const changed = await this.recheckEvidence(release);
+    if (changed) return `The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`;
+    const outcome = await approve(db, releaseId, user, replicaId, this.config.approval.expiresAfter, release.evidenceDigest);
     switch (outcome.kind) {
+      case "evidence_changed":
+        return "The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.";
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
           await this.expire();
@@ -179,6 +190,64 @@ export class ReleaseService {
         return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
       }
     }
+  }
+
+  /** `release <version> regate`: runs the gates of a release awaiting approval again; its approvals become void. */
+  async regate(input: { version: string; requester: string }): Promise<RequestResult> {
+    const { db, replicaId, background } = this.services;
+    const normalized = normalizeVersion(input.version);
+    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    const [waiting] = await db
+      .select()
+      .from(releasesTable)
+      .where(and(eq(releasesTable.semver, normalized), inArray(releasesTable.state, ["awaiting_approval", "gating"])))
+      .orderBy(asc(releasesTable.state), desc(releasesTable.id))
+      .limit(1);
+    if (!waiting) return { ok: false, reason: `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.` };
+    if (waiting.state === "gating") return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).` };
+    const started = await startRegate(db, waiting.id, input.requester, replicaId, initialGates(this.config.gates));
+    if (!started) return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.` };
+    await this.refresh(waiting.id);
+    await this.say(
+      waiting.id,
+      `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
+    );
+    void background.run(`gates of release #${waiting.id} (regate)`, (signal) => this.gatePhase(started.release, signal));
+    const permalink = await this.permalink(started.release);
+    return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
+  }
+
+  /** The commits this release ships, from `repository`; null without one. Never throws. */
+  private async commitsFor(release: Release, signal?: AbortSignal): Promise<CommitRange | null> {
+    const repository = this.config.repository;
+    if (!repository) return null;
+    const live = await currentLive(this.services.db, release.environment);
+    return readCommitRange(
+      { repository, configDir: this.services.configDir, ...(signal ? { signal } : {}) },
+      { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined },
+    );
+  }
+
+  /**
+   * Checks the release's evidence against the repository now (tags can move). When it changed, stores the
+   * new evidence and voids the approvals of the old one (a deploying release goes back to awaiting
+   * approval) and returns what changed; undefined when it still holds.
+   */
+  private async recheckEvidence(release: Release, signal?: AbortSignal): Promise<string | undefined> {
+    const commits = await this.commitsFor(release, signal);
+    const digest = digestOf(evidenceOf({ ...release, commits }));
+    if (signal?.aborted || digest === release.evidenceDigest) return undefined;
+    const reason = describeRangeChange(release.commits, commits) ?? "the evidence is not what was approved";
+    const replaced = await replaceEvidence(this.services.db, release, { commits, digest }, reason);
+    if (replaced) {
+      this.services.log.warn("release evidence changed; approvals void", { releaseId: release.id, reason, voided: replaced.voided });
+      await this.afterMove(
+        replaced.release,
+        `:warning: The evidence changed: ${escapeMrkdwn(reason)}. ${replaced.voided > 0 ? `${replaced.voided} approval${replaced.voided === 1 ? " is" : "s are"} void; ` : ""}${release.state === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
+        true,
+      );
+    }
+    return reason;
   }
 
   /** Whether this person may open the reject dialog; the reason when not. */
@@ -220,6 +289,8 @@ export class ReleaseService {
         await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
         return;
       }
+      // The tags may have moved since the last approval: what deploys must be what was approved.
+      if (await this.recheckEvidence(release, signal)) return;
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
       const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
@@ -363,7 +434,10 @@ export class ReleaseService {
     const { db } = this.services;
     const release = await getRelease(db, id);
     if (!release) return undefined;
-    const approvals = await approversOf(db, id);
+    const [approvals, voided] = await Promise.all([
+      approversOf(db, id),
+      db.select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason }).from(voidedApprovals).where(eq(voidedApprovals.releaseId, id)).orderBy(asc(voidedApprovals.id)),
+    ]);
     let rejectedBy: string | undefined;
     if (release.state === "rejected") {
       const [row] = await db
@@ -374,7 +448,8 @@ export class ReleaseService {
         .limit(1);
       rejectedBy = row?.actor;
     }
-    return { release, view: { ...release, approvals, ...(rejectedBy ? { rejectedBy } : {}) } };
+    const repositoryUrl = this.config.repository?.url;
+    return { release, view: { ...release, approvals, voided, ...(repositoryUrl ? { repositoryUrl } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
-import { approvals, type GateResult, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
+import { approvals, type GateResult, releases, type ReleaseState, releaseTransitions, voidedApprovals } from "../db/schema.js";
+import { digestOf, evidenceOf } from "./evidence.js";
 import { canTransition } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
@@ -64,7 +65,7 @@ export async function moveRelease(
   to: ReleaseState,
   actor: string,
   detail: string | null,
-  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
+  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "commits" | "oldestCommitAt" | "evidenceDigest">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
 ): Promise<Release | undefined> {
   const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
   if (!current || !canTransition(current.state, to)) return undefined;
@@ -107,6 +108,7 @@ export type ApprovalOutcome =
   | { kind: "not_awaiting"; state: ReleaseState | undefined }
   | { kind: "window_passed" }
   | { kind: "duplicate" }
+  | { kind: "evidence_changed" }
   | { kind: "environment_busy"; deploying: Release | undefined };
 
 /**
@@ -116,7 +118,7 @@ export type ApprovalOutcome =
  * approvals; only the transaction whose count reaches the threshold moves the state, and only its
  * caller starts the deploy, after the commit.
  */
-export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number): Promise<ApprovalOutcome> {
+export async function approve(db: Db, releaseId: number, approver: string, owner: string, expiresAfterMs: number, expectedDigest: string | null): Promise<ApprovalOutcome> {
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
       // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
@@ -135,7 +137,14 @@ export async function approve(db: Db, releaseId: number, approver: string, owner
         const [found] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId));
         return found?.state === "awaiting_approval" ? { kind: "window_passed" } : { kind: "not_awaiting", state: found?.state };
       }
-      const inserted = await tx.insert(approvals).values({ releaseId, approver }).onConflictDoNothing().returning({ approver: approvals.approver });
+      // The approval covers the evidence checked just before this click; if it changed since, it covers nothing.
+      const evidence = evidenceOf(locked);
+      if (locked.evidenceDigest !== expectedDigest || digestOf(evidence) !== expectedDigest) return { kind: "evidence_changed" };
+      const inserted = await tx
+        .insert(approvals)
+        .values({ releaseId, approver, evidenceDigest: expectedDigest, evidence })
+        .onConflictDoNothing()
+        .returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };
       const [{ count } = { count: 0 }] = await tx.select({ count: sql<number>`count(*)::int` }).from(approvals).where(eq(approvals.releaseId, releaseId));
       if (count < locked.requiredApprovals) return { kind: "counted", release: locked, approvals: count };
@@ -216,14 +225,16 @@ export async function auditTrail(db: Executor, semverText: string) {
   const rows = await db.select().from(releases).where(eq(releases.semver, semverText)).orderBy(desc(releases.createdAt));
   const ids = rows.map((r) => r.id);
   if (ids.length === 0) return [];
-  const [transitions, approvalRows] = await Promise.all([
+  const [transitions, approvalRows, voidedRows] = await Promise.all([
     db.select().from(releaseTransitions).where(inArray(releaseTransitions.releaseId, ids)).orderBy(asc(releaseTransitions.id)),
     db.select().from(approvals).where(inArray(approvals.releaseId, ids)).orderBy(asc(approvals.at)),
+    db.select().from(voidedApprovals).where(inArray(voidedApprovals.releaseId, ids)).orderBy(asc(voidedApprovals.id)),
   ]);
   return rows.map((release) => ({
     release,
     transitions: transitions.filter((t) => t.releaseId === release.id),
     approvals: approvalRows.filter((a) => a.releaseId === release.id),
+    voided: voidedRows.filter((a) => a.releaseId === release.id),
   }));
 }
 
