@@ -16,6 +16,7 @@ import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
+import { doraFeature } from "./dora/feature.js";
 import { feedbackFeature } from "./feedback/feature.js";
 import { FeedbackService } from "./feedback/service.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
@@ -215,6 +216,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       helpFeature,
       statusFeature,
       releasesFeature(releases),
+      doraFeature(),
       feedbackFeature(feedback),
       jobsFeature({ timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
       aiFeature({ prompts, releases, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
