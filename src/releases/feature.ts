@@ -182,9 +182,11 @@ export function releasesFeature(releases: ReleaseService): Feature {
     jobs.define("approval-expiry", async () => {
       const expired = await releases.expire();
       const interrupted = await releases.recoverInterrupted();
+      const fixes = await releases.settleFixes();
       const parts = [
         expired.length > 0 ? `expired ${expired.map((r) => `${r.version} → ${r.environment}`).join(", ")}` : "no approval past its window",
         ...(interrupted.length > 0 ? [`marked interrupted: ${interrupted.map((r) => `${r.version} → ${r.environment}`).join(", ")}`] : []),
+        ...(fixes.closed > 0 || fixes.posted > 0 ? [`closed ${fixes.closed} fixed feedback item(s), told ${fixes.posted} thread(s)`] : []),
       ];
       return { status: "succeeded", summary: `${parts.join("; ")}.`, details: { expired: expired.map((r) => r.id), interrupted: interrupted.map((r) => r.id) } };
     });

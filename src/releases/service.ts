@@ -5,6 +5,7 @@ import { type CommitRange, type ReleaseState, releases as releasesTable, release
 import type { Services } from "../feature.js";
 import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { stateLabel, releaseMessage, type ReleaseView } from "./blocks.js";
+import { settleFixes } from "../feedback/fixes.js";
 import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
@@ -305,6 +306,7 @@ export class ReleaseService {
       const live = await transition(db, release.id, "live", "orchestrator", verified.detail, { live: true, outputTail: verified.tail || null });
       this.services.metrics.releases.inc({ environment: release.environment, state: "live" });
       await this.afterMove(live, `:white_check_mark: \`${release.version}\` is live on ${release.environment} (${escapeMrkdwn(verified.detail)}).`, true);
+      if (release.environment === this.config.environments.at(-1)?.name) await this.settleFixes();
     } catch (error) {
       log.error("deploy failed to run", { releaseId: release.id, error });
       const current = await getRelease(db, release.id).catch(() => undefined);
@@ -329,6 +331,16 @@ export class ReleaseService {
     if (!moved) return;
     await this.afterMove(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
     await this.alert(moved, `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`, moved.outputTail ?? "");
+  }
+
+  /** Feedback whose fix is now live on the last environment is closed and its threads told (never throws). */
+  async settleFixes(): Promise<{ closed: number; posted: number }> {
+    try {
+      return await settleFixes(this.services);
+    } catch (error) {
+      this.services.log.error("could not close feedback fixed by a release; the approval-expiry sweep will try again", { error });
+      return { closed: 0, posted: 0 };
+    }
   }
 
   /** Pending approvals past `approval.expiresAfter` become expired; returns how many. */
