@@ -20,8 +20,8 @@ describe("measured values and evidence (pure)", () => {
     expect(labelOf("mae_volts", { max: 2 })).toEqual({ label: "MAE", unit: "V" });
     expect(labelOf("model.accuracy", { min: 0.9, label: "Accuracy", unit: "%" })).toEqual({ label: "Accuracy", unit: "%" });
     const measured = measuredValues({ mape: 7.2, mae_volts: 2.4 }, { mape: { max: 10 }, mae_volts: { max: 2 } });
-    expect(measuredLine(measured)).toBe("MAPE 7.2 (max 10) · :x: MAE 2.4 V (max 2)");
-    expect(measuredLine(measuredValues({}, { mape: { max: 10 } }))).toBe(":x: MAPE missing (max 10)");
+    expect(measuredLine(measured)).toBe("MAPE 7.2 (max 10) · :warning: MAE 2.4 V (max 2)");
+    expect(measuredLine(measuredValues({}, { mape: { max: 10 } }))).toBe(":warning: MAPE missing (max 10)");
   });
 
   it("gives equal evidence an equal digest and a moved tag another one", () => {

@@ -88,7 +88,7 @@ export async function deliverFixNotices(services: Pick<Services, "db" | "slack" 
   for (const notice of claimed) {
     const key = and(eq(fixNotices.channel, notice.channel), eq(fixNotices.threadTs, notice.threadTs), eq(fixNotices.semver, notice.semver));
     try {
-      const [live] = await queryRows<{ live_at: string }>(db, sql`select live_at::text as live_at from releases where id = ${notice.releaseId}`);
+      const [live] = await queryRows<{ live_at: number }>(db, sql`select (extract(epoch from live_at) * 1000)::float8 as live_at from releases where id = ${notice.releaseId}`);
       const since = live ? formatDateTime(new Date(live.live_at), config.timezone) : "now";
       const ids = notice.feedbackIds.map((id) => `#${id}`).join(", ");
       await slack.chat.postMessage({

@@ -50,7 +50,7 @@ export function measuredLine(measured: readonly MeasuredValue[]): string {
       const unit = m.unit ? (m.unit === "%" ? "%" : ` ${m.unit}`) : "";
       const value = m.value === null ? "missing" : `${typeof m.value === "string" ? m.value : JSON.stringify(m.value)}${typeof m.value === "number" ? unit : ""}`;
       const limits = [m.max !== undefined ? `max ${m.max}` : "", m.min !== undefined ? `min ${m.min}` : "", m.equals !== undefined ? `expected ${JSON.stringify(m.equals)}` : ""].filter(Boolean).join(", ");
-      return `${m.ok ? "" : ":x: "}${m.label} ${value}${limits ? ` (${limits})` : ""}`;
+      return `${m.ok ? "" : ":warning: "}${m.label} ${value}${limits ? ` (${limits})` : ""}`;
     })
     .join(" · ");
 }

@@ -1,0 +1,164 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Config } from "../config/schema.js";
+import { type Executor, queryRows } from "../db/client.js";
+import type { GateResult, MeasuredValue } from "../db/schema.js";
+
+/**
+ * The report sections the reference process's "Orchestrator Report" asks for beyond releases, health,
+ * jobs and feedback: test results, ML validation, commits shipped, remaining work and blockers. Each
+ * query returns at most a few rows per environment.
+ */
+
+const envList = (config: Config): SQL => sql`(values ${sql.join(config.environments.map((e) => sql`(${e.name})`), sql`, `)}) as e(name)`;
+
+export interface TestResults {
+  environment: string;
+  version: string;
+  at: Date;
+  gates: Array<{ name: string; status: GateResult["status"]; summary: string[] }>;
+}
+
+/** Lines of a run gate's output that count tests ("frontend: 138 passed"), else its last line. Pure. */
+export function testSummary(gate: Pick<GateResult, "output" | "detail">): string[] {
+  const counted = (gate.output ?? "")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => /\b\d+ (passed|failed|skipped|errors?|tests?)\b/i.test(line) && line.length <= 200);
+  return counted.length > 0 ? counted.slice(-4) : [gate.detail];
+}
+
+/** Per environment, the run gates of its latest release whose gates finished. */
+export async function latestTestResults(db: Executor, config: Config): Promise<TestResults[]> {
+  const rows = await queryRows<{ environment: string; version: string; at: number; gates: GateResult[] }>(
+    db,
+    sql`
+      select e.name as environment, x.version, (extract(epoch from x.created_at) * 1000)::float8 as at, x.gates
+      from ${envList(config)}
+      cross join lateral (
+        select r.version, r.created_at, r.gates from releases r
+        where r.environment = e.name and r.state <> 'gating' and r.gates @> '[{"kind": "run"}]'::jsonb
+        order by r.id desc limit 1
+      ) x`,
+  );
+  return rows.map((r) => ({
+    environment: r.environment,
+    version: r.version,
+    at: new Date(r.at),
+    gates: r.gates
+      .filter((g) => g.kind === "run" && (g.status === "passed" || g.status === "failed"))
+      .map((g) => ({ name: g.name, status: g.status, summary: testSummary(g) })),
+  }));
+}
+
+export interface ModelValidation {
+  /** An environment's latest http gate with measured values, or the model-retraining-review job. */
+  source: string;
+  name: string;
+  at: Date;
+  ok: boolean;
+  measured: MeasuredValue[];
+}
+
+/** The latest measured model values: per environment from its http gates, and from the model-retraining-review job. */
+export async function latestModelValidation(db: Executor, config: Config): Promise<ModelValidation[]> {
+  const [gateRows, jobRows] = await Promise.all([
+    queryRows<{ environment: string; at: number; gate: GateResult }>(
+      db,
+      sql`
+        select e.name as environment, (extract(epoch from x.created_at) * 1000)::float8 as at, x.gate
+        from ${envList(config)}
+        cross join lateral (
+          select r.created_at, g as gate from releases r, jsonb_array_elements(r.gates) g
+          where r.environment = e.name and r.gates @> '[{"kind": "http"}]'::jsonb and g->>'kind' = 'http' and g ? 'measured'
+          order by r.id desc limit 1
+        ) x`,
+    ),
+    queryRows<{ at: number; status: string; measured: MeasuredValue[] }>(
+      db,
+      sql`
+        select (extract(epoch from started_at) * 1000)::float8 as at, status, details->'measured' as measured from job_runs
+        where job = 'model-retraining-review' and status in ('succeeded', 'failed') and details ? 'measured'
+        order by started_at desc limit 1`,
+    ),
+  ]);
+  return [
+    ...gateRows.map((r) => ({ source: r.environment, name: r.gate.name, at: new Date(r.at), ok: r.gate.status === "passed", measured: r.gate.measured ?? [] })),
+    ...jobRows.map((r) => ({ source: "model-retraining-review", name: "Model retraining review", at: new Date(r.at), ok: r.status === "succeeded", measured: r.measured })),
+  ];
+}
+
+export interface ShippedCommits {
+  environment: string;
+  releases: number;
+  commits: number;
+  versions: Array<{ version: string; commits: number }>;
+}
+
+/** Commits that went live in the period per environment (from the ranges read with `repository`). */
+export async function commitsShipped(db: Executor, config: Config, period: { since: Date; until: Date }): Promise<ShippedCommits[]> {
+  const rows = await queryRows<{ environment: string; releases: number; commits: number; versions: Array<{ version: string; commits: number }> }>(
+    db,
+    sql`
+      select r.environment, count(*)::int as releases, coalesce(sum((r.commits->>'total')::int), 0)::int as commits,
+        (jsonb_agg(jsonb_build_object('version', r.version, 'commits', (r.commits->>'total')::int) order by r.live_at desc))
+          as versions
+      from releases r
+      where r.live_at >= ${period.since.toISOString()}::timestamptz and r.live_at < ${period.until.toISOString()}::timestamptz
+        and r.commits->>'status' = 'ok'
+      group by r.environment`,
+  );
+  return config.environments.map((env) => {
+    const row = rows.find((r) => r.environment === env.name);
+    return { environment: env.name, releases: row?.releases ?? 0, commits: row?.commits ?? 0, versions: (row?.versions ?? []).slice(0, 8) };
+  });
+}
+
+export interface Blockers {
+  /** Blocked or failed releases not tried again since on that environment. */
+  stuck: Array<{ id: number; version: string; environment: string; state: string; reason: string | null; at: Date }>;
+  stuckTotal: number;
+  /** Jobs whose latest run failed. */
+  failingJobs: Array<{ job: string; at: Date; summary: string | null }>;
+  /** Open or in-progress critical feedback (a count: its text stays in its channel). */
+  openCritical: number;
+  openHigh: number;
+  /** Approved releases waiting for a deploy window or the end of a freeze (state `scheduled`). */
+  scheduled: Array<{ id: number; version: string; environment: string }>;
+}
+
+export async function blockers(db: Executor): Promise<Blockers> {
+  const stuckWhere = sql`
+    r.state in ('blocked', 'failed')
+    and not exists (select 1 from releases n where n.environment = r.environment and n.semver = r.semver and n.id > r.id)
+    and not exists (select 1 from releases l where l.environment = r.environment and l.live_at > r.updated_at)`;
+  const [stuck, stuckCount, failingJobs, feedbackCounts, scheduled] = await Promise.all([
+    queryRows<{ id: number; version: string; environment: string; state: string; reason: string | null; at: number }>(
+      db,
+      sql`select r.id, r.version, r.environment, r.state, r.reason, (extract(epoch from r.updated_at) * 1000)::float8 as at from releases r where ${stuckWhere} order by r.updated_at desc limit 10`,
+    ),
+    queryRows<{ n: number }>(db, sql`select count(*)::int as n from releases r where ${stuckWhere}`),
+    queryRows<{ job: string; at: number; summary: string | null }>(
+      db,
+      sql`
+        select job, at, summary from (
+          select distinct on (job) job, (extract(epoch from started_at) * 1000)::float8 as at, started_at, summary, status from job_runs
+          where status in ('succeeded', 'failed') order by job, started_at desc
+        ) latest where status = 'failed' order by started_at desc limit 10`,
+    ),
+    queryRows<{ critical: number; high: number }>(
+      db,
+      sql`select (count(*) filter (where priority = 'critical'))::int as critical, (count(*) filter (where priority = 'high'))::int as high
+          from feedback where deleted_at is null and status <> 'closed'`,
+    ),
+    // `scheduled` is the state issue 14 adds; until then no release is in it.
+    queryRows<{ id: number; version: string; environment: string }>(db, sql`select id, version, environment from releases where state = 'scheduled' order by id limit 10`),
+  ]);
+  return {
+    stuck: stuck.map((s) => ({ ...s, at: new Date(s.at) })),
+    stuckTotal: stuckCount[0]?.n ?? 0,
+    failingJobs: failingJobs.map((j) => ({ ...j, at: new Date(j.at) })),
+    openCritical: feedbackCounts[0]?.critical ?? 0,
+    openHigh: feedbackCounts[0]?.high ?? 0,
+    scheduled,
+  };
+}
