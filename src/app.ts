@@ -27,6 +27,7 @@ import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { releasesFeature } from "./releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
+import { ensureDemoRepository } from "./sandbox/repository.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
@@ -107,6 +108,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
       const signingSecret = randomBytes(16).toString("hex");
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
+      if (config.repository) await ensureDemoRepository(config.repository, loaded.dir, log);
       receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
