@@ -59,16 +59,31 @@ const EMERGENCY_RELEASE_E = sql`false`;
 
 const HOURS = (interval: SQL) => sql`(extract(epoch from ${interval}) / 3600)::float8`;
 
-/** The releases that reached a deploy, with the moments the figures need, for the environments asked. */
-function deployedReleases(environments: string[]): SQL {
+/**
+ * The releases that reached a deploy, with the moments the figures need. Only releases that can count
+ * in the period are read: live since its start, or changed since its start (a failed or rolled-back
+ * one was last updated at or after its deploy), requested before its end.
+ */
+function deployedReleases(environments: string[], since: string, until: string): SQL {
   return sql`
-    select r.id, r.environment, r.state, r.live_at, r.created_at, r.oldest_commit_at,
-      (select max(t.at) from release_transitions t where t.release_id = r.id and t.to_state = 'deploying') as deploy_at,
-      (select min(t.at) from release_transitions t where t.release_id = r.id and t.to_state = 'awaiting_approval') as awaiting_at,
-      (select max(t.at) from release_transitions t where t.release_id = r.id and t.to_state = 'failed') as failed_at
+    select r.id, r.environment, r.state, r.live_at, r.created_at, r.oldest_commit_at, t.deploy_at, t.awaiting_at, t.failed_at
     from releases r
+    left join lateral (
+      select max(x.at) filter (where x.to_state = 'deploying') as deploy_at,
+        min(x.at) filter (where x.to_state = 'awaiting_approval') as awaiting_at,
+        max(x.at) filter (where x.to_state = 'failed') as failed_at
+      from release_transitions x where x.release_id = r.id
+    ) t on true
     where r.environment in (${sql.join(environments.map((e) => sql`${e}`), sql`, `)})
-      and (r.live_at is not null or r.state in ('failed', 'rolled_back'))`;
+      and (r.live_at is not null or r.state in ('failed', 'rolled_back'))
+      and (r.live_at >= ${since}::timestamptz or r.updated_at >= ${since}::timestamptz)
+      and r.created_at < ${until}::timestamptz`;
+}
+
+interface Aggregates {
+  lead: Array<{ environment: string; deploys: number; median: number | null; p90: number | null; from_commits: number; wait_median: number | null; wait_share: number | null }>;
+  failure: Array<{ environment: string; changes: number; failures: number }>;
+  restore: Array<{ environment: string; incidents: number; restored: number; median: number | null }>;
 }
 
 export async function doraFigures(db: Executor, environments: string[], period: DoraPeriod): Promise<DoraFigures[]> {
@@ -76,14 +91,14 @@ export async function doraFigures(db: Executor, environments: string[], period: 
   const since = period.since.toISOString();
   const until = period.until.toISOString();
   const weeks = (period.until.getTime() - period.since.getTime()) / (7 * 86_400_000);
-  const deployed = deployedReleases(environments);
   const lead = sql`(d.live_at - coalesce(d.oldest_commit_at, d.created_at))`;
   const wait = sql`greatest(d.deploy_at - d.awaiting_at, interval '0')`;
-  const [leadRows, failureRows, restoreRows] = await Promise.all([
-    queryRows<{ environment: string; deploys: number; median: number | null; p90: number | null; from_commits: number; wait_median: number | null; wait_share: number | null }>(
-      db,
-      sql`
-        with d as (${deployed})
+  // One statement: the ledger is read once, and each figure is one aggregate per environment.
+  const [row] = await queryRows<Aggregates>(
+    db,
+    sql`
+      with d as materialized (${deployedReleases(environments, since, until)}),
+      lead_times as (
         select d.environment,
           count(*)::int as deploys,
           percentile_cont(0.5) within group (order by ${HOURS(lead)})::float8 as median,
@@ -94,12 +109,9 @@ export async function doraFigures(db: Executor, environments: string[], period: 
             / nullif(sum(extract(epoch from ${lead})), 0))::float8 as wait_share
         from d
         where d.live_at >= ${since}::timestamptz and d.live_at < ${until}::timestamptz
-        group by d.environment`,
-    ),
-    queryRows<{ environment: string; changes: number; failures: number }>(
-      db,
-      sql`
-        with d as (${deployed})
+        group by d.environment
+      ),
+      failure_rates as (
         select d.environment,
           count(*)::int as changes,
           (count(*) filter (where
@@ -112,32 +124,36 @@ export async function doraFigures(db: Executor, environments: string[], period: 
           ))::int as failures
         from d
         where d.deploy_at >= ${since}::timestamptz and d.deploy_at < ${until}::timestamptz
-        group by d.environment`,
-    ),
-    queryRows<{ environment: string; incidents: number; restored: number; median: number | null }>(
-      db,
-      sql`
-        with d as (${deployed}),
-        incidents as (
-          select d.id, d.environment, case when d.state = 'failed' then d.failed_at else d.live_at end as started_at
-          from d
-          where (d.state = 'failed' and d.deploy_at is not null) or d.state = 'rolled_back'
-        ),
-        restores as (
-          select i.environment, i.started_at,
-            (select min(n.live_at) from releases n
-              where n.environment = i.environment and n.id <> i.id and n.live_at > i.started_at and n.live_at < ${until}::timestamptz) as restored_at
-          from incidents i
-          where i.started_at >= ${since}::timestamptz and i.started_at < ${until}::timestamptz
-        )
+        group by d.environment
+      ),
+      incidents as (
+        select d.id, d.environment, case when d.state = 'failed' then d.failed_at else d.live_at end as started_at
+        from d
+        where (d.state = 'failed' and d.deploy_at is not null) or d.state = 'rolled_back'
+      ),
+      restores as (
+        select i.environment, i.started_at,
+          (select min(n.live_at) from releases n
+            where n.environment = i.environment and n.id <> i.id and n.live_at > i.started_at and n.live_at < ${until}::timestamptz) as restored_at
+        from incidents i
+        where i.started_at >= ${since}::timestamptz and i.started_at < ${until}::timestamptz
+      ),
+      restore_times as (
         select environment,
           count(*)::int as incidents,
           count(restored_at)::int as restored,
           (percentile_cont(0.5) within group (order by ${HOURS(sql`restored_at - started_at`)}) filter (where restored_at is not null))::float8 as median
         from restores
-        group by environment`,
-    ),
-  ]);
+        group by environment
+      )
+      select
+        (select coalesce(json_agg(l), '[]'::json) from lead_times l) as lead,
+        (select coalesce(json_agg(f), '[]'::json) from failure_rates f) as failure,
+        (select coalesce(json_agg(t), '[]'::json) from restore_times t) as restore`,
+  );
+  const leadRows = row?.lead ?? [];
+  const failureRows = row?.failure ?? [];
+  const restoreRows = row?.restore ?? [];
   const num = (value: unknown) => (value === null || value === undefined ? null : Number(value));
   return environments.map((environment) => {
     const l = leadRows.find((r) => r.environment === environment);

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config/schema.js";
 import { type Executor, queryRows } from "../db/client.js";
 import type { GateResult, MeasuredValue } from "../db/schema.js";
+import { JOB_NAMES } from "./catalog.js";
 
 /**
  * The report sections the reference process's "Orchestrator Report" asks for beyond releases, health,
@@ -127,23 +128,33 @@ export interface Blockers {
 }
 
 export async function blockers(db: Executor): Promise<Blockers> {
-  const stuckWhere = sql`
-    r.state in ('blocked', 'failed')
-    and not exists (select 1 from releases n where n.environment = r.environment and n.semver = r.semver and n.id > r.id)
-    and not exists (select 1 from releases l where l.environment = r.environment and l.live_at > r.updated_at)`;
-  const [stuck, stuckCount, failingJobs, feedbackCounts, scheduled] = await Promise.all([
-    queryRows<{ id: number; version: string; environment: string; state: string; reason: string | null; at: number }>(
+  // The latest release of each version on each environment, and when that environment last went live:
+  // one pass with window functions instead of a lookup per release.
+  const stuckRows = sql`
+    select r.id, r.version, r.environment, r.state, r.reason, r.updated_at from (
+      select r.*, row_number() over (partition by r.environment, r.semver order by r.id desc) as newest,
+        max(r.live_at) over (partition by r.environment) as last_live
+      from releases r
+    ) r
+    where r.newest = 1 and r.state in ('blocked', 'failed') and (r.last_live is null or r.last_live < r.updated_at)`;
+  const [stuck, failingJobs, feedbackCounts, scheduled] = await Promise.all([
+    queryRows<{ id: number; version: string; environment: string; state: string; reason: string | null; at: number; total: number }>(
       db,
-      sql`select r.id, r.version, r.environment, r.state, r.reason, (extract(epoch from r.updated_at) * 1000)::float8 as at from releases r where ${stuckWhere} order by r.updated_at desc limit 10`,
+      sql`select s.id, s.version, s.environment, s.state, s.reason, (extract(epoch from s.updated_at) * 1000)::float8 as at, (count(*) over ())::int as total
+          from (${stuckRows}) s order by s.updated_at desc limit 10`,
     ),
-    queryRows<{ n: number }>(db, sql`select count(*)::int as n from releases r where ${stuckWhere}`),
+    // Per built-in job its latest finished run, each found through the (job, started_at) index.
     queryRows<{ job: string; at: number; summary: string | null }>(
       db,
       sql`
-        select job, at, summary from (
-          select distinct on (job) job, (extract(epoch from started_at) * 1000)::float8 as at, started_at, summary, status from job_runs
-          where status in ('succeeded', 'failed') order by job, started_at desc
-        ) latest where status = 'failed' order by started_at desc limit 10`,
+        select j.name as job, (extract(epoch from x.started_at) * 1000)::float8 as at, x.summary
+        from (values ${sql.join(JOB_NAMES.map((name) => sql`(${name})`), sql`, `)}) as j(name)
+        cross join lateral (
+          select started_at, summary, status from job_runs
+          where job = j.name and status in ('succeeded', 'failed') order by started_at desc limit 1
+        ) x
+        where x.status = 'failed'
+        order by x.started_at desc limit 10`,
     ),
     queryRows<{ critical: number; high: number }>(
       db,
@@ -154,8 +165,8 @@ export async function blockers(db: Executor): Promise<Blockers> {
     queryRows<{ id: number; version: string; environment: string }>(db, sql`select id, version, environment from releases where state = 'scheduled' order by id limit 10`),
   ]);
   return {
-    stuck: stuck.map((s) => ({ ...s, at: new Date(s.at) })),
-    stuckTotal: stuckCount[0]?.n ?? 0,
+    stuck: stuck.map(({ total: _total, ...s }) => ({ ...s, at: new Date(s.at) })),
+    stuckTotal: stuck[0]?.total ?? 0,
     failingJobs: failingJobs.map((j) => ({ ...j, at: new Date(j.at) })),
     openCritical: feedbackCounts[0]?.critical ?? 0,
     openHigh: feedbackCounts[0]?.high ?? 0,
