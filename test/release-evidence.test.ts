@@ -7,9 +7,10 @@ import { approvals, releases, voidedApprovals } from "../src/db/schema.js";
 import { commitSummary, readCommitRange } from "../src/releases/commits.js";
 import { describeRangeChange, digestOf, evidenceOf } from "../src/releases/evidence.js";
 import { labelOf, measuredLine, measuredValues } from "../src/releases/measured.js";
+import { ConfigError, parseConfig } from "../src/config/load.js";
 import { escapeMrkdwn } from "../src/slack/text.js";
 import { startTestBot, type TestBot } from "./support/bot.js";
-import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
+import { CHANNELS, FIXTURES, testConfig, testConfigYaml, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 import { TestRepo } from "./support/git.js";
 import { buttonsOf, deploysIn, lastEphemeral, releaseMessageOf, releaseRow, waitForMessageState } from "./support/releases.js";
@@ -33,6 +34,25 @@ describe("measured values and evidence (pure)", () => {
     expect(digestOf(evidenceOf({ semver: "1.5.0", gates, commits: moved }))).not.toBe(one);
     expect(digestOf(evidenceOf({ semver: "1.5.1", gates, commits: range }))).not.toBe(one);
     expect(describeRangeChange(range, moved)).toBe("tag v1.5.0 moved from aaaaaaa to ccccccc");
+  });
+});
+
+describe("the repository key", () => {
+  const problems = (extra: string) => {
+    try {
+      parseConfig(testConfigYaml({ extra }), "orchestrator.yaml", {});
+      return [];
+    } catch (error) {
+      return error instanceof ConfigError ? error.problems : [String(error)];
+    }
+  };
+  it("needs a path and a tag naming {version}; url is an http(s) URL", () => {
+    expect(problems(`repository: { path: ../forecast, tag: "v{version}", url: "https://git.example.org/pea/forecast" }`)).toEqual([]);
+    expect(problems(`repository: { path: ../forecast, tag: "release", url: "ftp://x" }`)).toEqual([
+      "repository.tag: expected a tag name containing {version}, e.g. v{version}",
+      "repository.url: expected an http(s) URL",
+    ]);
+    expect(problems(`repository: { tag: "v{version}", branch: main }`)).toEqual(["repository.path: is required", "repository.branch: unknown key"]);
   });
 });
 
