@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approvals, releases, voidedApprovals } from "../src/db/schema.js";
 import { commitSummary, readCommitRange } from "../src/releases/commits.js";
 import { describeRangeChange, digestOf, evidenceOf } from "../src/releases/evidence.js";
+import { replaceEvidence } from "../src/releases/evidence-store.js";
 import { labelOf, measuredLine, measuredValues } from "../src/releases/measured.js";
 import { ConfigError, parseConfig } from "../src/config/load.js";
 import { escapeMrkdwn } from "../src/slack/text.js";
@@ -13,7 +14,7 @@ import { startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, testConfigYaml, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 import { TestRepo } from "./support/git.js";
-import { buttonsOf, deploysIn, lastEphemeral, releaseMessageOf, releaseRow, waitForMessageState } from "./support/releases.js";
+import { buttonsOf, deploysIn, lastEphemeral, releaseMessageOf, releaseRow, transitionsOf, waitForMessageState } from "./support/releases.js";
 
 describe("measured values and evidence (pure)", () => {
   it("names values from their keys and shows them against their thresholds", () => {
@@ -79,7 +80,8 @@ describe("commit ranges from a real git repository", () => {
     expect(range.oldestAt).toBe("2026-11-01T05:00:00.000Z");
     const summary = commitSummary(range, "https://git.example.org/pea/forecast/", escapeMrkdwn);
     expect(summary.heading).toBe("*Commits* (v1.0.0..v1.1.0) — 18 commits by Arthit Wongsa (12), Niran Chaiyaporn (6)");
-    expect(summary.lines.at(-1)).toBe("…and 3 more");
+    expect(summary.lines).toHaveLength(15);
+    expect(summary.more).toBe(3);
     const withoutUrl = commitSummary({ ...range, commits: [{ sha: shas[3] as string, author: "Niran", subject: "Fix voltage bounds (#123)" }] }, undefined, escapeMrkdwn);
     expect(withoutUrl.lines[0]).toBe(`• \`${shas[3]?.slice(0, 7)}\` Fix voltage bounds (#123)`);
     const linked = commitSummary({ ...range, total: 1, commits: [{ sha: shas[3] as string, author: "Niran", subject: "Fix voltage bounds (#123)" }] }, "https://git.example.org/pea/forecast", escapeMrkdwn);
@@ -240,6 +242,24 @@ describe.each(dbKinds())("approvals bound to evidence on %s", (kind) => {
     expect(log).toContain("evidence changed: tag v1.5.0 moved");
     const [final] = await db.database.db.select().from(releases).where(eq(releases.id, production.id));
     expect(final?.state).toBe("live");
+  });
+
+  it("sends a release whose evidence changed right before its deploy back to awaiting approval, approvals void", async () => {
+    const d = db.database.db;
+    const [row] = await d
+      .insert(releases)
+      .values({ version: "3.0.0", semver: "3.0.0", environment: "qa", state: "deploying", requester: USERS.engineer, requiredApprovals: 1, evidenceDigest: "old-digest", owner: "replica-a" })
+      .returning();
+    await d.insert(approvals).values({ releaseId: row!.id, approver: USERS.approver1, evidenceDigest: "old-digest" });
+    expect(await replaceEvidence(d, { id: row!.id, state: "deploying", evidenceDigest: "stale" }, { commits: null, digest: "new-digest" }, "tag v3.0.0 moved")).toBeUndefined();
+    const replaced = await replaceEvidence(d, row!, { commits: null, digest: "new-digest" }, "tag v3.0.0 moved");
+    expect(replaced).toMatchObject({ voided: 1, release: { state: "awaiting_approval", evidenceDigest: "new-digest", owner: null } });
+    expect(replaced?.release.awaitingSince).toBeInstanceOf(Date);
+    expect(await d.select().from(approvals).where(eq(approvals.releaseId, row!.id))).toEqual([]);
+    const [voided] = await d.select().from(voidedApprovals).where(eq(voidedApprovals.releaseId, row!.id));
+    expect(voided).toMatchObject({ approver: USERS.approver1, evidenceDigest: "old-digest", reason: "tag v3.0.0 moved" });
+    const trail = await transitionsOf(d, row!.id);
+    expect(trail.map((t) => [t.fromState, t.toState, t.detail])).toEqual([["deploying", "awaiting_approval", "evidence changed: tag v3.0.0 moved"]]);
   });
 
   it("refuses a regate of a version that is not awaiting approval", async () => {

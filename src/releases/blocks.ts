@@ -81,8 +81,8 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*Gates*\n${lines.join("\n")}`, 3000) } });
   }
   if (view.commits) {
-    const { heading, lines } = commitSummary(view.commits, view.repositoryUrl, escapeMrkdwn);
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate([heading, ...lines].join("\n"), 3000) } });
+    const { heading, lines, more } = commitSummary(view.commits, view.repositoryUrl, escapeMrkdwn);
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: fitLines(heading, lines, 2000, more) } });
   }
   const approvalLines = [
     ...view.approvals.map((a) => `:white_check_mark: <@${a.approver}> — ${formatDateTime(a.at, timeZone, false)}`),
@@ -91,12 +91,12 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   if (approvalLines.length > 0 || view.state === "awaiting_approval") {
     blocks.push({
       type: "section",
-      text: { type: "mrkdwn", text: truncate(`*Approvals (${approvalsLine})*\n${approvalLines.join("\n") || "_none yet_"}`, 3000) },
+      text: { type: "mrkdwn", text: approvalLines.length > 0 ? fitLines(`*Approvals (${approvalsLine})*`, approvalLines, 1500) : `*Approvals (${approvalsLine})*\n_none yet_` },
     });
   }
   if (view.reason) {
     const who = view.state === "rejected" && view.rejectedBy ? ` by <@${view.rejectedBy}>` : "";
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${view.state === "rejected" ? "Rejected" : "Why"}${who}:* ${escapeMrkdwn(view.reason)}`, 3000) } });
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${view.state === "rejected" ? "Rejected" : "Why"}${who}:* ${escapeMrkdwn(view.reason)}`, 2000) } });
   }
   if (view.outputTail && (view.state === "failed" || view.state === "blocked")) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock("Output (last lines)", view.outputTail) } });
@@ -122,6 +122,21 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   });
   const text = `Release ${view.version} to ${view.environment}: ${STATE_LABEL[view.state].replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}`;
   return { text, blocks };
+}
+
+/**
+ * A heading and as many whole lines as fit in `max` characters, then "…and N more": the message's
+ * sections together stay under Slack's ~13,000 characters (gates 3,000, commits 2,000, approvals
+ * 1,500, reason 2,000, output 3,000).
+ */
+function fitLines(heading: string, lines: string[], max: number, beyond = 0): string {
+  let text = heading;
+  for (const [index, line] of lines.entries()) {
+    const more = `\n…and ${lines.length - index + beyond} more`;
+    if (text.length + 1 + line.length + more.length > max) return truncate(`${text}${more}`, max);
+    text += `\n${line}`;
+  }
+  return beyond > 0 ? `${text}\n…and ${beyond} more` : text;
 }
 
 /** A gate's line: a run gate's last output line with exit status and duration, an http gate's values against thresholds. */

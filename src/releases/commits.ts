@@ -96,11 +96,11 @@ export async function readCommitRange(context: GitContext, input: { semver: stri
   };
 }
 
-/** Commit lines for the release message: subjects with `#123` linked to the forge when `url` is set. Pure. */
-export function commitSummary(range: CommitRange, url: string | undefined, escape: (text: string) => string): { heading: string; lines: string[] } {
+/** Commit lines for the release message: subjects with `#123` linked to the forge when `url` is set, and how many more there are. Pure. */
+export function commitSummary(range: CommitRange, url: string | undefined, escape: (text: string) => string): { heading: string; lines: string[]; more: number } {
   const what = range.fromTag ? `${range.fromTag}..${range.tag}` : `up to ${range.tag} (first release here)`;
-  if (range.status !== "ok") return { heading: `*Commits* — :warning: ${escape(range.note ?? "not available")}; the release is not blocked`, lines: [] };
-  if (range.total === 0) return { heading: `*Commits* (${escape(what)}) — none: ${escape(range.tag)} adds nothing to the live version`, lines: [] };
+  if (range.status !== "ok") return { heading: `*Commits* — :warning: ${escape(range.note ?? "not available")}; the release is not blocked`, lines: [], more: 0 };
+  if (range.total === 0) return { heading: `*Commits* (${escape(what)}) — none: ${escape(range.tag)} adds nothing to the live version`, lines: [], more: 0 };
   const authors = range.authors.slice(0, 5).map((a) => `${escape(a.name)} (${a.commits})`).join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
   const base = url?.replace(/\/+$/, "");
   const lines = range.commits.map((c) => {
@@ -109,6 +109,5 @@ export function commitSummary(range: CommitRange, url: string | undefined, escap
     const sha = base ? `<${base}/commit/${c.sha}|\`${c.sha.slice(0, 7)}\`>` : `\`${c.sha.slice(0, 7)}\``;
     return `• ${sha} ${linked}`;
   });
-  if (range.total > range.commits.length) lines.push(`…and ${range.total - range.commits.length} more`);
-  return { heading: `*Commits* (${escape(what)}) — ${range.total} commit${range.total === 1 ? "" : "s"} by ${authors}`, lines };
+  return { heading: `*Commits* (${escape(what)}) — ${range.total} commit${range.total === 1 ? "" : "s"} by ${authors}`, lines, more: range.total - range.commits.length };
 }
