@@ -62,7 +62,7 @@ export interface CommitRange {
 /** What an approval covered: the version, the gate results and the commit range, and their digest. */
 export interface Evidence {
   version: string;
-  gates: Array<{ name: string; status: GateResult["status"]; measured?: Array<{ key: string; value: unknown }> }>;
+  gates: Array<{ name: string; status: GateResult["status"]; detail?: string; measured?: Array<{ key: string; value: unknown }> }>;
   range: { from: string | null; to: string | null } | null;
 }
 
