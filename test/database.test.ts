@@ -14,6 +14,7 @@ const EXPECTED_TABLES = [
   "backfill_cursors",
   "feedback",
   "feedback_events",
+  "fix_notices",
   "health_checks",
   "health_state",
   "job_runs",
@@ -21,6 +22,7 @@ const EXPECTED_TABLES = [
   "releases",
   "scheduler_heartbeats",
   "slack_events",
+  "voided_approvals",
 ];
 
 describe.each(dbKinds())("migrations on %s", (kind) => {
