@@ -32,4 +32,6 @@ ALTER TABLE "releases" ADD COLUMN "oldest_commit_at" timestamp with time zone;--
 ALTER TABLE "releases" ADD COLUMN "evidence_digest" text;--> statement-breakpoint
 ALTER TABLE "voided_approvals" ADD CONSTRAINT "voided_approvals_release_id_releases_id_fk" FOREIGN KEY ("release_id") REFERENCES "public"."releases"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "voided_approvals_release" ON "voided_approvals" USING btree ("release_id");--> statement-breakpoint
-CREATE INDEX "feedback_fixed_in" ON "feedback" USING btree ("fixed_in") WHERE "feedback"."fixed_in" is not null;
+CREATE INDEX "feedback_fixed_in" ON "feedback" USING btree ("fixed_in") WHERE "feedback"."fixed_in" is not null;--> statement-breakpoint
+CREATE INDEX "feedback_closed_by_release" ON "feedback" USING btree ("closed_at") WHERE "feedback"."closed_by_release" is not null;--> statement-breakpoint
+CREATE INDEX "feedback_open_priority" ON "feedback" USING btree ("priority") WHERE "feedback"."deleted_at" is null and "feedback"."status" <> 'closed';

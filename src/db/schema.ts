@@ -209,6 +209,12 @@ export const feedback = pgTable(
     index("feedback_closed").on(t.closedAt).where(sql`${t.closedAt} is not null and ${t.deletedAt} is null`),
     // The backlog and the oldest open items (digests, recommendations), without scanning closed ones.
     index("feedback_fixed_in").on(t.fixedIn).where(sql`${t.fixedIn} is not null`),
+    // "Resolved by releases" in a period, without scanning every closed item.
+    index("feedback_closed_by_release").on(t.closedAt).where(sql`${t.closedByRelease} is not null`),
+    // Open critical and high counts (remaining work and blockers), from the index alone.
+    index("feedback_open_priority")
+      .on(t.priority)
+      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
     index("feedback_open_by_age")
       .on(t.postedAt, t.id)
       .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
