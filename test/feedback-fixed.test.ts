@@ -2,7 +2,7 @@ import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { feedback, fixNotices } from "../src/db/schema.js";
 import { fixFigures, settleFixes } from "../src/feedback/fixes.js";
-import { startTestBot, type TestBot } from "./support/bot.js";
+import { eventually, startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 import { releaseMessageOf, waitForMessageState } from "./support/releases.js";
@@ -76,6 +76,11 @@ describe.each(dbKinds())("feedback closed by the release that fixes it on %s", (
     await ship("1.4.1", "production");
     await waitForMessageState(bot, "1.4.1", "production", "live");
     await bot.idle();
+    // Closing and telling run right after the release goes live, in the deploy's own background task.
+    await eventually(async () => {
+      const notices = await db.database.db.select().from(fixNotices);
+      if (notices.length !== 2 || notices.some((n) => !n.postedAt)) throw new Error("fix notices not posted yet");
+    });
     const rows = await db.database.db.select().from(feedback).orderBy(asc(feedback.id));
     expect(rows.filter((r) => r.status === "closed").map((r) => r.id)).toEqual([a, b, c, d, typed!.id].filter((id) => id !== d).sort((x, y) => x - y));
     expect(rows.find((r) => r.id === d)?.status).toBe("open");
