@@ -183,7 +183,7 @@ if (mode === "bare") {
     },
     idle: (args) => idle((args as { maxMs?: number } | undefined)?.maxMs),
     count: () => count(),
-    seed: (args) => seedReportData(database.db, (args as { feedbackRows: number }).feedbackRows),
+    seed: (args) => seedReportData(database.db, (args as { feedbackRows: number; ledgerReleases?: number }).feedbackRows, (args as { ledgerReleases?: number }).ledgerReleases),
     /** Timed calls of the functions behind `feedback analyze` and the monthly report, in this process, on this database. */
     time: async (args) => {
       const { what, runs, warmup } = args as { what: "feedbackStats" | "monthlyFigures" | "periodCount"; runs: number; warmup: number };

@@ -42,6 +42,8 @@ const ACK_REQUESTS = scale(2000);
 const ACK_ROUNDS = 4;
 const EVENTS = scale(10_000);
 const FEEDBACK_ROWS = scale(100_000);
+/** Releases added to (c)'s data set for the DORA section of the monthly report. */
+const LEDGER_RELEASES = scale(2_000);
 const QUERY_RUNS = 20;
 const QUERY_WARMUP = 3;
 
@@ -592,7 +594,7 @@ async function measureReports(emulator: Child, emulatorUrl: string) {
   const db = await provision("reports");
   const bot = await startChild("c-bot-reports", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
   await bot.child.call("idle");
-  const seed = await bot.child.call<SeedReport>("seed", { feedbackRows: FEEDBACK_ROWS }, 600_000);
+  const seed = await bot.child.call<SeedReport>("seed", { feedbackRows: FEEDBACK_ROWS, ledgerReleases: LEDGER_RELEASES }, 600_000);
   log(`    seeded ${seed.feedback} feedback, ${seed.jobRuns} job runs, ${seed.healthChecks} health checks, ${seed.releases} releases in ${seed.seconds.toFixed(1)} s (+ VACUUM ANALYZE ${seed.analyzeSeconds.toFixed(1)} s)`);
 
   type Timed = { samples: number[]; sample: unknown };
@@ -737,7 +739,7 @@ async function main(): Promise<void> {
     });
     rows.push(
       reportRow(`(c) feedback analyze 30d (feedbackStats), ${FEEDBACK_ROWS.toLocaleString("en-US")} rows`, reports.feedbackStats),
-      reportRow("(c) monthly Orchestrator Report figures (orchestratorFigures)", reports.monthlyFigures),
+      reportRow(`(c) monthly Orchestrator Report figures with DORA (orchestratorFigures), +${LEDGER_RELEASES.toLocaleString("en-US")} releases`, reports.monthlyFigures),
       reportRow("(c) `/orch feedback analyze 30d` end to end (command → response_url post)", reports.analyzeCommand),
       reportRow("(c) `/orch report monthly` end to end (command → response_url post)", reports.reportCommand),
     );

@@ -16,6 +16,7 @@ import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
+import { doraFeature } from "./dora/feature.js";
 import { feedbackFeature } from "./feedback/feature.js";
 import { FeedbackService } from "./feedback/service.js";
 import { FeedbackAccess } from "./feedback/visibility.js";
@@ -28,6 +29,7 @@ import { createMetrics } from "./metrics.js";
 import { releasesFeature } from "./releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
 import { type PersistedWorkspace, persistWorkspace } from "./sandbox/persist.js";
+import { ensureDemoRepository } from "./sandbox/repository.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
@@ -125,6 +127,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
         persisted = persistWorkspace(emulator, env.dataDir, log);
         cleanup.push(async () => persisted?.close());
       }
+      if (config.repository) await ensureDemoRepository(config.repository, loaded.dir, log);
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
@@ -245,6 +248,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       helpFeature,
       statusFeature,
       releasesFeature(releases),
+      doraFeature(),
       feedbackFeature(feedback, feedbackAccess),
       jobsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
       aiFeature({ prompts, releases, access: feedbackAccess, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),

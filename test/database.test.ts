@@ -14,6 +14,7 @@ const EXPECTED_TABLES = [
   "backfill_cursors",
   "feedback",
   "feedback_events",
+  "fix_notices",
   "freezes",
   "health_checks",
   "health_state",
@@ -22,6 +23,7 @@ const EXPECTED_TABLES = [
   "releases",
   "scheduler_heartbeats",
   "slack_events",
+  "voided_approvals",
 ];
 
 describe.each(dbKinds())("migrations on %s", (kind) => {

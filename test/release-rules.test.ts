@@ -19,6 +19,8 @@ describe("release state machine", () => {
         "scheduled→deploying",
         "scheduled→rejected",
         "live→rolled_back",
+        "awaiting_approval→gating",
+        "deploying→awaiting_approval",
         "deploying→verifying",
         "deploying→failed",
         "verifying→live",
@@ -130,6 +132,17 @@ describe("release message", () => {
       reason: "x".repeat(5000),
       outputTail: "line\n".repeat(5000),
       gates: Array.from({ length: 60 }, (_, i) => ({ name: `gate ${i}`, kind: "run" as const, status: "failed" as const, detail: "y".repeat(400) })),
+      commits: {
+        status: "ok",
+        tag: "v1.4.0",
+        fromTag: "v1.3.0",
+        total: 5000,
+        authors: Array.from({ length: 40 }, (_, i) => ({ name: `Author ${"z".repeat(100)} ${i}`, commits: 100 })),
+        commits: Array.from({ length: 15 }, (_, i) => ({ sha: "a".repeat(40), author: "A", subject: `Subject #${i} ${"s".repeat(500)}` })),
+      },
+      voided: Array.from({ length: 30 }, (_, i) => ({ approver: `U${i}`, at: new Date(), reason: "r".repeat(500) })),
+      repositoryUrl: "https://git.example.org/pea/forecast",
+      evidenceDigest: "f".repeat(64),
     };
     expect(checkBlocks(releaseMessage(huge, "UTC").blocks)).toBeUndefined();
   });

@@ -91,7 +91,7 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
   the bot also reacts :inbox_tray: to each through the emulator, paced at Slack's limit for reactions (one every 1.2 s), so most reactions are still queued when the rows are all in. Baseline: the same 10,000 rows as plain single-row
   \`INSERT\`s through the same drizzle driver and pool, 50 in flight, in a fresh database.
 - **(c) reports**: 100,000 feedback rows over 120 days (realistic spread of channels, sources, kinds, priorities,
-  statuses, themes, sprints), a release a day with approvals, every job run of the default schedules and a health check
+  statuses, themes, sprints), a release a day with approvals plus 2,000 releases of the DORA ledger (commit ranges, gates with measured values, transitions), every job run of the default schedules and a health check
   every 5 minutes per environment, then \`VACUUM ANALYZE\` (what autovacuum does after a bulk load). \`feedbackStats\` over
   30 days and \`orchestratorFigures\` for the month ending now, 20 timed runs each after 3 warm-up, in the bot process;
   also both commands end to end (signed command → ack → \`response_url\` post received by the emulator). The bar applies

@@ -6,7 +6,7 @@ import { CHANNELS, SAMPLE_TEXTS, TEAM_ID } from "./shared.js";
  * Four months of a busy team's history, written by the database itself (INSERT … SELECT over
  * generate_series) so 100,000 rows take seconds: feedback with a realistic spread of channel/source,
  * kind, priority, status, theme, sprint and posted_at over 120 days; a release a day with approvals
- * and transitions; every job run of the default schedules; a health check every 5 minutes per
+ * and transitions, plus 2,000 releases of DORA's ledger; every job run of the default schedules; a health check every 5 minutes per
  * environment. Attributes come from bytes of md5(i): deterministic and uncorrelated with each other.
  */
 
@@ -119,6 +119,50 @@ FROM releases r
 CROSS JOIN (VALUES (1, NULL, 'gating'), (2, 'gating', 'awaiting_approval'), (3, 'awaiting_approval', 'deploying'), (4, 'deploying', 'verifying'), (5, 'verifying', 'live')) AS x(n, from_state, to_state)
 WHERE x.n <= CASE r.state WHEN 'live' THEN 5 WHEN 'failed' THEN 4 WHEN 'blocked' THEN 1 WHEN 'awaiting_approval' THEN 2 ELSE 2 END`;
 
+/**
+ * The release ledger DORA reads (issue 15's bench: "plus 2,000 releases"): releases spread over the
+ * period on both environments, with commit ranges (oldest commit 1–97 hours before the request), run
+ * and http gates with measured values, and their transitions. About 76 % go live (3 % of them later
+ * rolled back), 8 % fail after the deploy started, the rest are blocked, rejected or expired.
+ */
+function ledgerReleasesSql(count: number): string {
+  return `
+WITH s AS (
+  SELECT i, get_byte(decode(md5('ledger-' || i), 'hex'), 0) * 100 / 256 AS r, get_byte(decode(md5('ledger-' || i), 'hex'), 1) AS r2,
+    date_trunc('minute', now() - interval '${DAYS} days' + interval '1 minute' * (i * ${Math.floor((DAYS * 24 * 60) / Math.max(count, 1))})) AS created
+  FROM generate_series(1, ${count}) AS i
+), t AS (
+  SELECT i, r, r2, created, CASE WHEN i % 2 = 0 THEN 'production' ELSE 'staging' END AS environment,
+    CASE WHEN r < 73 THEN 'live' WHEN r < 76 THEN 'rolled_back' WHEN r < 84 THEN 'failed' WHEN r < 90 THEN 'blocked' WHEN r < 95 THEN 'rejected' ELSE 'expired' END AS state
+  FROM s
+), inserted AS (
+  INSERT INTO releases (version, semver, environment, state, revision, requester, required_approvals, gates, commits, oldest_commit_at, evidence_digest, reason, created_at, updated_at, awaiting_since, live_at)
+  SELECT '2.' || (i / 100) || '.' || (i % 100), '2.' || (i / 100) || '.' || (i % 100), environment, state, 6, 'U0ENGINEER',
+    CASE WHEN environment = 'production' THEN 2 ELSE 1 END,
+    jsonb_build_array(
+      jsonb_build_object('name', 'Tests pass', 'kind', 'run', 'status', CASE WHEN state = 'blocked' THEN 'failed' ELSE 'passed' END, 'detail', 'frontend: 138 passed',
+        'output', 'backend: ' || (400 + r2 % 20) || ' passed, 3 skipped' || chr(10) || 'frontend: 138 passed', 'exitCode', CASE WHEN state = 'blocked' THEN 1 ELSE 0 END, 'durationMs', 40000 + r2 * 10),
+      jsonb_build_object('name', 'ML model accuracy', 'kind', 'http', 'status', 'passed', 'detail', 'ok', 'measured', jsonb_build_array(
+        jsonb_build_object('key', 'mape', 'label', 'MAPE', 'value', 6 + (r2 % 30) / 10.0, 'max', 10, 'ok', true),
+        jsonb_build_object('key', 'mae_volts', 'label', 'MAE', 'unit', 'V', 'value', 1 + (r2 % 9) / 10.0, 'max', 2, 'ok', true)))),
+    jsonb_build_object('status', 'ok', 'tag', 'v2.' || (i / 100) || '.' || (i % 100), 'total', 1 + r2 % 25, 'authors', '[]'::jsonb, 'commits', '[]'::jsonb),
+    created - interval '1 hour' * (1 + r2 % 97), md5('evidence-' || i),
+    CASE WHEN state = 'failed' THEN 'health check failed: HTTP 503' WHEN state = 'blocked' THEN 'gate failed: Tests pass' END,
+    created, created + interval '4 hours', created + interval '5 minutes',
+    CASE WHEN state IN ('live', 'rolled_back') THEN created + interval '1 minute' * (40 + r2) END
+  FROM t
+  RETURNING id, state, created_at, live_at
+)
+INSERT INTO release_transitions (release_id, from_state, to_state, actor, detail, at)
+SELECT x.id, y.from_state, y.to_state, 'orchestrator', NULL,
+  CASE y.n WHEN 1 THEN x.created_at WHEN 2 THEN x.created_at + interval '5 minutes' WHEN 3 THEN coalesce(x.live_at - interval '10 minutes', x.created_at + interval '30 minutes')
+    WHEN 4 THEN coalesce(x.live_at - interval '5 minutes', x.created_at + interval '35 minutes') ELSE coalesce(x.live_at, x.created_at + interval '40 minutes') END
+FROM inserted x
+CROSS JOIN (VALUES (1, NULL, 'gating'), (2, 'gating', 'awaiting_approval'), (3, 'awaiting_approval', 'deploying'), (4, 'deploying', 'verifying'), (5, 'verifying', 'live'), (6, 'verifying', 'failed')) AS y(n, from_state, to_state)
+WHERE y.n <= CASE WHEN x.state IN ('live', 'rolled_back') THEN 5 WHEN x.state = 'failed' THEN 4 WHEN x.state = 'blocked' THEN 1 ELSE 2 END
+   OR (y.n = 6 AND x.state = 'failed')`;
+}
+
 /** Every run of the default schedules over the period: the frequent jobs dominate, as in production. */
 function jobRunsSql(): string {
   const schedules: Array<[string, string, number]> = [
@@ -178,10 +222,11 @@ export interface SeedReport {
   analyzeSeconds: number;
 }
 
-export async function seedReportData(db: Db, feedbackRows: number): Promise<SeedReport> {
+export async function seedReportData(db: Db, feedbackRows: number, ledgerReleases = 2000): Promise<SeedReport> {
   const started = performance.now();
   await db.execute(sql.raw(feedbackSql(feedbackRows)));
   await db.execute(sql.raw(RELEASES_SQL));
+  await db.execute(sql.raw(ledgerReleasesSql(ledgerReleases)));
   await db.execute(sql.raw(APPROVALS_SQL));
   await db.execute(sql.raw(TRANSITIONS_SQL));
   await db.execute(sql.raw(jobRunsSql()));

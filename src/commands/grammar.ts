@@ -66,7 +66,9 @@ export function compilePattern(usage: string): Pattern {
       words.push(part.toLowerCase());
     }
   }
-  return { usage, display: usage.replace(/<[a-z][a-z-]*:([^>]+)>/g, "<$1>"), words, args, options };
+  // A one-choice argument is a literal word after arguments (`release <version> <action:regate>` shows as `… regate`).
+  const display = usage.replace(/<[a-z][a-z-]*:([^>|]+)>/g, "$1").replace(/<[a-z][a-z-]*:([^>]+)>/g, "<$1>");
+  return { usage, display, words, args, options };
 }
 
 function parseArg(text: string, usage: string): ArgSpec {

@@ -33,7 +33,14 @@ const runStep = z.strictObject({ run: argv, timeout: duration("10m") });
 const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
 
 const threshold = z
-  .strictObject({ max: z.number().optional(), min: z.number().optional(), equals: z.union([z.number(), z.string(), z.boolean()]).optional() })
+  .strictObject({
+    max: z.number().optional(),
+    min: z.number().optional(),
+    equals: z.union([z.number(), z.string(), z.boolean()]).optional(),
+    /** How the value is named and measured on the release message, e.g. MAE and V; derived from the key when absent. */
+    label: z.string().min(1).max(40).optional(),
+    unit: z.string().min(1).max(10).optional(),
+  })
   .refine((t) => t.max !== undefined || t.min !== undefined || t.equals !== undefined, { error: "expected max, min or equals" });
 
 const httpCheck = z.strictObject({
@@ -92,6 +99,13 @@ const gate = z.union(
   { error: "expected a gate with a name and one of run, http or manual: true" },
 );
 
+/** A local clone of the product: commits in approval messages, evidence for approvals, lead time (DORA). */
+const repository = z.strictObject({
+  path: z.string().min(1),
+  tag: z.string().includes("{version}", { error: "expected a tag name containing {version}, e.g. v{version}" }),
+  url: httpUrl.optional(),
+});
+
 const cron = z.string().superRefine((expression, ctx) => {
   const problem = cronProblem(expression);
   if (problem) {
@@ -141,6 +155,7 @@ export const configSchema = z
     gates: z.array(gate).default([]),
     approval: z.strictObject({ expiresAfter: duration("24h") }).prefault({}),
     emergency: z.strictObject({ approvals: approvalCount.default(2) }).prefault({}),
+    repository: repository.optional(),
     jobs: z.record(z.string().refine((name): boolean => isJobName(name), { error: `expected a built-in job: ${JOB_NAMES.join(", ")}` }), job).default({}),
     sandbox: sandbox.optional(),
   })
@@ -187,6 +202,7 @@ export type Config = Omit<z.output<typeof configSchema>, "jobs"> & { jobs: Parti
 export type EnvironmentConfig = Config["environments"][number];
 export type GateConfig = Config["gates"][number];
 export type JobConfig = z.output<typeof job>;
+export type RepositoryConfig = z.output<typeof repository>;
 export type HttpCheckConfig = z.output<typeof httpCheck>;
 export type FeedbackChannelConfig = Config["feedback"]["channels"][number];
 

@@ -24,6 +24,50 @@ export interface GateResult {
   detail: string;
   output?: string;
   durationMs?: number;
+  /** A run gate's exit status (null: killed or never started). */
+  exitCode?: number | null;
+  /** An http gate's values against their thresholds, as measured. */
+  measured?: MeasuredValue[];
+}
+
+export interface MeasuredValue {
+  key: string;
+  label: string;
+  unit?: string;
+  value: unknown;
+  max?: number;
+  min?: number;
+  equals?: number | string | boolean;
+  ok: boolean;
+}
+
+/**
+ * The commits a release ships, read from `repository` with git: from the tag of the version live on the
+ * environment (exclusive) to this version's tag. Kept with the release so the message, the evidence
+ * digest and lead time all use what the approvers were shown.
+ */
+export interface CommitRange {
+  /** ok, or why there is no list: shown on the message, never blocking the release. */
+  status: "ok" | "missing_tag" | "missing_repository" | "error";
+  note?: string;
+  tag: string;
+  sha?: string;
+  fromVersion?: string;
+  fromTag?: string;
+  fromSha?: string;
+  total: number;
+  authors: Array<{ name: string; commits: number }>;
+  /** The newest commits first, at most COMMITS_SHOWN of them. */
+  commits: Array<{ sha: string; author: string; subject: string }>;
+  /** Author date of the oldest commit in the range (ISO), for lead time. */
+  oldestAt?: string;
+}
+
+/** What an approval covered: the version, the gate results and the commit range, and their digest. */
+export interface Evidence {
+  version: string;
+  gates: Array<{ name: string; status: GateResult["status"]; detail?: string; measured?: Array<{ key: string; value: unknown }> }>;
+  range: { from: string | null; to: string | null } | null;
 }
 
 export const releases = pgTable(
@@ -59,6 +103,11 @@ export const releases = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     awaitingSince: timestamp("awaiting_since", { withTimezone: true }),
     liveAt: timestamp("live_at", { withTimezone: true }),
+    commits: jsonb("commits").$type<CommitRange>(),
+    /** Author date of the oldest commit shipped: where lead time for changes starts (DORA). */
+    oldestCommitAt: timestamp("oldest_commit_at", { withTimezone: true }),
+    /** Digest of the evidence approvers are asked to approve now; an approval of another digest is void. */
+    evidenceDigest: text("evidence_digest"),
   },
   (t) => [
     // One release of a version in flight per environment, whoever asks and however often.
@@ -121,8 +170,31 @@ export const approvals = pgTable(
       .references(() => releases.id),
     approver: text("approver").notNull(),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    evidenceDigest: text("evidence_digest"),
+    evidence: jsonb("evidence").$type<Evidence>(),
   },
   (t) => [primaryKey({ columns: [t.releaseId, t.approver] })],
+);
+
+/**
+ * Approvals made void because the evidence changed (regate, a moved tag): moved here out of `approvals`,
+ * so they no longer count, and kept for the audit trail with what they had covered.
+ */
+export const voidedApprovals = pgTable(
+  "voided_approvals",
+  {
+    id: serial("id").primaryKey(),
+    releaseId: integer("release_id")
+      .notNull()
+      .references(() => releases.id),
+    approver: text("approver").notNull(),
+    approvedAt: timestamp("approved_at", { withTimezone: true }).notNull(),
+    evidenceDigest: text("evidence_digest"),
+    evidence: jsonb("evidence").$type<Evidence>(),
+    voidedAt: timestamp("voided_at", { withTimezone: true }).notNull().defaultNow(),
+    reason: text("reason").notNull(),
+  },
+  (t) => [index("voided_approvals_release").on(t.releaseId)],
 );
 
 export const FEEDBACK_STATUSES = ["open", "in-progress", "closed"] as const;
@@ -156,6 +228,10 @@ export const feedback = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     closedAt: timestamp("closed_at", { withTimezone: true }),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    /** `feedback fixed`: the normalized version that fixes it, as typed, and the release that closed it. */
+    fixedIn: text("fixed_in"),
+    fixedVersion: text("fixed_version"),
+    closedByRelease: integer("closed_by_release"),
   },
   (t) => [
     uniqueIndex("feedback_message").on(t.channel, t.ts),
@@ -165,10 +241,37 @@ export const feedback = pgTable(
     // Recently closed items and closures in a period, without scanning the open ones.
     index("feedback_closed").on(t.closedAt).where(sql`${t.closedAt} is not null and ${t.deletedAt} is null`),
     // The backlog and the oldest open items (digests, recommendations), without scanning closed ones.
+    index("feedback_fixed_in").on(t.fixedIn).where(sql`${t.fixedIn} is not null`),
+    // "Resolved by releases" in a period, without scanning every closed item.
+    index("feedback_closed_by_release").on(t.closedAt).where(sql`${t.closedByRelease} is not null`),
+    // Open critical and high counts (remaining work and blockers), from the index alone.
+    index("feedback_open_priority")
+      .on(t.priority)
+      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
     index("feedback_open_by_age")
       .on(t.postedAt, t.id)
       .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
   ],
+);
+
+/**
+ * "Fixed in …, live in production since …" posted into a feedback thread: one row per thread and
+ * version, inserted by the one transaction that closed the items, posted once by whoever claims it.
+ */
+export const fixNotices = pgTable(
+  "fix_notices",
+  {
+    channel: text("channel").notNull(),
+    threadTs: text("thread_ts").notNull(),
+    semver: text("semver").notNull(),
+    version: text("version").notNull(),
+    releaseId: integer("release_id").notNull(),
+    feedbackIds: jsonb("feedback_ids").$type<number[]>().notNull(),
+    createdAt: createdAt(),
+    claimedAt: timestamp("claimed_at", { withTimezone: true }),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.threadTs, t.semver] })],
 );
 
 /** What happened to each feedback row: edits keep the old text here, status and sprint changes their actor. */

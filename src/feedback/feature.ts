@@ -1,5 +1,5 @@
 import type { MessageShortcut } from "@slack/bolt";
-import { isNull, sql } from "drizzle-orm";
+import { eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { defineCommand } from "../commands/router.js";
 import { PRIORITIES } from "../config/schema.js";
@@ -8,6 +8,8 @@ import { type Feature, UserError } from "../feature.js";
 import { pruneEventIds } from "../slack/dedupe.js";
 import { cutList, escapeMrkdwn, quoteSlackText, truncate } from "../slack/text.js";
 import { formatAgo } from "../time.js";
+import { normalizeVersion } from "../releases/machine.js";
+import { markFixed, settleFixes } from "./fixes.js";
 import { analysisMessage } from "./report.js";
 import { FeedbackService, slackMessageSchema } from "./service.js";
 import { feedbackStats } from "./stats.js";
@@ -183,6 +185,39 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
           if (!changed) throw new UserError(`There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`);
           await ctx.reply({ text: changed.before === args.status ? `Feedback #${args.id} was already ${args.status}.` : `Feedback #${args.id} is now *${args.status}* (was ${changed.before}).` });
           if (changed.before !== args.status) void background.run(`tell the thread of feedback #${args.id}`, () => tellThread(changed.row, `This feedback (#${args.id}) is now *${args.status}*, set by <@${ctx.user}>.`));
+        },
+      }),
+      defineCommand({
+        usage: "feedback fixed <id> <version>",
+        summary: `when that version is live on ${config.environments.at(-1)?.name ?? "the last environment"}, close it and tell its thread`,
+        example: "feedback fixed 42 1.4.1",
+        group: "Feedback",
+        access: "admins",
+        args: z.object({
+          id: feedbackId,
+          version: z.string().refine((v) => normalizeVersion(v) !== undefined, {
+            error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a version: use semver like 1.4.1 or v1.4.1-rc.1`,
+          }),
+        }),
+        run: async (ctx, args) => {
+          const last = config.environments.at(-1)?.name ?? "the last environment";
+          const marked = await markFixed(db, args.id, normalizeVersion(args.version) as string, args.version, ctx.user);
+          if (!marked.ok) {
+            throw new UserError(
+              marked.reason === "missing"
+                ? `There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`
+                : `Feedback #${args.id} is already closed. Reopen it with \`${ctx.command} feedback status ${args.id} open\` first if the fix is still to ship.`,
+            );
+          }
+          await settleFixes(services);
+          const [now] = await db.select({ status: feedback.status }).from(feedback).where(eq(feedback.id, args.id));
+          const was = marked.before && marked.before !== args.version ? ` (was tied to \`${escapeMrkdwn(marked.before)}\`)` : "";
+          await ctx.reply({
+            text:
+              now?.status === "closed"
+                ? `Feedback #${args.id} is closed: \`${escapeMrkdwn(args.version)}\` is already live on ${last}, and its thread was told${was}.`
+                : `Feedback #${args.id} will be closed when \`${escapeMrkdwn(args.version)}\` is live on ${last}; its thread will be told then${was}.`,
+          });
         },
       }),
       defineCommand({

@@ -1,6 +1,7 @@
 import type { HttpCheckConfig } from "../config/schema.js";
 import { runArgv } from "../exec/run.js";
 import { runHttpCheck } from "../http/check.js";
+import { measuredValues } from "../releases/measured.js";
 import type { JobName } from "./catalog.js";
 import { interpretRun } from "./outputs.js";
 import type { JobBody, JobContext, JobOutcome } from "./registry.js";
@@ -31,7 +32,14 @@ export async function configuredCheck(context: JobContext, cwd: string): Promise
     return {
       status: result.ok ? "succeeded" : "failed",
       summary: `${verdict}: ${result.detail}.`,
-      details: { url: config.http.url, values: result.values, statusCode: result.statusCode ?? null, latencyMs: result.latencyMs },
+      details: {
+        url: config.http.url,
+        values: result.values,
+        // Read back by the Orchestrator Report's ML validation section.
+        ...(Object.keys(result.values).length > 0 ? { measured: measuredValues(result.values, expect) } : {}),
+        statusCode: result.statusCode ?? null,
+        latencyMs: result.latencyMs,
+      },
     };
   }
   return undefined;

@@ -4,7 +4,10 @@ import type { Executor } from "../db/client.js";
 import { approvals, feedback, healthChecks, healthState, jobRuns, type ReleaseKind, type ReleaseState, releases } from "../db/schema.js";
 import { type Count, type FeedbackStats, feedbackStats } from "../feedback/stats.js";
 import { tallyApprovals } from "../releases/machine.js";
+import { type DoraFigures, doraFigures } from "../dora/figures.js";
+import { type FixFigures, fixFigures } from "../feedback/fixes.js";
 import { liveVersions } from "../releases/queries.js";
+import { type Blockers, blockers, commitsShipped, latestModelValidation, latestTestResults, type ModelValidation, type ShippedCommits, type TestResults } from "./sections.js";
 
 /**
  * The figures of the Orchestrator Report and the maintenance reports. Every count, percentile and list
@@ -206,17 +209,30 @@ export interface OrchestratorFigures {
   health: EnvironmentHealth[];
   jobs: JobFigures;
   feedback: FeedbackStats;
+  dora: DoraFigures[];
+  fixes: FixFigures;
+  tests: TestResults[];
+  model: ModelValidation[];
+  /** Null without `repository`: there is nothing to count commits from. */
+  commits: ShippedCommits[] | null;
+  blockers: Blockers;
 }
 
 /** Everything the Orchestrator Report shows (SPEC §6), for one period. */
 export async function orchestratorFigures(db: Executor, config: Config, period: Period): Promise<OrchestratorFigures> {
-  const [releaseFigs, health, jobs, feedbackFigs] = await Promise.all([
+  const [releaseFigs, health, jobs, feedbackFigs, dora, fixes, tests, model, commits, blocking] = await Promise.all([
     releaseFigures(db, config, period),
     healthFigures(db, config, period),
     jobFigures(db, period),
     feedbackStats(db, { ...period, timeZone: config.timezone }),
+    doraFigures(db, config.environments.map((e) => e.name), period),
+    fixFigures(db, period),
+    latestTestResults(db, config),
+    latestModelValidation(db, config),
+    config.repository ? commitsShipped(db, config, period) : Promise.resolve(null),
+    blockers(db),
   ]);
-  return { period, releases: releaseFigs, health, jobs, feedback: feedbackFigs };
+  return { period, releases: releaseFigs, health, jobs, feedback: feedbackFigs, dora, fixes, tests, model, commits, blockers: blocking };
 }
 
 export interface JobDuration {

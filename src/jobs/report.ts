@@ -5,6 +5,8 @@ import { stateLabel } from "../releases/blocks.js";
 import { escapeMrkdwn, plural } from "../slack/text.js";
 import { formatAge, formatDate, formatDateTime } from "../time.js";
 import { context, divider, fieldsSection, fitted, header, listed, oneLine, section } from "./blocks.js";
+import { DORA_FOOTNOTE, doraFields } from "../dora/blocks.js";
+import { measuredLine } from "../releases/measured.js";
 import type { EnvironmentHealth, OrchestratorFigures } from "./figures.js";
 
 /** The Orchestrator Report (SPEC §6): the weekly and monthly digests and `/orch report`. Pure. */
@@ -69,8 +71,16 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
           releases.pendingTotal,
         ),
     ),
+    fieldsSection(
+      "*:chart_with_upwards_trend: DORA* in the period",
+      [...doraFields(figures.dora.slice(0, limit)), ...(figures.dora.length > limit ? [`…and ${figures.dora.length - limit} more environments (\`/orch dora\`)`] : [])],
+    ),
+    context(DORA_FOOTNOTE),
+    section(`*:package: Commits shipped* in the period\n${commitsText(figures, limit)}`),
     divider,
     fieldsSection("*:stethoscope: Health* in the period", health.map((h) => healthField(h, tz))),
+    section(`*:test_tube: Test results* — the latest run gates per environment\n${testsText(figures, limit, tz)}`),
+    section(`*:bar_chart: ML validation* — the latest measured model values\n${modelText(figures, limit, tz)}`),
     section(
       `*:gear: Jobs* — ${jobs.total} run${jobs.total === 1 ? "" : "s"}${jobs.total > 0 ? ` (${countsInline(jobs.byStatus)})` : ""}\n` +
         (failedRuns > 0
@@ -89,6 +99,9 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
       `*Top themes*\n${feedback.topThemes.length > 0 ? feedback.topThemes.slice(0, limit).map((t, i) => `${i + 1}. ${escapeMrkdwn(oneLine(t.key, 60))} (${t.count})`).join("\n") : "_no themes yet_"}`,
     ]),
     section(`*Recently closed*\n${listed(feedback.recentlyClosed.map((f) => `• ${feedbackLine(f, period.until)}`), limit, feedback.closedInPeriod, "_nothing closed in the period_")}`),
+    section(fixesText(figures, limit)),
+    divider,
+    section(`*:construction: Remaining work and blockers*\n${blockersText(figures, limit, tz)}`),
     section(`*:bulb: Recommendations*\n${listed(options.recommendations.map((r) => `• ${r}`), Math.max(limit, 5), options.recommendations.length, "_nothing to recommend_")}`),
     context(`Every figure comes from the Orchestrator database${options.recommendedBy ? ` · recommendations: ${options.recommendedBy}` : ""}`),
   ]);
@@ -109,6 +122,65 @@ export function plainRecommendations(figures: OrchestratorFigures): string[] {
 export function feedbackLine(f: FeedbackItem, now: Date): string {
   const link = f.permalink ? ` <${f.permalink}|message>` : "";
   return `*#${f.id}* ${f.priority} ${f.kind} from ${escapeMrkdwn(oneLine(f.source, 40))}, ${formatAge(f.postedAt, now)} old — ${f.text === null ? hiddenText(f.channel) : escapeMrkdwn(oneLine(f.text, 100))}${link}`;
+}
+
+function commitsText(figures: OrchestratorFigures, limit: number): string {
+  if (!figures.commits) return "_no `repository` configured, so commits are not known_";
+  return figures.commits
+    .slice(0, limit)
+    .map((c) =>
+      c.releases === 0
+        ? `• *${c.environment}*: _nothing shipped_`
+        : `• *${c.environment}*: ${c.commits} commit${c.commits === 1 ? "" : "s"} in ${c.releases} release${c.releases === 1 ? "" : "s"} — ${c.versions.map((v) => `\`${escapeMrkdwn(oneLine(v.version, 30))}\` (${v.commits})`).join(", ")}${c.releases > c.versions.length ? ", …" : ""}`,
+    )
+    .join("\n");
+}
+
+function testsText(figures: OrchestratorFigures, limit: number, tz: string): string {
+  const lines = figures.tests.flatMap((t) =>
+    t.gates.map(
+      (g) =>
+        `• *${t.environment}* (\`${escapeMrkdwn(oneLine(t.version, 30))}\`, ${formatDate(t.at, tz)}): ${g.status === "passed" ? ":white_check_mark:" : ":x:"} ${escapeMrkdwn(oneLine(g.name, 60))} — ${escapeMrkdwn(oneLine(g.summary.join("; "), 200))}`,
+    ),
+  );
+  return listed(lines, limit, lines.length, "_no run gate has finished yet_");
+}
+
+function modelText(figures: OrchestratorFigures, limit: number, tz: string): string {
+  const lines = figures.model.map(
+    (m) => `• *${escapeMrkdwn(m.source)}* ${escapeMrkdwn(oneLine(m.name, 60))} (${formatDate(m.at, tz)}): ${m.ok ? ":white_check_mark:" : ":x:"} ${escapeMrkdwn(measuredLine(m.measured)) || "_no values_"}`,
+  );
+  return listed(lines, limit, lines.length, "_no model metrics measured yet (an `http` gate or the model-retraining-review job with `http`)_");
+}
+
+/** Counts and versions only: feedback text stays with its source channel. */
+function fixesText(figures: OrchestratorFigures, limit: number): string {
+  const { resolved, waiting } = figures.fixes;
+  const resolvedTotal = resolved.reduce((n, r) => n + r.count, 0);
+  const resolvedLine = resolvedTotal > 0 ? `${resolvedTotal} — ${resolved.slice(0, limit).map((r) => `\`${escapeMrkdwn(oneLine(r.version, 30))}\` (${r.count})`).join(", ")}` : "_none in the period_";
+  const waitingLine =
+    waiting.length > 0
+      ? waiting.slice(0, limit).map((w) => `\`${escapeMrkdwn(oneLine(w.version, 30))}\`: ${w.count} item${w.count === 1 ? "" : "s"}${w.urgent > 0 ? ` (${w.urgent} high/critical)` : ""}`).join(", ")
+      : "_none_";
+  return `*Resolved by releases:* ${resolvedLine}\n*Waiting on a release:* ${waitingLine}`;
+}
+
+function blockersText(figures: OrchestratorFigures, limit: number, tz: string): string {
+  const b = figures.blockers;
+  const stuck = listed(
+    b.stuck.map((r) => `   ◦ \`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment}: ${r.state} ${formatDate(r.at, tz)}${r.reason ? ` — ${escapeMrkdwn(oneLine(r.reason, 100))}` : ""}`),
+    limit,
+    b.stuckTotal,
+    "   ◦ _none_",
+  );
+  const jobs = listed(b.failingJobs.map((j) => `   ◦ *${j.job}* ${formatDate(j.at, tz)}: ${escapeMrkdwn(oneLine(j.summary ?? "no summary", 100))}`), limit, b.failingJobs.length, "   ◦ _none_");
+  const scheduled = b.scheduled.length > 0 ? b.scheduled.map((r) => `\`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment}`).join(", ") : "_none_";
+  return [
+    `• *Blocked or failed releases not tried again:* ${b.stuckTotal}\n${stuck}`,
+    `• *Jobs whose last run failed:* ${b.failingJobs.length}\n${jobs}`,
+    `• *Open critical feedback:* ${b.openCritical} (and ${b.openHigh} high)`,
+    `• *Approved, waiting for a deploy window or a freeze to end:* ${scheduled}`,
+  ].join("\n");
 }
 
 function healthField(h: EnvironmentHealth, tz: string): string {

@@ -1,9 +1,12 @@
 import type { KnownBlock } from "@slack/types";
-import type { GateResult, ReleaseKind, ReleaseState } from "../db/schema.js";
+import type { CommitRange, GateResult, ReleaseKind, ReleaseState } from "../db/schema.js";
 import { codeBlock, escapeMrkdwn, truncate } from "../slack/text.js";
 import { formatDateTime, formatWhen } from "../time.js";
+import { commitSummary } from "./commits.js";
+import { shortDigest } from "./evidence.js";
 import type { FreezeFacts } from "./freeze.js";
 import { isWithdrawal, tallyApprovals, WITHDRAWN } from "./machine.js";
+import { measuredLine, runOutcome } from "./measured.js";
 
 export const APPROVE_ACTION = "release_approve";
 export const REJECT_ACTION = "release_reject";
@@ -38,6 +41,12 @@ export interface ReleaseView {
   freezes: FreezeFacts[];
   /** When the message is rendered (for "Tue 09:00" against a date further out). */
   now: Date;
+  /** The commits shipped (with `repository`); null without one. */
+  commits?: CommitRange | null;
+  evidenceDigest?: string | null;
+  /** Approvals made void by changed evidence: shown struck through, to be given again. */
+  voided?: Array<{ approver: string; at: Date; reason: string }>;
+  repositoryUrl?: string;
 }
 
 const STATE_LABEL: Record<ReleaseState, string> = {
@@ -115,26 +124,32 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   if (view.gates.length > 0) {
     const firstApprover = tally.counting[0];
     const lines = view.gates.map((gate) => {
-      const detail = gate.kind === "manual" && firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(truncate(gate.detail, 300));
-      return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${detail}`;
+      return `${GATE_ICON[gate.status]} *${escapeMrkdwn(gate.name)}* — ${gateDetail(gate, firstApprover)}`;
     });
     blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*Gates*\n${lines.join("\n")}`, 3000) } });
   }
-  const approvalLines = view.approvals.map((a) => {
-    const stale = tally.notCounting.find((n) => n.approver === a.approver);
-    const when = formatDateTime(a.at, timeZone, false);
-    return stale ? `:heavy_minus_sign: ~<@${a.approver}> — ${when}~ _not counting: ${stale.why}_` : `:white_check_mark: <@${a.approver}> — ${when}`;
-  });
+  if (view.commits) {
+    const { heading, lines, more } = commitSummary(view.commits, view.repositoryUrl, escapeMrkdwn);
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: fitLines(heading, lines, 2000, more) } });
+  }
+  const approvalLines = [
+    ...view.approvals.map((a) => {
+      const stale = tally.notCounting.find((n) => n.approver === a.approver);
+      const when = formatDateTime(a.at, timeZone, false);
+      return stale ? `:heavy_minus_sign: ~<@${a.approver}> — ${when}~ _not counting: ${stale.why}_` : `:white_check_mark: <@${a.approver}> — ${when}`;
+    }),
+    ...(view.voided ?? []).map((a) => `:heavy_multiplication_x: ~<@${a.approver}> ${formatDateTime(a.at, timeZone, false)}~ — void (${escapeMrkdwn(truncate(a.reason, 200))}); must approve again`),
+  ];
   if (approvalLines.length > 0 || view.state === "awaiting_approval") {
     blocks.push({
       type: "section",
-      text: { type: "mrkdwn", text: truncate(`*Approvals (${approvalsLine})*\n${approvalLines.join("\n") || "_none yet_"}`, 3000) },
+      text: { type: "mrkdwn", text: approvalLines.length > 0 ? fitLines(`*Approvals (${approvalsLine})*`, approvalLines, 1500) : `*Approvals (${approvalsLine})*\n_none yet_` },
     });
   }
   if (view.reason) {
     const rejecter = view.rejectedBy ? ` by ${/^[UW][A-Z0-9]+$/.test(view.rejectedBy) ? `<@${view.rejectedBy}>` : "Orchestrator"}` : "";
     const heading = view.state !== "rejected" ? "Why" : withdrawn ? `Withdrawn by the requester <@${view.requester}>` : `Rejected${rejecter}`;
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${heading}:* ${escapeMrkdwn(view.reason)}`, 3000) } });
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: truncate(`*${heading}:* ${escapeMrkdwn(view.reason)}`, 2000) } });
   }
   if (view.outputTail && (view.state === "failed" || view.state === "blocked")) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock("Output (last lines)", view.outputTail) } });
@@ -157,11 +172,42 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   }
   blocks.push({
     type: "context",
-    elements: [{ type: "mrkdwn", text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}` }],
+    elements: [
+      {
+        type: "mrkdwn",
+        text: `Release #${view.id} · requested ${formatDateTime(view.createdAt, timeZone, false)} · updated ${formatDateTime(view.updatedAt, timeZone)}${view.evidenceDigest ? ` · evidence ${shortDigest(view.evidenceDigest)}` : ""}`,
+      },
+    ],
   });
   const scheduled = view.state === "scheduled" && view.scheduledFor ? `, deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}` : "";
   const text = `${releaseTitle(view).replace(" → ", " to ")}: ${label.replace(/^:[a-z_]+: /, "").toLowerCase()}${view.state === "awaiting_approval" ? ` (${approvalsLine} approvals)` : ""}${scheduled}`;
   return { text, blocks };
+}
+
+/**
+ * A heading and as many whole lines as fit in `max` characters, then "…and N more": the message's
+ * sections together stay under Slack's ~13,000 characters (gates 3,000, commits 2,000, approvals
+ * 1,500, reason 2,000, output 3,000).
+ */
+function fitLines(heading: string, lines: string[], max: number, beyond = 0): string {
+  let text = heading;
+  for (const [index, line] of lines.entries()) {
+    const more = `\n…and ${lines.length - index + beyond} more`;
+    if (text.length + 1 + line.length + more.length > max) return truncate(`${text}${more}`, max);
+    text += `\n${line}`;
+  }
+  return beyond > 0 ? `${text}\n…and ${beyond} more` : text;
+}
+
+/** A gate's line: a run gate's last output line with exit status and duration, an http gate's values against thresholds. */
+function gateDetail(gate: GateResult, firstApprover: string | undefined): string {
+  if (gate.kind === "manual") return firstApprover ? `confirmed by <@${firstApprover}>` : escapeMrkdwn(gate.detail);
+  if (gate.kind === "http" && gate.measured && gate.measured.length > 0) {
+    const failure = gate.status === "failed" && gate.measured.every((m) => m.ok) ? ` — ${escapeMrkdwn(truncate(gate.detail, 200))}` : "";
+    return `${escapeMrkdwn(truncate(measuredLine(gate.measured), 400))}${failure}`;
+  }
+  const outcome = gate.kind === "run" && (gate.status === "passed" || gate.status === "failed") ? runOutcome(gate) : "";
+  return `${escapeMrkdwn(truncate(gate.detail, 300))}${outcome ? ` (${outcome})` : ""}`;
 }
 
 /** The **Roll back to <version>** button on a failed deploy's alert; the value names what it offered, nothing more. */

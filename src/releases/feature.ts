@@ -3,10 +3,12 @@ import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import { defineCommand } from "../commands/router.js";
 import { isConnectionError } from "../db/client.js";
+import type { Evidence } from "../db/schema.js";
 import type { Feature } from "../feature.js";
 import { cutList, escapeMrkdwn } from "../slack/text.js";
 import { formatAge, formatDateTime, formatWhen } from "../time.js";
 import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, ROLLBACK_ACTION, rejectModal, stateLabel } from "./blocks.js";
+import { shortDigest } from "./evidence.js";
 import { parseFreezePeriod } from "./freeze.js";
 import { freezesDuring, openFreezes } from "./freezes.js";
 import { isWithdrawal, normalizeVersion, tallyApprovals } from "./machine.js";
@@ -105,6 +107,22 @@ export function releasesFeature(releases: ReleaseService): Feature {
         },
       }),
       defineCommand({
+        usage: "release <version> <action:regate>",
+        summary: "run the gates of a release awaiting approval again (earlier approvals become void)",
+        example: "release 1.4.0 regate",
+        group: "Releases",
+        args: z.object({ version, action: z.literal("regate") }),
+        run: async (ctx, args) => {
+          const result = await releases.regate({ version: args.version, requester: ctx.user });
+          if (!result.ok) {
+            await ctx.reply({ text: result.reason });
+            return;
+          }
+          const link = result.permalink ? ` (<${result.permalink}|message>)` : "";
+          await ctx.reply({ text: `Release #${result.release.id}: re-running the gates of \`${result.release.version}\` to ${result.release.environment}; earlier approvals are void${link}.` });
+        },
+      }),
+      defineCommand({
         usage: "release log <version>",
         summary: "the audit trail of a version: who did what, when",
         example: "release log 1.4.0",
@@ -116,7 +134,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
             await ctx.reply({ text: `No release of \`${escapeMrkdwn(args.version)}\` yet.` });
             return;
           }
-          const sections = await Promise.all(trail.map(async ({ release, transitions, approvals }) => {
+          const sections = await Promise.all(trail.map(async ({ release, transitions, approvals, voided }) => {
             const until = transitions.at(-1)?.at ?? release.updatedAt;
             const freezes = await freezesDuring(db, release.environment, release.createdAt, until);
             // Approvals before transitions, so at equal times (one transaction) an approval comes before the transition it caused.
@@ -125,7 +143,8 @@ export function releasesFeature(releases: ReleaseService): Feature {
                 { at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` },
                 ...(f.endedAt ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
               ]),
-              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>` })),
+              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>${coverage(a)}` })),
+              ...voided.map((a) => ({ at: a.approvedAt, text: `approved by <@${a.approver}>${coverage(a)} — *void* since ${formatDateTime(a.voidedAt, config.timezone, false)}: ${escapeMrkdwn(a.reason)}` })),
               ...transitions.map((t) => ({
                 at: t.at,
                 text: t.fromState
@@ -294,11 +313,13 @@ export function releasesFeature(releases: ReleaseService): Feature {
       const interrupted = await releases.recoverInterrupted();
       const thawed = await releases.freezes.endLapsed();
       const due = await releases.startDue();
+      const fixes = await releases.settleFixes();
       const parts = [
         expired.length > 0 ? `expired ${expired.map((r) => `${r.version} → ${r.environment}`).join(", ")}` : "no approval past its window",
         ...(interrupted.length > 0 ? [`marked interrupted: ${interrupted.map((r) => `${r.version} → ${r.environment}`).join(", ")}`] : []),
         ...(thawed.length > 0 ? [`freeze ended: ${[...new Set(thawed.map((f) => f.environment))].join(", ")}`] : []),
         ...(due.length > 0 ? [`started scheduled deploys: ${due.map((r) => `${r.version} → ${r.environment}`).join(", ")}`] : []),
+        ...(fixes.closed > 0 || fixes.posted > 0 ? [`closed ${fixes.closed} fixed feedback item(s), told ${fixes.posted} thread(s)`] : []),
       ];
       return {
         status: "succeeded",
@@ -311,6 +332,16 @@ export function releasesFeature(releases: ReleaseService): Feature {
     onStop(() => releases.stop());
     log.debug("releases feature ready", { environments: envNames });
   };
+}
+
+/** Which evidence an approval covered: digest, commit range, gate outcomes. */
+function coverage(approval: { evidenceDigest: string | null; evidence: Evidence | null }): string {
+  const evidence = approval.evidence;
+  if (!evidence) return "";
+  const range = evidence.range ? ` · commits ${evidence.range.from ? `${evidence.range.from.slice(0, 7)}..` : "up to "}${evidence.range.to?.slice(0, 7) ?? "(tag missing)"}` : "";
+  const gates = evidence.gates.filter((g) => g.status !== "manual");
+  const passed = gates.filter((g) => g.status === "passed").length;
+  return ` (evidence ${shortDigest(approval.evidenceDigest)}: ${escapeMrkdwn(evidence.version)}${range} · ${passed}/${gates.length} gates passed)`;
 }
 
 function actor(id: string): string {

@@ -2,6 +2,7 @@ import type { GateConfig } from "../config/schema.js";
 import type { GateResult } from "../db/schema.js";
 import { runArgv, substitute } from "../exec/run.js";
 import { runHttpCheck } from "../http/check.js";
+import { measuredValues } from "./measured.js";
 
 /** Each configured gate before it runs; manual gates are confirmed by approving. */
 export function initialGates(gates: readonly GateConfig[]): GateResult[] {
@@ -45,11 +46,17 @@ export async function runGates(
           detail: run.ok ? lastLine.slice(0, 200) || "exit code 0" : `${run.failure ?? "failed"}${lastLine ? `: ${lastLine.slice(0, 200)}` : ""}`,
           output: run.tail,
           durationMs: run.durationMs,
+          exitCode: run.exitCode,
         });
         return;
       }
       const check = await runHttpCheck(gate.http, context.signal);
-      await update(index, { status: check.ok ? "passed" : "failed", detail: check.detail.slice(0, 300), durationMs: Math.round(performance.now() - started) });
+      await update(index, {
+        status: check.ok ? "passed" : "failed",
+        detail: check.detail.slice(0, 300),
+        durationMs: Math.round(performance.now() - started),
+        ...(Object.keys(check.values).length > 0 ? { measured: measuredValues(check.values, gate.http.expect) } : {}),
+      });
     }),
   );
   return { passed: results.every((r) => r.status === "passed" || r.status === "manual"), results };

@@ -10,12 +10,15 @@ import type { ReleaseState } from "../db/schema.js";
  * A rollback starts at awaiting_approval (its version passed the gates once). `scheduled`: approved,
  * waiting for a deploy window or the end of a freeze; it may still be rejected. `rolled_back`: a live
  * release replaced by a rollback.
+ *
+ * Back edges, both voiding the approvals: awaiting_approval → gating (`release <version> regate`), and
+ * deploying → awaiting_approval when the evidence changed (a moved tag) before the deploy started.
  */
 export const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
   gating: ["awaiting_approval", "blocked", "failed"],
-  awaiting_approval: ["scheduled", "deploying", "rejected", "expired"],
+  awaiting_approval: ["scheduled", "deploying", "rejected", "expired", "gating"],
   scheduled: ["deploying", "rejected"],
-  deploying: ["verifying", "failed"],
+  deploying: ["verifying", "failed", "awaiting_approval"],
   verifying: ["live", "failed"],
   live: ["rolled_back"],
   rolled_back: [],

@@ -1,18 +1,22 @@
 import type { KnownBlock } from "@slack/types";
-import { and, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { formatDuration } from "../config/duration.js";
 import type { EnvironmentConfig } from "../config/schema.js";
 import type { Tx } from "../db/client.js";
-import { type ReleaseState, releaseTransitions } from "../db/schema.js";
+import { type CommitRange, type ReleaseState, releases as releasesTable, releaseTransitions, voidedApprovals } from "../db/schema.js";
 import type { Services } from "../feature.js";
+import { settleFixes } from "../feedback/fixes.js";
 import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { formatWhen } from "../time.js";
 import { releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
+import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
+import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
+import { replaceEvidence, startRegate } from "./evidence-store.js";
 import { type DeployDecision, deployDecision } from "./freeze.js";
 import { FreezeDesk } from "./freeze-desk.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
-import { runGates } from "./gates.js";
+import { initialGates, runGates } from "./gates.js";
 import { approvalsNeeded, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import {
@@ -208,7 +212,12 @@ export class ReleaseService {
     const needed = this.approvalsFor(env, "rollback", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
     const from = choice.replacing ? `from ${choice.replacing.version} ` : `after the failed deploy of ${failed?.version ?? "an earlier release"} `;
+    // No gates run, so the evidence an approval covers is the version and its commit range from the start.
+    const commits = await this.commitsFor({ semver: choice.target.semver, environment: env.name });
     const created = await createRelease(db, {
+      commits,
+      oldestCommitAt: commits?.oldestAt ? new Date(commits.oldestAt) : null,
+      evidenceDigest: digestOf(evidenceOf({ semver: choice.target.semver, gates: [], commits })),
       version: choice.target.version,
       semver: choice.target.semver,
       environment: env.name,
@@ -241,6 +250,7 @@ export class ReleaseService {
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
+      const commitsRead = this.commitsFor(release, signal);
       const { passed, results } = await runGates(this.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
@@ -253,8 +263,10 @@ export class ReleaseService {
         await this.afterMove(await failOnShutdown(db, release.id, "gating"), "Gates were interrupted because Orchestrator shut down.");
         return;
       }
+      const commits = await commitsRead;
+      const evidence = { commits, oldestCommitAt: commits?.oldestAt ? new Date(commits.oldestAt) : null, evidenceDigest: digestOf(evidenceOf({ semver: release.semver, gates: results, commits })) };
       if (passed) {
-        const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true });
+        const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true, ...evidence });
         const who = this.config.people.approvers.filter((u) => u !== release.requester).map((u) => `<@${u}>`).join(", ");
         await this.afterMove(moved, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
         return;
@@ -262,6 +274,7 @@ export class ReleaseService {
       const failed = results.filter((g) => g.status === "failed");
       const moved = await transition(db, release.id, "blocked", "orchestrator", `gate failed: ${failed.map((g) => g.name).join(", ")}`, {
         gates: results,
+        ...evidence,
         reason: failed.map((g) => `${g.name}: ${g.detail}`).join("; "),
         outputTail: failed.map((g) => (g.output ? `[${g.name}]\n${g.output}` : "")).filter(Boolean).join("\n\n") || null,
       });
@@ -296,8 +309,12 @@ export class ReleaseService {
     const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
     if (!verdict.ok) return verdict.reason;
-    const outcome = await approve(db, releaseId, user, replicaId, { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers }, this.mayStart);
+    const changed = await this.recheckEvidence(release);
+    if (changed) return `The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`;
+    const outcome = await approve(db, releaseId, user, replicaId, { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers }, this.mayStart, release.evidenceDigest);
     switch (outcome.kind) {
+      case "evidence_changed":
+        return "The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.";
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
           await this.expire();
@@ -370,6 +387,64 @@ export class ReleaseService {
     return started;
   }
 
+  /** `release <version> regate`: runs the gates of a release awaiting approval again; its approvals become void. */
+  async regate(input: { version: string; requester: string }): Promise<RequestResult> {
+    const { db, replicaId, background } = this.services;
+    const normalized = normalizeVersion(input.version);
+    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    const [waiting] = await db
+      .select()
+      .from(releasesTable)
+      .where(and(eq(releasesTable.semver, normalized), inArray(releasesTable.state, ["awaiting_approval", "gating"])))
+      .orderBy(asc(releasesTable.state), desc(releasesTable.id))
+      .limit(1);
+    if (!waiting) return { ok: false, reason: `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.` };
+    if (waiting.state === "gating") return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).` };
+    const started = await startRegate(db, waiting.id, input.requester, replicaId, initialGates(this.config.gates));
+    if (!started) return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.` };
+    await this.refresh(waiting.id);
+    await this.say(
+      waiting.id,
+      `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
+    );
+    void background.run(`gates of release #${waiting.id} (regate)`, (signal) => this.gatePhase(started.release, signal));
+    const permalink = await this.permalink(started.release);
+    return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
+  }
+
+  /** The commits this release ships, from `repository`; null without one. Never throws. */
+  private async commitsFor(release: Pick<Release, "semver" | "environment"> & { id?: number }, signal?: AbortSignal): Promise<CommitRange | null> {
+    const repository = this.config.repository;
+    if (!repository) return null;
+    const live = await currentLive(this.services.db, release.environment);
+    return readCommitRange(
+      { repository, configDir: this.services.configDir, ...(signal ? { signal } : {}) },
+      { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined },
+    );
+  }
+
+  /**
+   * Checks the release's evidence against the repository now (tags can move). When it changed, stores the
+   * new evidence and voids the approvals of the old one (a deploying release goes back to awaiting
+   * approval) and returns what changed; undefined when it still holds.
+   */
+  private async recheckEvidence(release: Release, signal?: AbortSignal): Promise<string | undefined> {
+    const commits = await this.commitsFor(release, signal);
+    const digest = digestOf(evidenceOf({ ...release, commits }));
+    if (signal?.aborted || digest === release.evidenceDigest) return undefined;
+    const reason = describeRangeChange(release.commits, commits) ?? "the evidence is not what was approved";
+    const replaced = await replaceEvidence(this.services.db, release, { commits, digest }, reason);
+    if (replaced) {
+      this.services.log.warn("release evidence changed; approvals void", { releaseId: release.id, reason, voided: replaced.voided });
+      await this.afterMove(
+        replaced.release,
+        `:warning: The evidence changed: ${escapeMrkdwn(reason)}. ${replaced.voided > 0 ? `${replaced.voided} approval${replaced.voided === 1 ? " is" : "s are"} void; ` : ""}${release.state === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
+        true,
+      );
+    }
+    return reason;
+  }
+
   /** Whether this person may open the reject dialog; the reason when not. */
   async canReject(releaseId: number, user: string): Promise<{ ok: true; release: Release } | { ok: false; reason: string }> {
     const release = await getRelease(this.services.db, releaseId);
@@ -411,6 +486,8 @@ export class ReleaseService {
         await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
         return;
       }
+      // The tags may have moved since the last approval: what deploys must be what was approved.
+      if (await this.recheckEvidence(release, signal)) return;
       if (release.emergency !== null) {
         await this.alert(release, `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}).`, "");
       }
@@ -432,6 +509,7 @@ export class ReleaseService {
         this.services.metrics.releases.inc({ environment: release.environment, state: "rolled_back" });
         await this.afterMove(replaced, `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`);
       }
+      if (release.environment === this.config.environments.at(-1)?.name) await this.settleFixes();
     } catch (error) {
       log.error("deploy failed to run", { releaseId: release.id, error });
       const current = await getRelease(db, release.id).catch(() => undefined);
@@ -479,6 +557,16 @@ export class ReleaseService {
     if (!moved) return;
     await this.afterMove(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
     await this.alert(moved, `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`, moved.outputTail ?? "");
+  }
+
+  /** Feedback whose fix is now live on the last environment is closed and its threads told (never throws). */
+  async settleFixes(): Promise<{ closed: number; posted: number }> {
+    try {
+      return await settleFixes(this.services);
+    } catch (error) {
+      this.services.log.error("could not close feedback fixed by a release; the approval-expiry sweep will try again", { error });
+      return { closed: 0, posted: 0 };
+    }
   }
 
   /** Pending approvals past `approval.expiresAfter` become expired; returns how many. */
@@ -584,7 +672,10 @@ export class ReleaseService {
     const { db } = this.services;
     const release = await getRelease(db, id);
     if (!release) return undefined;
-    const approvals = await approversOf(db, id);
+    const [approvals, voided] = await Promise.all([
+      approversOf(db, id),
+      db.select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason }).from(voidedApprovals).where(eq(voidedApprovals.releaseId, id)).orderBy(asc(voidedApprovals.id)),
+    ]);
     let rejectedBy: string | undefined;
     if (release.state === "rejected") {
       const [row] = await db
@@ -595,11 +686,12 @@ export class ReleaseService {
         .limit(1);
       rejectedBy = row?.actor;
     }
+    const repositoryUrl = this.config.repository?.url;
     const now = this.now();
     const freezes = (await openFreezes(db, now, release.environment)).filter((f) => f.endedAt === null);
     const source = release.gatesFrom !== null ? await getRelease(db, release.gatesFrom) : undefined;
     const gatesLink = source ? await this.permalink(source) : undefined;
-    return { release, view: { ...release, approvals, approvers: this.config.people.approvers, freezes, now, ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
+    return { release, view: { ...release, approvals, voided, approvers: this.config.people.approvers, freezes, now, ...(repositoryUrl ? { repositoryUrl } : {}), ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */

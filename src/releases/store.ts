@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../db/client.js";
-import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../db/schema.js";
+import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions, voidedApprovals } from "../db/schema.js";
+import { digestOf, evidenceOf } from "./evidence.js";
 import type { DeployDecision } from "./freeze.js";
 import { canTransition, isSuperseded, tallyApprovals } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
@@ -42,8 +43,11 @@ export async function createRelease(
     kind?: ReleaseKind;
     emergency?: string;
     gatesFrom?: number;
-    /** A rollback skips the gates and waits for approval from the start. */
+    /** A rollback skips the gates and waits for approval from the start, with its evidence known at once. */
     start?: "gating" | "awaiting_approval";
+    commits?: Release["commits"];
+    oldestCommitAt?: Date | null;
+    evidenceDigest?: string;
     detail?: string;
   },
 ): Promise<CreateResult> {
@@ -86,7 +90,7 @@ export async function moveRelease(
   to: ReleaseState,
   actor: string,
   detail: string | null,
-  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "scheduledFor">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
+  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "scheduledFor" | "commits" | "oldestCommitAt" | "evidenceDigest">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
 ): Promise<Release | undefined> {
   const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
   if (!current || !canTransition(current.state, to)) return undefined;
@@ -132,6 +136,7 @@ export type ApprovalOutcome =
   | { kind: "not_awaiting"; state: ReleaseState | undefined }
   | { kind: "window_passed" }
   | { kind: "duplicate" }
+  | { kind: "evidence_changed" }
   | { kind: "environment_busy"; deploying: Release | undefined };
 
 /** Decides, inside the transaction that would start a deploy, whether it may start now (freezes, windows). */
@@ -152,6 +157,7 @@ export async function approve(
   owner: string,
   rules: { expiresAfterMs: number; approvers: readonly string[] },
   mayStart: StartCheck,
+  expectedDigest: string | null,
 ): Promise<ApprovalOutcome> {
   const { expiresAfterMs } = rules;
   try {
@@ -172,7 +178,14 @@ export async function approve(
         const [found] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId));
         return found?.state === "awaiting_approval" ? { kind: "window_passed" } : { kind: "not_awaiting", state: found?.state };
       }
-      const inserted = await tx.insert(approvals).values({ releaseId, approver }).onConflictDoNothing().returning({ approver: approvals.approver });
+      // The approval covers the evidence checked just before this click; if it changed since, it covers nothing.
+      const evidence = evidenceOf(locked);
+      if (locked.evidenceDigest !== expectedDigest || digestOf(evidence) !== expectedDigest) return { kind: "evidence_changed" };
+      const inserted = await tx
+        .insert(approvals)
+        .values({ releaseId, approver, evidenceDigest: expectedDigest, evidence })
+        .onConflictDoNothing()
+        .returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };
       const recorded = await tx.select({ approver: approvals.approver }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
       const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
@@ -345,14 +358,16 @@ export async function auditTrail(db: Executor, semverText: string) {
   const rows = await db.select().from(releases).where(eq(releases.semver, semverText)).orderBy(desc(releases.createdAt));
   const ids = rows.map((r) => r.id);
   if (ids.length === 0) return [];
-  const [transitions, approvalRows] = await Promise.all([
+  const [transitions, approvalRows, voidedRows] = await Promise.all([
     db.select().from(releaseTransitions).where(inArray(releaseTransitions.releaseId, ids)).orderBy(asc(releaseTransitions.id)),
     db.select().from(approvals).where(inArray(approvals.releaseId, ids)).orderBy(asc(approvals.at)),
+    db.select().from(voidedApprovals).where(inArray(voidedApprovals.releaseId, ids)).orderBy(asc(voidedApprovals.id)),
   ]);
   return rows.map((release) => ({
     release,
     transitions: transitions.filter((t) => t.releaseId === release.id),
     approvals: approvalRows.filter((a) => a.releaseId === release.id),
+    voided: voidedRows.filter((a) => a.releaseId === release.id),
   }));
 }
 
