@@ -160,7 +160,8 @@ serveRpc({
   stats: () => {
     const calls: Record<string, { ok: number; failed: number; errors: Record<string, number> }> = {};
     for (const call of emulator.calls) {
-      const entry = (calls[call.method] ??= { ok: 0, failed: 0, errors: {} });
+      calls[call.method] ??= { ok: 0, failed: 0, errors: {} };
+      const entry = calls[call.method] as { ok: number; failed: number; errors: Record<string, number> };
       if (call.ok) entry.ok += 1;
       else {
         entry.failed += 1;

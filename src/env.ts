@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.js";
 
-export type SlackMode =
+type SlackMode =
   | { kind: "socket"; botToken: string; appToken: string; apiUrl?: string }
   | { kind: "http"; botToken: string; signingSecret: string; apiUrl?: string }
   | { kind: "sandbox"; transport: SandboxTransport };
@@ -28,7 +28,7 @@ export class EnvError extends Error {
   }
 }
 
-export const DEFAULT_MODEL = "claude-sonnet-4-5";
+const DEFAULT_MODEL = "claude-sonnet-4-5";
 
 const optional = z
   .string()

@@ -29,7 +29,7 @@ export interface Services {
   mode: "http" | "socket" | "sandbox";
 }
 
-export interface Lifecycle {
+interface Lifecycle {
   onStart(fn: () => Promise<void> | void): void;
   onStop(fn: () => Promise<void> | void): void;
 }

@@ -17,7 +17,7 @@ function projectRoot(): string {
   return folder;
 }
 
-export const PROJECT_ROOT = projectRoot();
+const PROJECT_ROOT = projectRoot();
 export const MIGRATIONS_FOLDER = join(PROJECT_ROOT, "migrations");
 export const PROMPTS_FOLDER = join(PROJECT_ROOT, "prompts");
 export const CONSOLE_FOLDER = join(PROJECT_ROOT, "src", "sandbox", "console");

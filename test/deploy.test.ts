@@ -120,7 +120,7 @@ describe("deploys", () => {
     expect(healthy.ok).toBe(true);
     hook.script([500]);
     const failing = await verifyDeploy(env({ health: { url, maxLatencyMs: 1000, timeout: 2000 } }), request, { ...options(), healthAttempts: 1 });
-    expect(failing).toMatchObject({ ok: false, detail: "health check failed: HTTP 500 in " + failing.detail.split(" in ")[1] });
+    expect(failing).toMatchObject({ ok: false, detail: `health check failed: HTTP 500 in ${failing.detail.split(" in ")[1]}` });
     expect(await checkHealth({ url, maxLatencyMs: 0, timeout: 2000 })).toMatchObject({ ok: false, detail: expect.stringMatching(/^slow: \d+ ms \(limit 0 ms\)$/) });
     const smoke = await verifyDeploy(env({ smoke: { run: [`${FIXTURES}/smoke.sh`, workDir(), "{environment}", "{version}"], timeout: 10_000 } }), { ...request, version: "1.4.0-smokefail" }, options());
     expect(smoke).toMatchObject({ ok: false, detail: "smoke test failed: exit code 1" });

@@ -83,7 +83,7 @@ describe("emulator contract with Slack's shapes", () => {
   it("views.open", async () => {
     const result = await emulator.command(USERS.engineer, CHANNELS.general, "help");
     expect(result.status).toBe(200);
-    const trigger = (received.find((m) => m.type === "slash_commands")?.payload as { trigger_id: string }).trigger_id;
+    const trigger = (received.find((m) => m.type === "slash_commands")!.payload as { trigger_id: string }).trigger_id;
     const view = { type: "modal", title: { type: "plain_text", text: "Reject release" }, blocks: [] };
     expect(drift(fixture("views.open.json"), api("views.open", { trigger_id: trigger, view: JSON.stringify(view) }))).toEqual([]);
     expect(api("views.open", { trigger_id: trigger, view: JSON.stringify(view) })).toEqual({ ok: false, error: "exchanged_trigger_id" });
@@ -91,7 +91,7 @@ describe("emulator contract with Slack's shapes", () => {
 
   it("refuses a bad view with invalid_arguments and Slack's response_metadata messages", async () => {
     await emulator.command(USERS.engineer, CHANNELS.general, "help");
-    const trigger = (received.filter((m) => m.type === "slash_commands").at(-1)?.payload as { trigger_id: string }).trigger_id;
+    const trigger = (received.filter((m) => m.type === "slash_commands").at(-1)!.payload as { trigger_id: string }).trigger_id;
     const result = api("views.open", { trigger_id: trigger, view: JSON.stringify({ type: "modal", title: { type: "plain_text", text: "A title far longer than twenty-four characters" }, blocks: [] }) });
     expect(result).toMatchObject({ ok: false, error: "invalid_arguments", response_metadata: { messages: [expect.stringMatching(/^\[ERROR\] .*\[json-pointer:\/view\/title\/text\]$/)] } });
   });

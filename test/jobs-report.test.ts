@@ -364,7 +364,7 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
         expect(bot.emulator.ephemeralsFor(USERS.admin, CHANNELS.general).at(-1)?.text).toMatch(new RegExp(`^:white_check_mark: \`${job}\` succeeded`));
       }
       const posted = bot.emulator.workspace.history(CHANNELS.digests).slice(-6);
-      expect(posted.map((m) => (m.blocks?.[0] as { text: { text: string } }).text.text)).toEqual([
+      expect(posted.map((m) => (m.blocks![0] as { text: { text: string } }).text.text)).toEqual([
         "Knowledge sync",
         "Performance analysis",
         "Tech-debt assessment",

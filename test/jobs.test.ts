@@ -18,7 +18,7 @@ class FakeServices {
   port = 0;
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       if (req.url === "/metrics/model.json") {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ mape: 7.4, mae_volts: 1.62, trained_at: "2026-10-30" }));
         return;
@@ -26,8 +26,9 @@ class FakeServices {
       const env = this.health[req.url?.split("/")[1] ?? ""] ?? { status: 404, delayMs: 0 };
       setTimeout(() => res.writeHead(env.status, { "content-type": "application/json" }).end('{"status":"ok"}'), env.delayMs);
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {

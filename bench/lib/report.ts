@@ -48,11 +48,11 @@ export function renderTable(run: RunResult): string {
 }
 
 function markdownTable(run: RunResult): string {
-  const escape = (c: string) => c.replace(/\|/g, "\\|");
+  const escapePipes = (c: string) => c.replace(/\|/g, "\\|");
   return [
     `| ${HEADERS.join(" | ")} |`,
     `|${HEADERS.map(() => "---").join("|")}|`,
-    ...run.table.map((r) => `| ${cells(r).map(escape).map((c, i) => (i === 5 ? `**${c}**` : c)).join(" | ")} |`),
+    ...run.table.map((r) => `| ${cells(r).map(escapePipes).map((c, i) => (i === 5 ? `**${c}**` : c)).join(" | ")} |`),
   ].join("\n");
 }
 

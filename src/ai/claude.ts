@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics.js";
 
 export type MessageParam = Anthropic.MessageParam;
 export type Tool = Anthropic.Tool;
-export type Message = Anthropic.Message;
+type Message = Anthropic.Message;
 
 export interface ClaudeOptions {
   apiKey: string;
@@ -18,7 +18,7 @@ export interface ClaudeOptions {
   maxRetries?: number;
 }
 
-export interface CallRequest {
+interface CallRequest {
   purpose: string;
   system: string;
   messages: MessageParam[];
@@ -91,7 +91,7 @@ export class Claude {
   }
 }
 
-export function outcomeOf(error: unknown): string {
+function outcomeOf(error: unknown): string {
   if (error instanceof Anthropic.APIConnectionTimeoutError) return "timeout";
   if (error instanceof Anthropic.APIUserAbortError) return "aborted";
   if (error instanceof Anthropic.APIConnectionError) return "unreachable";

@@ -2,7 +2,7 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { type Claude, describeAiError, type MessageParam, textOf } from "./claude.js";
 import { runTool, TOOLS, type ToolContext } from "./tools.js";
 
-export const MAX_ROUNDS = 6;
+const MAX_ROUNDS = 6;
 
 export interface ThreadMessage {
   user?: string;
@@ -42,7 +42,7 @@ export function threadToTurns(thread: ThreadMessage[], botUserId: string): Messa
   return turns;
 }
 
-export interface ConversationResult {
+interface ConversationResult {
   answer: string;
   rounds: number;
   toolsUsed: string[];

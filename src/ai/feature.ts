@@ -13,7 +13,7 @@ import { plainTopic } from "./plain.js";
 import type { Prompts } from "./prompts.js";
 import type { ClaudeTriage } from "./triage.js";
 
-export interface AiFeatureOptions {
+interface AiFeatureOptions {
   /** Absent without ANTHROPIC_API_KEY: every AI feature answers plainly instead. */
   claude?: Claude;
   prompts: Prompts;
@@ -244,7 +244,7 @@ function plainSpecialistAnswer(name: string, description: string, checklist: str
 }
 
 /** Long text as sections of at most 3,000 characters, cut at line breaks where possible. */
-export function textBlocks(text: string): KnownBlock[] {
+function textBlocks(text: string): KnownBlock[] {
   const blocks: KnownBlock[] = [];
   let rest = text.trim() || " ";
   while (rest.length > 0 && blocks.length < 10) {

@@ -2,7 +2,7 @@
  * What a question to the bot is about, for answering a mention from the bot's own data when Claude is
  * not set up. Deliberately simple word matching: it only picks which part of the status to show.
  */
-export type PlainTopic = "feedback" | "jobs" | "health" | "releases" | "status" | "help";
+type PlainTopic = "feedback" | "jobs" | "health" | "releases" | "status" | "help";
 
 const TOPICS: Array<[PlainTopic, RegExp]> = [
   ["feedback", /\b(feedback|complaints?|tickets?|stakeholders?|help ?desk|reported)\b/],

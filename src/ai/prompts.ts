@@ -20,14 +20,14 @@ export const SPECIALISTS = [
   "architect-reviewer",
 ] as const;
 
-export interface Prompt {
+interface Prompt {
   name: string;
   title: string;
   description: string;
   body: string;
 }
 
-export interface Specialist extends Prompt {
+interface Specialist extends Prompt {
   /** The prompt's "## Checklist" lines: the plain answer when Claude is not configured. */
   checklist: string[];
 }

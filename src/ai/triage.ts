@@ -4,7 +4,7 @@ import { PRIORITIES, type Priority } from "../config/schema.js";
 import { feedback } from "../db/schema.js";
 import type { Services } from "../feature.js";
 import type { FeedbackTriager } from "../feedback/service.js";
-import { higherPriority, KINDS } from "../feedback/triage.js";
+import { KINDS, mergeTriage } from "../feedback/triage.js";
 import { type Claude, textOf } from "./claude.js";
 
 const proposal = z.object({
@@ -114,9 +114,10 @@ export class ClaudeTriage implements FeedbackTriager {
     for (const item of parsed.items) {
       const floor = floors.get(item.id);
       if (!floor) continue;
+      const triage = mergeTriage(item, floor.priority);
       await db
         .update(feedback)
-        .set({ kind: item.kind, priority: higherPriority(item.priority, floor.priority), theme: item.theme, triagedBy: "claude" })
+        .set({ kind: triage.kind, priority: triage.priority, theme: triage.theme, triagedBy: "claude" })
         .where(and(eq(feedback.id, item.id), eq(feedback.triagedBy, "rules")));
     }
   }

@@ -10,7 +10,7 @@
  *   [--flag <name...>] an option that takes the rest of the text (a reason)
  */
 
-export interface ArgSpec {
+interface ArgSpec {
   name: string;
   optional: boolean;
   rest: boolean;
@@ -28,7 +28,7 @@ export interface Pattern {
   options: ArgSpec[];
 }
 
-export interface Token {
+interface Token {
   value: string;
   start: number;
   end: number;
@@ -36,7 +36,7 @@ export interface Token {
 
 export type Values = Record<string, string | undefined>;
 
-export type MatchResult =
+type MatchResult =
   | { ok: true; values: Values }
   | { ok: false; problem: string };
 

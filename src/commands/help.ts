@@ -24,7 +24,7 @@ function line(router: CommandRouter, command: Command): string {
   return `${router.usageOf(command)} — ${command.summary}${admin}\n      e.g. \`${router.name} ${command.example}\``;
 }
 
-export function helpAll(router: CommandRouter): { text: string; blocks: KnownBlock[] } {
+function helpAll(router: CommandRouter): { text: string; blocks: KnownBlock[] } {
   const groups = new Map<string, Command[]>();
   for (const command of router.list()) groups.set(command.group, [...(groups.get(command.group) ?? []), command]);
   const blocks: KnownBlock[] = [

@@ -24,9 +24,9 @@ export interface CommandContext {
   replyInChannel(message: Reply): Promise<void>;
 }
 
-export type CommandGroup = "General" | "Releases" | "Feedback" | "Jobs and reports" | "Specialists";
+type CommandGroup = "General" | "Releases" | "Feedback" | "Jobs and reports" | "Specialists";
 
-export interface CommandSpec<A> {
+interface CommandSpec<A> {
   usage: string;
   /** How help shows the usage when the grammar line cannot say it (free-form arguments parsed by `args`). */
   display?: string;

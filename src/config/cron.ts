@@ -30,13 +30,13 @@ export function cronProblem(expression: string): string | undefined {
 const EXTENSION = /[#?(]|^l$|^l-\d+$|^\d*l$|^\d+w$|^lw$|^h/;
 
 function itemProblem(item: string, field: (typeof FIELDS)[number]): string | undefined {
-  if (EXTENSION.test(item) && valueOf(item, field) === undefined) return undefined;
+  if (EXTENSION.test(item) && fieldValue(item, field) === undefined) return undefined;
   const match = /^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
   if (!match) return `"${item}" is not a value, range (1-5), list (1,3) or step (*/15)`;
   const [, range = "", step] = match;
   if (step !== undefined && Number(step) === 0) return `step "/0" must be at least 1`;
   if (range === "*") return undefined;
-  const bounds = range.split("-").map((value) => valueOf(value, field));
+  const bounds = range.split("-").map((value) => fieldValue(value, field));
   for (const [position, bound] of bounds.entries()) {
     const raw = range.split("-")[position] ?? "";
     if (bound === undefined) return `"${raw}" is not a number`;
@@ -47,7 +47,7 @@ function itemProblem(item: string, field: (typeof FIELDS)[number]): string | und
   return undefined;
 }
 
-function valueOf(text: string, field: (typeof FIELDS)[number]): number | undefined {
+function fieldValue(text: string, field: (typeof FIELDS)[number]): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);
   const names: readonly string[] = "names" in field ? field.names : [];
   const index = names.indexOf(text);

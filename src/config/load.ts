@@ -110,7 +110,7 @@ function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv
   return value;
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;

@@ -9,7 +9,7 @@ import type { Config } from "./schema.js";
  * PATH commands get. A missing program of a release step (gate, deploy, smoke) is an error; a job's is a
  * warning: maintenance tools are often installed only where the job runs, and the job reports its failure.
  */
-export interface ProgramProblem {
+interface ProgramProblem {
   /** Where in the file: e.g. ["environments", 0, "deploy", "run", 0]. */
   path: PropertyKey[];
   message: string;

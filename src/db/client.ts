@@ -10,7 +10,7 @@ import { MIGRATIONS_FOLDER } from "../paths.js";
 import { lockDataDir } from "./lock.js";
 import * as schema from "./schema.js";
 
-export type Schema = typeof schema;
+type Schema = typeof schema;
 /** The one database handle of the app: the same drizzle API over postgres.js or embedded PGlite. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
@@ -29,7 +29,7 @@ export interface Database {
 // An arbitrary constant: every replica takes this lock before migrating, so only one migrates at a time.
 const MIGRATION_LOCK = 4_242_001;
 
-export interface OpenOptions {
+interface OpenOptions {
   databaseUrl?: string;
   /** Folder for embedded PGlite; omitted: in memory (tests). */
   dataDir?: string;

@@ -19,7 +19,7 @@ export class DataDirInUseError extends Error {
   }
 }
 
-export interface DataDirLock {
+interface DataDirLock {
   release(): void;
 }
 

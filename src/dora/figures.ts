@@ -25,7 +25,7 @@ import { type Executor, queryRows } from "../db/client.js";
  *   does not change later). Median; failures not restored by then are counted apart.
  */
 
-export interface DoraPeriod {
+interface DoraPeriod {
   since: Date;
   until: Date;
 }

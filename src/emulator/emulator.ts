@@ -12,7 +12,7 @@ import { compareTs, type EmulatedChannel, type EmulatedUser, type EphemeralMessa
  * envelopes exactly as Slack does, redelivering events the bot fails to acknowledge.
  */
 
-export interface EmulatorOptions {
+interface EmulatorOptions {
   botToken: string;
   signingSecret: string;
   /** The app-level token (`xapp-…`): with it the emulator serves Socket Mode and delivers everything over it instead of signed HTTP. */
@@ -36,7 +36,7 @@ export interface EmulatorOptions {
   channels?: EmulatedChannel[];
 }
 
-export interface ApiCall {
+interface ApiCall {
   method: string;
   args: Record<string, unknown>;
   ok: boolean;
@@ -44,7 +44,7 @@ export interface ApiCall {
   at: number;
 }
 
-export interface ResponseUrlPost {
+interface ResponseUrlPost {
   id: string;
   body: Record<string, unknown>;
   ok: boolean;
@@ -52,7 +52,7 @@ export interface ResponseUrlPost {
   at: number;
 }
 
-export interface Delivery {
+interface Delivery {
   kind: "event" | "command" | "action" | "view" | "shortcut";
   eventId?: string;
   attempt: number;
@@ -73,7 +73,7 @@ export interface InteractionResult {
   failure?: string;
 }
 
-export interface ResponseUrlState {
+interface ResponseUrlState {
   id: string;
   user: string;
   channel: string;

@@ -30,7 +30,7 @@ export const LIMITS = {
   callbackId: 255,
 } as const;
 
-export interface BlockProblem {
+interface BlockProblem {
   error: "invalid_blocks" | "msg_blocks_too_long";
   detail: string;
 }

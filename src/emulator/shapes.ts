@@ -6,7 +6,7 @@ import type { EmulatedChannel, EmulatedUser, SlackMessage } from "./workspace.js
  * conversations.info, files, views, a person's rich-text message), built from the emulator's thin records.
  */
 
-export interface WorkspaceRef {
+interface WorkspaceRef {
   teamId: string;
   teamDomain: string;
 }

@@ -13,9 +13,9 @@ import { z } from "zod";
  */
 
 export type EnvelopeType = "events_api" | "slash_commands" | "interactive";
-export type DisconnectReason = "warning" | "refresh_requested" | "too_many_websockets";
+type DisconnectReason = "warning" | "refresh_requested" | "too_many_websockets";
 
-export interface SocketFrame {
+interface SocketFrame {
   connection: string;
   direction: "sent" | "received";
   message: Record<string, unknown>;
@@ -24,7 +24,7 @@ export interface SocketFrame {
   lost?: boolean;
 }
 
-export interface SocketConnection {
+interface SocketConnection {
   id: string;
   openedAt: number;
   closedAt?: number;
@@ -32,7 +32,7 @@ export interface SocketConnection {
   refused?: "too_many_websockets";
 }
 
-export interface EnvelopeOutcome {
+interface EnvelopeOutcome {
   envelopeId: string;
   acked: boolean;
   /** The ack's payload: a slash command's or view submission's response. */
@@ -41,7 +41,7 @@ export interface EnvelopeOutcome {
   failure?: "timeout" | "connection_closed" | "no_connection";
 }
 
-export interface SocketModeServerOptions {
+interface SocketModeServerOptions {
   appId: string;
   /** How long Slack waits for an ack (3 s). */
   ackTimeoutMs?: number;

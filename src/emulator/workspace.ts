@@ -18,7 +18,7 @@ export interface EmulatedChannel {
   members?: string[];
 }
 
-export interface Reaction {
+interface Reaction {
   name: string;
   users: string[];
   count: number;
@@ -65,7 +65,7 @@ export interface EphemeralMessage {
   responseUrlId?: string;
 }
 
-export interface OpenView {
+interface OpenView {
   id: string;
   user: string;
   view: Record<string, unknown>;

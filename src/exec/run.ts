@@ -4,7 +4,7 @@ import { formatDuration } from "../config/duration.js";
 /** What a command printed last: enough to diagnose a failure, small enough to store and show in Slack. */
 export const TAIL_CHARS = 4000;
 
-export interface RunOptions {
+interface RunOptions {
   argv: readonly string[];
   cwd: string;
   timeoutMs: number;

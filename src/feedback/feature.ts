@@ -11,13 +11,13 @@ import { formatAgo } from "../time.js";
 import { normalizeVersion } from "../releases/machine.js";
 import { markFixed, settleFixes } from "./fixes.js";
 import { analysisMessage } from "./report.js";
-import { FeedbackService, slackMessageSchema } from "./service.js";
+import { type FeedbackService, slackMessageSchema } from "./service.js";
 import { feedbackStats } from "./stats.js";
 import { addManualFeedback, linkSprint, recentFeedback, setStatus } from "./store.js";
 import { triageByRules } from "./triage.js";
 import { type FeedbackAccess, forAudience, hiddenText } from "./visibility.js";
 
-export const RECORD_SHORTCUT = "record_feedback";
+const RECORD_SHORTCUT = "record_feedback";
 
 const messageEvent = z.object({
   channel: z.string(),

@@ -9,7 +9,7 @@ import { formatDateTime } from "../time.js";
  * live on the last environment, the items close and each feedback thread is told once.
  */
 
-export type MarkResult = { ok: true; before: string | null } | { ok: false; reason: "missing" | "closed" };
+type MarkResult = { ok: true; before: string | null } | { ok: false; reason: "missing" | "closed" };
 
 /** Ties a feedback item to the version that fixes it. */
 export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<MarkResult> {
@@ -38,7 +38,7 @@ interface ClosedRow {
  * one notice per thread and version. One statement closes each item, so of several replicas sweeping at
  * once only one closes it and queues its notice; the notice's key keeps a thread from hearing twice.
  */
-export async function closeShipped(db: Db, environment: string): Promise<number> {
+async function closeShipped(db: Db, environment: string): Promise<number> {
   return db.transaction(async (tx) => {
     const closed = await queryRows<ClosedRow>(
       tx,
@@ -76,7 +76,7 @@ export async function closeShipped(db: Db, environment: string): Promise<number>
  * Posts the queued notices, each claimed first by one conditional update so that of several replicas
  * only one posts it. A post Slack refuses is unclaimed and tried again on the next sweep.
  */
-export async function deliverFixNotices(services: Pick<Services, "db" | "slack" | "log" | "config">): Promise<number> {
+async function deliverFixNotices(services: Pick<Services, "db" | "slack" | "log" | "config">): Promise<number> {
   const { db, slack, log, config } = services;
   const environment = config.environments.at(-1)?.name ?? "production";
   const claimed = await db

@@ -6,12 +6,12 @@ import type { Count, FeedbackStats } from "./stats.js";
 const BARS = "▁▂▃▄▅▆▇█";
 
 /** A one-line chart of weekly counts, e.g. ▁▃█▅. */
-export function sparkline(values: number[]): string {
+function sparkline(values: number[]): string {
   const top = Math.max(...values, 1);
   return values.map((v) => BARS[Math.min(BARS.length - 1, Math.round((v / top) * (BARS.length - 1)))]).join("");
 }
 
-export function countsLine(counts: Count[], limit = 8): string {
+function countsLine(counts: Count[], limit = 8): string {
   if (counts.length === 0) return "_none_";
   return cutList(
     counts.map((c) => `${escapeMrkdwn(c.key)} *${c.count}*`),

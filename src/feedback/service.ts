@@ -29,7 +29,7 @@ const ACTIVE_THREADS_LIMIT = 200;
 /** Backfill takes a recorded message missing from history for deleted only if it is older than this. */
 const DELETION_CHECK_MARGIN_MS = 60_000;
 /** Slack allows reactions.add about 50 times a minute: one every 1.2 s keeps within it. */
-export const REACTION_SPACING_MS = 1200;
+const REACTION_SPACING_MS = 1200;
 
 /** The parts of a Slack message that feedback needs, from an event, history, replies or a shortcut. */
 export const slackMessageSchema = z.object({
@@ -45,12 +45,12 @@ export const slackMessageSchema = z.object({
   edited: z.object({ ts: z.string() }).passthrough().optional(),
   files: z.array(z.object({ name: z.string().optional(), title: z.string().optional() }).passthrough()).optional(),
 });
-export type SlackMessageData = z.infer<typeof slackMessageSchema>;
+type SlackMessageData = z.infer<typeof slackMessageSchema>;
 
 /** Subtypes that are still a person speaking: a file with a comment, a thread reply also sent to the channel. */
 const HUMAN_SUBTYPES = new Set([undefined, "file_share", "thread_broadcast"]);
 
-export function isHumanMessage(message: SlackMessageData, botUserId: string): boolean {
+function isHumanMessage(message: SlackMessageData, botUserId: string): boolean {
   return Boolean(message.user) && !message.bot_id && message.user !== botUserId && HUMAN_SUBTYPES.has(message.subtype);
 }
 
@@ -58,17 +58,17 @@ export function tsToDate(ts: string): Date {
   return new Date(Math.round(Number(ts) * 1000));
 }
 
-export function dateToTs(date: Date): string {
+function dateToTs(date: Date): string {
   return (date.getTime() / 1000).toFixed(6);
 }
 
-export function compareTs(a: string, b: string): number {
+function compareTs(a: string, b: string): number {
   return Number(a) - Number(b);
 }
 
 type FeedbackDefaults = { source: string; kind: string; priority: Priority };
 
-export interface BackfillReport {
+interface BackfillReport {
   channel: string;
   recorded: number;
   /** Recorded messages whose text history shows edited since. */
@@ -340,7 +340,7 @@ function slackErrorOf(error: unknown): string {
 }
 
 /** A message's text for the record; a file shared without a comment is named by its files. */
-export function messageText(message: SlackMessageData): string {
+function messageText(message: SlackMessageData): string {
   const text = message.text ?? "";
   if (text.trim()) return text;
   const files = (message.files ?? []).map((f) => f.title ?? f.name ?? "file").filter(Boolean);

@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import { type Db, type Executor, isConnectionError } from "../db/client.js";
 import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "../db/schema.js";
 
-export type Feedback = typeof feedback.$inferSelect;
+type Feedback = typeof feedback.$inferSelect;
 export type NewFeedback = typeof feedback.$inferInsert;
 
 /** "deletion": a marker for a message deleted before it was recorded; a later insert fills it in and it stays deleted. */

@@ -7,14 +7,14 @@ import { PRIORITIES, type Priority } from "../config/schema.js";
 
 export const KINDS = ["bug", "feature-request", "question", "praise", "support-ticket", "direct-feedback", "in-app-feedback"] as const;
 
-export interface TriageInput {
+interface TriageInput {
   text: string;
   /** The channel's configured kind and priority, if the message came from a feedback channel. */
   defaultKind: string;
   defaultPriority: Priority;
 }
 
-export interface TriageResult {
+interface TriageResult {
   kind: string;
   priority: Priority;
   theme: string | null;
@@ -43,7 +43,7 @@ const THEME_RULES: Array<{ theme: string; pattern: RegExp }> = [
   { theme: "documentation and training", pattern: /\b(docs?|documentation|manual|training|guide|how to|tutorial)\b/i },
 ];
 
-export function higherPriority(a: Priority, b: Priority): Priority {
+function higherPriority(a: Priority, b: Priority): Priority {
   return PRIORITIES.indexOf(a) >= PRIORITIES.indexOf(b) ? a : b;
 }
 

@@ -15,7 +15,7 @@ export type Audience =
   /** Everyone in a channel (a message posted there). */
   | { kind: "channel"; channel: string };
 
-export interface SourcedText {
+interface SourcedText {
   channel: string;
   author: string;
 }

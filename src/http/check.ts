@@ -1,6 +1,6 @@
 import type { HttpCheckConfig } from "../config/schema.js";
 
-export interface HttpCheckResult {
+interface HttpCheckResult {
   ok: boolean;
   detail: string;
   statusCode?: number;
@@ -12,7 +12,7 @@ export interface HttpCheckResult {
 type Threshold = HttpCheckConfig["expect"][string];
 
 /** Reads `a.b.c` from parsed JSON. */
-export function readPath(data: unknown, path: string): unknown {
+function readPath(data: unknown, path: string): unknown {
   let current: unknown = data;
   for (const part of path.split(".")) {
     if (current === null || typeof current !== "object") return undefined;
@@ -34,7 +34,7 @@ export function checkThreshold(key: string, value: unknown, threshold: Threshold
 }
 
 /** Evaluates every expectation against a JSON document; the detail lists each value and each failure. */
-export function evaluateExpectations(data: unknown, expect: HttpCheckConfig["expect"]): { ok: boolean; detail: string; values: Record<string, unknown> } {
+function evaluateExpectations(data: unknown, expect: HttpCheckConfig["expect"]): { ok: boolean; detail: string; values: Record<string, unknown> } {
   const values: Record<string, unknown> = {};
   const failures: string[] = [];
   const passes: string[] = [];

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import { readBody } from "./body.js";
 import type { Log } from "../log.js";
 
-export interface HttpRoutes {
+interface HttpRoutes {
   health(): Promise<{ status: number; body: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** POST /slack/events, in HTTP and sandbox modes. */

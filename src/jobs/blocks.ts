@@ -4,7 +4,7 @@ import { truncate } from "../slack/text.js";
 /** Block Kit pieces for reports, each kept inside Slack's limits (SPEC §6a) by construction. */
 
 /** Total block text a report may use: well under the ~13,000 characters Slack refuses (msg_blocks_too_long). */
-export const MESSAGE_BUDGET = 10_000;
+const MESSAGE_BUDGET = 10_000;
 const SECTION_TEXT = 3000;
 const FIELD_TEXT = 2000;
 const FIELDS = 10;

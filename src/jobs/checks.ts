@@ -19,7 +19,7 @@ export const CHECK_JOBS = {
 } as const satisfies Partial<Record<JobName, string>>;
 
 /** Runs the job's configured `run` (argv, in the config folder, with its timeout) or `http` check; undefined when it has neither. */
-export async function configuredCheck(context: JobContext, cwd: string): Promise<JobOutcome | undefined> {
+async function configuredCheck(context: JobContext, cwd: string): Promise<JobOutcome | undefined> {
   const config = context.config;
   if (config?.run) {
     const run = await runArgv({ argv: config.run, cwd, timeoutMs: config.timeout, signal: context.signal });

@@ -20,7 +20,7 @@ import { type Cadence, describeSchedule, periodEnding, slotAfter } from "./slots
 import { type JobRun, latestRuns, recentFailures, runningRuns } from "./store.js";
 import { plainWriter, type ReportWriter } from "./writer.js";
 
-export interface JobsFeatureOptions {
+interface JobsFeatureOptions {
   /** Who may read which feedback text: `/orch report` shows the asker only what they may read. */
   access: FeedbackAccess;
   /** Writes recommendations and commentary around report figures (Claude); default: the plain, non-AI text. */

@@ -24,7 +24,7 @@ const ROWS = 25;
 
 const countColumn = sql<number>`count(*)::int`;
 
-export interface ReleaseRow {
+interface ReleaseRow {
   id: number;
   version: string;
   environment: string;
@@ -51,7 +51,7 @@ const releaseRowColumns = {
   emergency: releases.emergency,
 };
 
-export interface PendingApproval {
+interface PendingApproval {
   id: number;
   version: string;
   environment: string;
@@ -61,7 +61,7 @@ export interface PendingApproval {
   awaitingSince: Date | null;
 }
 
-export interface ReleaseFigures {
+interface ReleaseFigures {
   live: Array<{ environment: string; version: string | null; liveAt: Date | null }>;
   total: number;
   byState: Count[];
@@ -77,7 +77,7 @@ export interface ReleaseFigures {
   rollbackOrEmergencyTotal: number;
 }
 
-export async function releaseFigures(db: Executor, config: Config, period: Period): Promise<ReleaseFigures> {
+async function releaseFigures(db: Executor, config: Config, period: Period): Promise<ReleaseFigures> {
   const inPeriod = and(gte(releases.createdAt, period.since), lt(releases.createdAt, period.until));
   const awaiting = eq(releases.state, "awaiting_approval");
   const [live, byState, recent, pendingCount, pending, rollbacks, emergencies, special] = await Promise.all([
@@ -180,7 +180,7 @@ export async function healthFigures(db: Executor, config: Config, period: Period
   });
 }
 
-export interface JobFigures {
+interface JobFigures {
   total: number;
   byStatus: Count[];
   failuresByJob: Count[];
@@ -235,7 +235,7 @@ export async function orchestratorFigures(db: Executor, config: Config, period: 
   return { period, releases: releaseFigs, health, jobs, feedback: feedbackFigs, dora, fixes, tests, model, commits, blockers: blocking };
 }
 
-export interface JobDuration {
+interface JobDuration {
   job: string;
   runs: number;
   p50Seconds: number;
@@ -274,7 +274,7 @@ export async function gateFailures(db: Executor, period: Period): Promise<Count[
     .limit(10);
 }
 
-export interface DeliveryFigures {
+interface DeliveryFigures {
   environment: string;
   requested: number;
   live: number;
@@ -304,7 +304,7 @@ export async function deliveryFigures(db: Executor, period: Period): Promise<Del
   return rows.map((r) => ({ ...r, medianLeadHours: r.medianLeadHours === null ? null : Number(r.medianLeadHours) }));
 }
 
-export interface ThemeBacklog {
+interface ThemeBacklog {
   theme: string;
   open: number;
   urgent: number;

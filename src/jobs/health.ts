@@ -7,7 +7,7 @@ import { escapeMrkdwn } from "../slack/text.js";
 import { formatAge } from "../time.js";
 import type { JobOutcome } from "./registry.js";
 
-export type HealthChange = { kind: "failing"; detail: string } | { kind: "recovered"; detail: string; failingSince: Date | null };
+type HealthChange = { kind: "failing"; detail: string } | { kind: "recovered"; detail: string; failingSince: Date | null };
 
 /**
  * Stores one check and moves the environment's state. The change is decided by a single conditional

@@ -25,7 +25,7 @@ import { latestRuns } from "./store.js";
  * database and posted to the digests channel.
  */
 
-export interface ReportSection {
+interface ReportSection {
   heading: string;
   lines: string[];
   /** The full length of the list when only its first rows were fetched. */
@@ -43,7 +43,7 @@ export interface MaintenanceReport {
   details: Record<string, unknown>;
 }
 
-export type MaintenanceJob = "knowledge-sync" | "performance-analysis" | "tech-debt-assessment" | "architecture-review" | "user-feedback-synthesis" | "roadmap-planning";
+type MaintenanceJob = "knowledge-sync" | "performance-analysis" | "tech-debt-assessment" | "architecture-review" | "user-feedback-synthesis" | "roadmap-planning";
 
 export const MAINTENANCE_JOBS: MaintenanceJob[] = ["knowledge-sync", "performance-analysis", "tech-debt-assessment", "architecture-review", "user-feedback-synthesis", "roadmap-planning"];
 

@@ -11,7 +11,7 @@ import type { JobOutcome } from "./registry.js";
  * exit status and shown by its tail. Pure functions.
  */
 
-export interface OutdatedPackage {
+interface OutdatedPackage {
   name: string;
   current: string | null;
   wanted: string;
@@ -20,10 +20,10 @@ export interface OutdatedPackage {
   major: boolean;
 }
 
-export const SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+const SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] as const;
+type Severity = (typeof SEVERITIES)[number];
 
-export interface Finding {
+interface Finding {
   id: string;
   severity: Severity;
   target: string;
@@ -34,7 +34,7 @@ export interface Finding {
   title?: string;
 }
 
-export interface TrivyReport {
+interface TrivyReport {
   counts: Record<Severity, number>;
   /** HIGH and CRITICAL findings, critical first. */
   urgent: Finding[];
@@ -151,7 +151,7 @@ export function interpretRun(argv: readonly string[], run: RunResult): JobOutcom
   };
 }
 
-export function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
+function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
   const majors = packages.filter((p) => p.major);
   const line = (p: OutdatedPackage) => `${p.name} ${p.current ?? "(not installed)"} → ${p.latest}${p.major ? " (major)" : p.wanted !== p.latest ? ` (wanted ${p.wanted})` : ""}`;
   if (packages.length === 0) return { status: "succeeded", summary: "Every dependency is up to date.", details: { kind: "npm-outdated", packages: [], majors: 0 } };
@@ -167,7 +167,7 @@ export function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
   };
 }
 
-export function trivyOutcome(report: TrivyReport): JobOutcome {
+function trivyOutcome(report: TrivyReport): JobOutcome {
   const { counts, urgent } = report;
   const total = SEVERITIES.reduce((n, s) => n + counts[s], 0);
   const breakdown = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s.toLowerCase()}`).join(", ");

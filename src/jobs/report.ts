@@ -11,7 +11,7 @@ import type { EnvironmentHealth, OrchestratorFigures } from "./figures.js";
 
 /** The Orchestrator Report (SPEC §6): the weekly and monthly digests and `/orch report`. Pure. */
 
-export interface ReportOptions {
+interface ReportOptions {
   /** "weekly" or "monthly": shown in the title. */
   cadence: string;
   timeZone: string;

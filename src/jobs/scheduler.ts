@@ -21,7 +21,7 @@ export interface SchedulerTimings {
   now?: () => Date;
 }
 
-export interface SchedulerDeps {
+interface SchedulerDeps {
   config: Config;
   db: Db;
   log: Log;
@@ -36,16 +36,16 @@ export interface SchedulerDeps {
 /** What an alert shows: a stored run, or a slot that could not even be claimed (no id). */
 export type JobFailure = Pick<JobRun, "job" | "slot" | "trigger" | "replica" | "requestedBy" | "summary" | "outputTail"> & { id?: number };
 
-export type StartResult =
+type StartResult =
   | { kind: "started"; run: JobRun; finished: Promise<JobRun> }
   | { kind: "skipped"; run: JobRun; blocking: JobRun }
   /** Another replica (or an earlier fire) already claimed this slot. */
   | { kind: "taken"; existing?: JobRun }
   | { kind: "stopped" };
 
-export type FireResult = { kind: "ran"; run: JobRun } | Exclude<StartResult, { kind: "started" }>;
+type FireResult = { kind: "ran"; run: JobRun } | Exclude<StartResult, { kind: "started" }>;
 
-export interface JobSchedule {
+interface JobSchedule {
   job: JobName;
   expression: string;
   enabled: boolean;

@@ -10,7 +10,7 @@ export type JobRun = typeof jobRuns.$inferSelect;
 // An arbitrary constant: the first key of the per-job advisory lock that serializes claims of one job.
 const CLAIM_LOCK = 4_242_002;
 
-export interface ClaimRequest {
+interface ClaimRequest {
   job: JobName;
   slot: Date;
   trigger: JobContext["trigger"];
@@ -19,7 +19,7 @@ export interface ClaimRequest {
   leaseMs: number;
 }
 
-export interface Claim {
+interface Claim {
   /** The row this replica inserted: `running` (run it now) or `skipped` (another run holds the job). None: the slot was already taken. */
   run?: JobRun;
   /** The live run that made this slot skip. */

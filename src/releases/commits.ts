@@ -5,7 +5,7 @@ import type { CommitRange } from "../db/schema.js";
 import { runArgv } from "../exec/run.js";
 
 /** How many commit subjects a release keeps and shows; the rest is "…and N more". */
-export const COMMITS_SHOWN = 15;
+const COMMITS_SHOWN = 15;
 /** A range longer than this is counted up to here: a release message is not a changelog of years. */
 const MAX_COMMITS_READ = 5000;
 const GIT_TIMEOUT_MS = 15_000;
@@ -97,17 +97,17 @@ export async function readCommitRange(context: GitContext, input: { semver: stri
 }
 
 /** Commit lines for the release message: subjects with `#123` linked to the forge when `url` is set, and how many more there are. Pure. */
-export function commitSummary(range: CommitRange, url: string | undefined, escape: (text: string) => string): { heading: string; lines: string[]; more: number } {
+export function commitSummary(range: CommitRange, url: string | undefined, escapeText: (text: string) => string): { heading: string; lines: string[]; more: number } {
   const what = range.fromTag ? `${range.fromTag}..${range.tag}` : `up to ${range.tag} (first release here)`;
-  if (range.status !== "ok") return { heading: `*Commits* — :warning: ${escape(range.note ?? "not available")}; the release is not blocked`, lines: [], more: 0 };
-  if (range.total === 0) return { heading: `*Commits* (${escape(what)}) — none: ${escape(range.tag)} adds nothing to the live version`, lines: [], more: 0 };
-  const authors = range.authors.slice(0, 5).map((a) => `${escape(a.name)} (${a.commits})`).join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
+  if (range.status !== "ok") return { heading: `*Commits* — :warning: ${escapeText(range.note ?? "not available")}; the release is not blocked`, lines: [], more: 0 };
+  if (range.total === 0) return { heading: `*Commits* (${escapeText(what)}) — none: ${escapeText(range.tag)} adds nothing to the live version`, lines: [], more: 0 };
+  const authors = range.authors.slice(0, 5).map((a) => `${escapeText(a.name)} (${a.commits})`).join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
   const base = url?.replace(/\/+$/, "");
   const lines = range.commits.map((c) => {
-    const subject = escape(c.subject.slice(0, 120));
+    const subject = escapeText(c.subject.slice(0, 120));
     const linked = base ? subject.replace(/(^|[^&\w])#(\d{1,7})\b/g, (_match, before: string, n: string) => `${before}<${base}/pull/${n}|#${n}>`) : subject;
     const sha = base ? `<${base}/commit/${c.sha}|\`${c.sha.slice(0, 7)}\`>` : `\`${c.sha.slice(0, 7)}\``;
     return `• ${sha} ${linked}`;
   });
-  return { heading: `*Commits* (${escape(what)}) — ${range.total} commit${range.total === 1 ? "" : "s"} by ${authors}`, lines, more: range.total - range.commits.length };
+  return { heading: `*Commits* (${escapeText(what)}) — ${range.total} commit${range.total === 1 ? "" : "s"} by ${authors}`, lines, more: range.total - range.commits.length };
 }

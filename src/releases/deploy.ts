@@ -3,7 +3,7 @@ import type { EnvironmentConfig } from "../config/schema.js";
 import { formatDuration } from "../config/duration.js";
 import { runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
 
-export interface DeployRequest {
+interface DeployRequest {
   releaseId: number;
   version: string;
   environment: string;
@@ -11,13 +11,13 @@ export interface DeployRequest {
   approvers: string[];
 }
 
-export interface StepResult {
+interface StepResult {
   ok: boolean;
   detail: string;
   tail: string;
 }
 
-export interface DeployOptions {
+interface DeployOptions {
   cwd: string;
   signal: AbortSignal;
   /** Backoff before the first webhook retry; doubles each time. */

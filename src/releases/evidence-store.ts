@@ -4,7 +4,7 @@ import { approvals, type CommitRange, type GateResult, releases, type ReleaseSta
 import { LEASE_SECONDS, moveRelease, type Release } from "./store.js";
 
 /** Moves a release's approvals out of `approvals` (they stop counting) into `voided_approvals`, with why. */
-export async function voidApprovals(tx: Tx, releaseId: number, reason: string): Promise<number> {
+async function voidApprovals(tx: Tx, releaseId: number, reason: string): Promise<number> {
   const removed = await tx.delete(approvals).where(eq(approvals.releaseId, releaseId)).returning();
   if (removed.length === 0) return 0;
   await tx.insert(voidedApprovals).values(
@@ -13,7 +13,7 @@ export async function voidApprovals(tx: Tx, releaseId: number, reason: string): 
   return removed.length;
 }
 
-export interface NewEvidence {
+interface NewEvidence {
   commits: CommitRange | null;
   digest: string;
 }

@@ -15,7 +15,7 @@ export interface FreezeFacts {
 /** The longest freeze one command may set: a typo in a year should not freeze production for one. */
 const MAX_FREEZE_MS = 90 * 86_400_000;
 
-export type FreezePeriod = { ok: true; endsAt: Date; reason: string } | { ok: false; problem: string };
+type FreezePeriod = { ok: true; endsAt: Date; reason: string } | { ok: false; problem: string };
 
 /**
  * Reads `for 2d <reason>` or `until 2026-12-26 [09:00] <reason>` (a date without a time means its

@@ -12,7 +12,7 @@ export function initialGates(gates: readonly GateConfig[]): GateResult[] {
   });
 }
 
-export interface GateRunContext {
+interface GateRunContext {
   cwd: string;
   version: string;
   environment: string;

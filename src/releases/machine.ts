@@ -14,7 +14,7 @@ import type { ReleaseState } from "../db/schema.js";
  * Back edges, both voiding the approvals: awaiting_approval → gating (`release <version> regate`), and
  * deploying → awaiting_approval when the evidence changed (a moved tag) before the deploy started.
  */
-export const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
+const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
   gating: ["awaiting_approval", "blocked", "failed"],
   awaiting_approval: ["scheduled", "deploying", "rejected", "expired", "gating"],
   scheduled: ["deploying", "rejected"],
@@ -37,7 +37,7 @@ export function statesLeadingTo(to: ReleaseState): ReleaseState[] {
   return (Object.keys(TRANSITIONS) as ReleaseState[]).filter((from) => canTransition(from, to));
 }
 
-export const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
+const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
 
 export function isFinal(state: ReleaseState): boolean {
   return FINAL_STATES.includes(state);
@@ -49,7 +49,7 @@ export function normalizeVersion(text: string): string | undefined {
   return semver.valid(text.trim()) ?? undefined;
 }
 
-export interface ApprovalFacts {
+interface ApprovalFacts {
   state: ReleaseState;
   requester: string;
   approvers: readonly string[];
@@ -57,9 +57,9 @@ export interface ApprovalFacts {
   required: number;
 }
 
-export type ClickVerdict = { ok: true } | { ok: false; reason: string };
+type ClickVerdict = { ok: true } | { ok: false; reason: string };
 
-export interface ApprovalTally {
+interface ApprovalTally {
   /** Approvals that count toward `required`, in the order given. */
   counting: string[];
   /** Approvals on record that do not count, with why (shown on the release message). */
@@ -133,7 +133,7 @@ export function describeState(state: ReleaseState): string {
   }
 }
 
-export interface ApprovalPolicy {
+interface ApprovalPolicy {
   /** The environment's own `approvals`. */
   approvals: number;
   /** The environment's `rollback.approvals`. */

@@ -12,7 +12,7 @@ export interface WentLive {
   gatesFrom: number | null;
 }
 
-export interface RollbackFacts {
+interface RollbackFacts {
   environment: string;
   /** Every release on the environment that went live, latest first. */
   history: readonly WentLive[];
@@ -22,7 +22,7 @@ export interface RollbackFacts {
   named?: string;
 }
 
-export type RollbackChoice =
+type RollbackChoice =
   | {
       ok: true;
       target: WentLive;

@@ -297,7 +297,7 @@ export class ReleaseService {
    */
   async rollbackFromAlert(failedReleaseId: number, offeredSemver: string, user: string): Promise<RequestResult> {
     const failed = await getRelease(this.services.db, failedReleaseId);
-    if (!failed || failed.state !== "failed") return { ok: false, reason: "This alert's release is not a failed deploy (any more); nothing was started." };
+    if (failed?.state !== "failed") return { ok: false, reason: "This alert's release is not a failed deploy (any more); nothing was started." };
     return this.requestRollback({ environment: failed.environment, requester: user, offered: { failedReleaseId, semver: offeredSemver } });
   }
 

@@ -23,7 +23,7 @@ export async function approversOf(db: Executor, releaseId: number): Promise<Arra
   return db.select({ approver: approvals.approver, at: approvals.at }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
 }
 
-export type CreateResult = { ok: true; release: Release } | { ok: false; inFlight: Release | undefined };
+type CreateResult = { ok: true; release: Release } | { ok: false; inFlight: Release | undefined };
 
 /**
  * Creates a release in `gating`, owned by this replica. A release of the same version already in
@@ -127,7 +127,7 @@ export async function saveGates(db: Db, id: number, gates: GateResult[]): Promis
   return rows.length > 0;
 }
 
-export type ApprovalOutcome =
+type ApprovalOutcome =
   /** `approvals`: how many count now (current approvers, not the requester). */
   | { kind: "counted"; release: Release; approvals: number }
   | { kind: "deploy"; release: Release; approvals: number }
@@ -140,7 +140,7 @@ export type ApprovalOutcome =
   | { kind: "environment_busy"; deploying: Release | undefined };
 
 /** Decides, inside the transaction that would start a deploy, whether it may start now (freezes, windows). */
-export type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
+type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
 
 /**
  * Counts one approver's approval, and moves the release to `deploying` when it has enough — all in
@@ -225,7 +225,7 @@ function holdDetail(decision: Extract<DeployDecision, { start: false }>): string
   return `scheduled for ${decision.at.toISOString()}: ${causes.join(", ")}`;
 }
 
-export type StartOutcome =
+type StartOutcome =
   | { kind: "started"; release: Release }
   /** Not started, and rejected by Orchestrator: a newer version went live while it waited. */
   | { kind: "superseded"; release: Release; live: Release }

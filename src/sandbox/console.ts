@@ -28,16 +28,16 @@ const CONTENT_TYPES: Record<string, string> = {
 const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The message shortcuts the Slack app declares (slack-manifest.yaml), offered in each message's menu. */
-export const MESSAGE_SHORTCUTS = [{ callbackId: "record_feedback", name: "Record as feedback" }] as const;
+const MESSAGE_SHORTCUTS = [{ callbackId: "record_feedback", name: "Record as feedback" }] as const;
 
 /** Top-level messages the console shows per channel; older ones are counted, not sent. */
 const MAX_MESSAGES = 300;
 const NOTICES_PER_PERSON = 10;
 const HEARTBEAT_MS = 20_000;
 
-export type Role = "approver" | "admin";
+type Role = "approver" | "admin";
 
-export interface ConsolePerson {
+interface ConsolePerson {
   id: string;
   name: string;
   realName: string;
@@ -46,7 +46,7 @@ export interface ConsolePerson {
   isBot: boolean;
 }
 
-export interface ConsoleMessage {
+interface ConsoleMessage {
   ts: string;
   user?: string;
   botId?: string;
@@ -79,7 +79,7 @@ export interface ConsoleState {
   notices: Notice[];
 }
 
-export interface Notice {
+interface Notice {
   id: number;
   text: string;
   at: string;
@@ -129,7 +129,7 @@ const actSchema = z.discriminatedUnion(
   { error: "expected action to be one of command, message, edit, delete, react, click, submit-view, close-view, shortcut" },
 );
 
-export type ConsoleAction = z.infer<typeof actSchema>;
+type ConsoleAction = z.infer<typeof actSchema>;
 
 /** Slack's own complaints to one person (a click or shortcut the bot did not answer), kept for their next look. */
 class Notices {

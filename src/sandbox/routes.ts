@@ -18,7 +18,7 @@ export function sandboxRoutes(emulator: SlackEmulator, config: Config): (req: In
 }
 
 /** What a model-evaluation service would report; the shipped orchestrator.yaml's http gate checks it (MAPE < 10 %, MAE < 2 V). */
-export function modelMetrics(now = new Date()): Record<string, unknown> {
+function modelMetrics(now = new Date()): Record<string, unknown> {
   return {
     model: "voltage-lstm-v7",
     task: "grid-voltage forecast, day-ahead",

@@ -5,7 +5,7 @@ import type { EmulatedChannel, EmulatedUser } from "../emulator/workspace.js";
 export const SANDBOX_GENERAL_CHANNEL = "C0GENERAL";
 
 /** The people of the sandbox: the config's sandbox directory, then anyone the config names without one. */
-export function sandboxUsers(config: Config): EmulatedUser[] {
+function sandboxUsers(config: Config): EmulatedUser[] {
   const users = new Map<string, EmulatedUser>();
   for (const [id, person] of Object.entries(config.sandbox?.users ?? {})) {
     users.set(id, { id, name: person.name.toLowerCase().replace(/[^a-z0-9]+/g, "."), realName: person.name, title: person.title });
@@ -22,7 +22,7 @@ export function sandboxUsers(config: Config): EmulatedUser[] {
   return [...users.values()];
 }
 
-export function sandboxChannels(config: Config): EmulatedChannel[] {
+function sandboxChannels(config: Config): EmulatedChannel[] {
   const names = config.sandbox?.channels ?? {};
   const channels = new Map<string, EmulatedChannel>();
   const add = (id: string, fallback: string) => {

@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 import type { WebClient } from "@slack/web-api";
 
-export interface Message {
+interface Message {
   text: string;
   blocks?: KnownBlock[];
 }

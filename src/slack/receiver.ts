@@ -8,7 +8,7 @@ const MAX_SKEW_SECONDS = 5 * 60;
 
 export type RequestKind = "command" | "action" | "view" | "shortcut" | "event" | "options" | "other";
 
-export interface ReceiverOptions {
+interface ReceiverOptions {
   signingSecret: string;
   log: Log;
   metrics: Metrics;
@@ -150,7 +150,7 @@ export class SignedRequestReceiver implements Receiver {
 
 type Verdict = "ok" | "missing signature" | "stale timestamp" | "bad signature";
 
-export function verifySignature(secret: string, headers: IncomingMessage["headers"], rawBody: string, nowMs = Date.now()): Verdict {
+function verifySignature(secret: string, headers: IncomingMessage["headers"], rawBody: string, nowMs = Date.now()): Verdict {
   const signature = header(headers["x-slack-signature"]);
   const timestamp = header(headers["x-slack-request-timestamp"]);
   if (!signature || !timestamp || !/^\d+$/.test(timestamp)) return "missing signature";

@@ -5,7 +5,7 @@ import type { Log } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { raceDeadline, type RequestKind, requestKind } from "./receiver.js";
 
-export interface SocketReceiverOptions {
+interface SocketReceiverOptions {
   appToken: string;
   /** Base URL of the Web API that serves apps.connections.open (the emulator's, in tests and the sandbox). */
   apiUrl?: string;

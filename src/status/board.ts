@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 
 /** One part of `/orch status`, contributed by the feature that owns the data. */
-export interface StatusSection {
+interface StatusSection {
   title: string;
   order: number;
   render(): Promise<string>;

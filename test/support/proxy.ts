@@ -19,7 +19,7 @@ export class TcpProxy {
   ) {}
 
   async start(port = 0): Promise<void> {
-    this.server = createServer((client) => {
+    const server = createServer((client) => {
       if (this.cut) {
         client.destroy();
         return;
@@ -38,8 +38,9 @@ export class TcpProxy {
       client.pipe(upstream);
       upstream.pipe(client);
     });
-    await new Promise<void>((resolve) => this.server?.listen(port, "127.0.0.1", resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   /** Drops every connection and stops listening, so new connections are refused as by a server that is down. */

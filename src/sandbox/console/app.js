@@ -708,16 +708,16 @@ function showPopover(anchor, content) {
   const outside = (event) => {
     if (!nodes.popover.contains(event.target) && event.target !== anchor) closePopover();
   };
-  const escape = (event) => {
+  const closeOnEscape = (event) => {
     if (event.key === "Escape") closePopover();
   };
   setTimeout(() => document.addEventListener("mousedown", outside));
-  document.addEventListener("keydown", escape);
+  document.addEventListener("keydown", closeOnEscape);
   closePopover = () => {
     nodes.popover.hidden = true;
     nodes.popover.replaceChildren();
     document.removeEventListener("mousedown", outside);
-    document.removeEventListener("keydown", escape);
+    document.removeEventListener("keydown", closeOnEscape);
     closePopover = () => {};
   };
 }
