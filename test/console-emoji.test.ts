@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadConfigFile } from "../src/config/load.js";
-import { CAPTURED_REACTION } from "../src/feedback/service.js";
+import { CAPTURED_REACTION } from "../src/features/feedback/service.js";
 
 const SRC = resolve(import.meta.dirname, "../src");
 

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { feedback } from "../src/db/schema.js";
-import { feedbackStats } from "../src/feedback/stats.js";
+import { feedbackStats } from "../src/features/feedback/stats.js";
 import { startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

@@ -1,7 +1,7 @@
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { feedback, fixNotices } from "../src/db/schema.js";
-import { fixFigures, settleFixes } from "../src/feedback/fixes.js";
+import { fixFigures, settleFixes } from "../src/features/feedback/fixes.js";
 import { eventually, startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveEmulator } from "../src/emulator/server.js";
-import { forAudience, maySeeText } from "../src/feedback/visibility.js";
+import { forAudience, maySeeText } from "../src/features/feedback/visibility.js";
 import { startTestBot, type TestBot, testEmulator } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { compilePattern, matchArguments, tokenize } from "../src/commands/grammar.js";
-import { CommandRouter, defineCommand } from "../src/commands/router.js";
+import { compilePattern, matchArguments, tokenize } from "../src/core/commands/grammar.js";
+import { CommandRouter, defineCommand } from "../src/core/commands/router.js";
 
 const match = (usage: string, text: string) => matchArguments(compilePattern(usage), text, tokenize(text));
 

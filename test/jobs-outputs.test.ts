@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunResult } from "../src/exec/run.js";
-import { interpretRun, isNpmOutdated, isTrivyReport, parseNpmOutdated, parseTrivy } from "../src/jobs/outputs.js";
+import { interpretRun, isNpmOutdated, isTrivyReport, parseNpmOutdated, parseTrivy } from "../src/features/reports/outputs.js";
 import { FIXTURES } from "./support/config.js";
 
 const sample = (name: string) => readFileSync(join(FIXTURES, name), "utf8");

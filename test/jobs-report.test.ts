@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GateResult, ReleaseState } from "../src/db/schema.js";
 import { approvals, feedback, healthChecks, healthState, jobRuns, releases } from "../src/db/schema.js";
-import { blocksTextLength } from "../src/jobs/blocks.js";
-import { orchestratorFigures } from "../src/jobs/figures.js";
-import { maintenanceMessage, maintenanceReport } from "../src/jobs/maintenance.js";
-import { orchestratorReport, plainRecommendations } from "../src/jobs/report.js";
+import { blocksTextLength } from "../src/slack/blocks.js";
+import { orchestratorFigures } from "../src/features/reports/figures.js";
+import { maintenanceMessage, maintenanceReport } from "../src/features/reports/maintenance.js";
+import { orchestratorReport, plainRecommendations } from "../src/features/reports/report.js";
 import { startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

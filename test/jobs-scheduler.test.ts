@@ -1,13 +1,13 @@
 import { asc, eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Background } from "../src/background.js";
+import { Background } from "../src/core/background.js";
 import type { Config } from "../src/config/schema.js";
 import { type Database, type Db, openDatabase } from "../src/db/client.js";
 import { jobRuns, schedulerHeartbeats } from "../src/db/schema.js";
-import { JOB_NAMES, type JobName } from "../src/jobs/catalog.js";
-import { type JobBody, JobBodies } from "../src/jobs/registry.js";
-import { type JobFailure, Scheduler, type SchedulerTimings } from "../src/jobs/scheduler.js";
-import type { JobRun } from "../src/jobs/store.js";
+import { JOB_NAMES, type JobName } from "../src/core/jobs/catalog.js";
+import { type JobBody, JobBodies } from "../src/core/jobs/registry.js";
+import { type JobFailure, Scheduler, type SchedulerTimings } from "../src/core/jobs/scheduler.js";
+import type { JobRun } from "../src/core/jobs/store.js";
 import { createLog } from "../src/log.js";
 import { createMetrics } from "../src/metrics.js";
 import { eventually } from "./support/bot.js";

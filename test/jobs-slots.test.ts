@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { JOB_CATALOG } from "../src/jobs/catalog.js";
-import { describeSchedule, latestMissedSlot, periodEnding, slotAfter, slotAtOrBefore } from "../src/jobs/slots.js";
+import { JOB_CATALOG } from "../src/core/jobs/catalog.js";
+import { describeSchedule, latestMissedSlot, periodEnding, slotAfter, slotAtOrBefore } from "../src/core/jobs/slots.js";
 
 const at = (iso: string) => new Date(iso);
 const iso = (date: Date | undefined) => date?.toISOString();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { plainTopic } from "../src/ai/plain.js";
+import { plainTopic } from "../src/features/ai/plain.js";
 import { startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

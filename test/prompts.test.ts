@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadPrompts, SPECIALISTS } from "../src/ai/prompts.js";
+import { loadPrompts, SPECIALISTS } from "../src/features/ai/prompts.js";
 import { PROMPTS_FOLDER } from "../src/paths.js";
 
 function copyOfPrompts(): string {

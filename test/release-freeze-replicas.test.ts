@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { freezes } from "../src/db/schema.js";
-import { lockEnvironment } from "../src/releases/freezes.js";
+import { lockEnvironment } from "../src/features/releases/freezes.js";
 import { serveEmulator } from "../src/emulator/server.js";
 import { startTestBot, type TestBot, testEmulator } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS, workDir } from "./support/config.js";

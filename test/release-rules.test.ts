@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RELEASE_STATES } from "../src/db/schema.js";
-import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
-import { canTransition, checkApprove, checkReject, isFinal, isWithdrawal, normalizeVersion, statesLeadingTo, tallyApprovals } from "../src/releases/machine.js";
+import { releaseMessage, type ReleaseView } from "../src/features/releases/blocks.js";
+import { canTransition, checkApprove, checkReject, isFinal, isWithdrawal, normalizeVersion, statesLeadingTo, tallyApprovals } from "../src/features/releases/machine.js";
 import { checkBlocks } from "../src/emulator/limits.js";
 
 describe("release state machine", () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { compilePattern, matchArguments, tokenize } from "../src/commands/grammar.js";
+import { compilePattern, matchArguments, tokenize } from "../src/core/commands/grammar.js";
 import { ConfigError, parseConfig } from "../src/config/load.js";
-import { releaseMessage, type ReleaseView } from "../src/releases/blocks.js";
-import { deployDecision, type FreezeFacts, parseFreezePeriod } from "../src/releases/freeze.js";
-import { approvalsNeeded, canTransition, isSuperseded } from "../src/releases/machine.js";
-import { chooseRollbackTarget, type WentLive } from "../src/releases/rollback.js";
-import { type DeployWindow, isInWindow, nextOpening, wallClock, zonedInstant } from "../src/releases/windows.js";
+import { releaseMessage, type ReleaseView } from "../src/features/releases/blocks.js";
+import { deployDecision, type FreezeFacts, parseFreezePeriod } from "../src/features/releases/freeze.js";
+import { approvalsNeeded, canTransition, isSuperseded } from "../src/features/releases/machine.js";
+import { chooseRollbackTarget, type WentLive } from "../src/features/releases/rollback.js";
+import { type DeployWindow, isInWindow, nextOpening, wallClock, zonedInstant } from "../src/features/releases/windows.js";
 import { formatWhen } from "../src/time.js";
 import { testConfigYaml } from "./support/config.js";
 

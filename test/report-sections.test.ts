@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GateResult, ReleaseState } from "../src/db/schema.js";
 import { feedback, jobRuns, releases } from "../src/db/schema.js";
-import { blocksTextLength } from "../src/jobs/blocks.js";
-import { orchestratorFigures } from "../src/jobs/figures.js";
-import { orchestratorReport } from "../src/jobs/report.js";
-import { testSummary } from "../src/jobs/sections.js";
+import { blocksTextLength } from "../src/slack/blocks.js";
+import { orchestratorFigures } from "../src/features/reports/figures.js";
+import { orchestratorReport } from "../src/features/reports/report.js";
+import { testSummary } from "../src/features/reports/sections.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergeTriage, triageByRules } from "../src/feedback/triage.js";
+import { mergeTriage, triageByRules } from "../src/features/feedback/keyword-triage.js";
 
 describe("keyword triage", () => {
   const helpDesk = { defaultKind: "support-ticket", defaultPriority: "high" as const };

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
-import { isJobName, JOB_NAMES, type JobName } from "../jobs/catalog.js";
+import { isJobName, JOB_NAMES, type JobName } from "../core/jobs/catalog.js";
 import { cronProblem } from "./cron.js";
 import { parseDuration } from "./duration.js";
 

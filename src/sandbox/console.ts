@@ -8,7 +8,7 @@ import type { InteractionResult, SlackEmulator } from "../emulator/emulator.js";
 import type { EphemeralMessage, SlackMessage, WorkspaceChange } from "../emulator/workspace.js";
 import { readBody } from "../http/body.js";
 import { CONSOLE_FOLDER } from "../paths.js";
-import { SANDBOX_GENERAL_CHANNEL } from "./workspace.js";
+import { SANDBOX_GENERAL_CHANNEL } from "./emulator.js";
 
 /**
  * The sandbox console's server side: the static page, a JSON view of the emulated workspace as one

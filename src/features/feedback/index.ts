@@ -1,0 +1,7 @@
+/** The feedback feature's front door: the only file other features import. */
+export { fixFigures, settleFixes, type FixFigures } from "./fixes.js";
+export { KINDS, mergeTriage } from "./keyword-triage.js";
+export type { FeedbackTriager } from "./service.js";
+export { carriesText, feedbackStats, statsFor, type Count, type FeedbackItem, type FeedbackStats } from "./stats.js";
+export { recentFeedback } from "./store.js";
+export { hiddenText, maySeeText, type Audience, type FeedbackAccess } from "./visibility.js";

@@ -1,0 +1,161 @@
+import semver from "semver";
+import type { ReleaseState } from "../../db/schema.js";
+
+/**
+ * The release state machine and approval rules of SPEC §4, as plain functions over plain data.
+ *
+ *   gating → awaiting_approval → [scheduled →] deploying → verifying → live [→ rolled_back]
+ *      ↘ blocked        ↘ rejected | expired    ↘ rejected       ↘ failed    ↘ failed
+ *
+ * A rollback starts at awaiting_approval (its version passed the gates once). `scheduled`: approved,
+ * waiting for a deploy window or the end of a freeze; it may still be rejected. `rolled_back`: a live
+ * release replaced by a rollback.
+ *
+ * Back edges, both voiding the approvals: awaiting_approval → gating (`release <version> regate`), and
+ * deploying → awaiting_approval when the evidence changed (a moved tag) before the deploy started.
+ */
+const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
+  gating: ["awaiting_approval", "blocked", "failed"],
+  awaiting_approval: ["scheduled", "deploying", "rejected", "expired", "gating"],
+  scheduled: ["deploying", "rejected"],
+  deploying: ["verifying", "failed", "awaiting_approval"],
+  verifying: ["live", "failed"],
+  live: ["rolled_back"],
+  rolled_back: [],
+  blocked: [],
+  rejected: [],
+  expired: [],
+  failed: [],
+};
+
+export function canTransition(from: ReleaseState, to: ReleaseState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** States a transition to `to` may start from: the conditional update's WHERE clause. */
+export function statesLeadingTo(to: ReleaseState): ReleaseState[] {
+  return (Object.keys(TRANSITIONS) as ReleaseState[]).filter((from) => canTransition(from, to));
+}
+
+const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
+
+export function isFinal(state: ReleaseState): boolean {
+  return FINAL_STATES.includes(state);
+}
+
+/** Normalized semver for "the same version", or undefined when the text is not a version. */
+export function normalizeVersion(text: string): string | undefined {
+  if (text.length > 64) return undefined;
+  return semver.valid(text.trim()) ?? undefined;
+}
+
+interface ApprovalFacts {
+  state: ReleaseState;
+  requester: string;
+  approvers: readonly string[];
+  approvedBy: readonly string[];
+  required: number;
+}
+
+type ClickVerdict = { ok: true } | { ok: false; reason: string };
+
+interface ApprovalTally {
+  /** Approvals that count toward `required`, in the order given. */
+  counting: string[];
+  /** Approvals on record that do not count, with why (shown on the release message). */
+  notCounting: Array<{ approver: string; why: string }>;
+}
+
+/**
+ * Which recorded approvals count (SPEC §4): only people who are approvers *now*, per the current config,
+ * and never the requester. The one rule behind both the move to deploying and the release message.
+ */
+export function tallyApprovals(facts: Pick<ApprovalFacts, "requester" | "approvers" | "approvedBy">): ApprovalTally {
+  const tally: ApprovalTally = { counting: [], notCounting: [] };
+  for (const approver of new Set(facts.approvedBy)) {
+    if (approver === facts.requester) tally.notCounting.push({ approver, why: "requested the release" });
+    else if (!facts.approvers.includes(approver)) tally.notCounting.push({ approver, why: "no longer an approver" });
+    else tally.counting.push(approver);
+  }
+  return tally;
+}
+
+/** Whether this person's Approve may count. The reason is shown to them as it is. */
+export function checkApprove(facts: ApprovalFacts, user: string): ClickVerdict {
+  if (!facts.approvers.includes(user)) return { ok: false, reason: "Only release approvers can approve releases." };
+  if (facts.state !== "awaiting_approval") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to approve.` };
+  if (user === facts.requester) return { ok: false, reason: "You requested this release, so someone else has to approve it." };
+  if (facts.approvedBy.includes(user)) {
+    const missing = facts.required - tallyApprovals(facts).counting.length;
+    return { ok: false, reason: `You have already approved this release; it needs ${missing} more approval${missing === 1 ? "" : "s"} from someone else.` };
+  }
+  return { ok: true };
+}
+
+/** Whether this person may reject: an approver, or the requester withdrawing their own release (SPEC §4). */
+export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers" | "requester">, user: string): ClickVerdict {
+  if (!facts.approvers.includes(user) && user !== facts.requester) return { ok: false, reason: "Only release approvers, or the person who requested the release, can reject it." };
+  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.` };
+  return { ok: true };
+}
+
+/** A rejection by the requester is a withdrawal: recorded and shown as "withdrawn by the requester", not as an approver's verdict. */
+export function isWithdrawal(requester: string, rejectedBy: string | undefined): boolean {
+  return rejectedBy === requester;
+}
+
+export const WITHDRAWN = "withdrawn by the requester";
+
+export function describeState(state: ReleaseState): string {
+  switch (state) {
+    case "gating":
+      return "still running its gates";
+    case "awaiting_approval":
+      return "waiting for approval";
+    case "scheduled":
+      return "approved and scheduled";
+    case "deploying":
+      return "already deploying";
+    case "verifying":
+      return "already deployed and being verified";
+    case "live":
+      return "already live";
+    case "rolled_back":
+      return "rolled back";
+    case "blocked":
+      return "blocked by a failed gate";
+    case "rejected":
+      return "rejected";
+    case "expired":
+      return "expired";
+    case "failed":
+      return "failed";
+  }
+}
+
+interface ApprovalPolicy {
+  /** The environment's own `approvals`. */
+  approvals: number;
+  /** The environment's `rollback.approvals`. */
+  rollbackApprovals: number;
+  /** `emergency.approvals`. */
+  emergencyApprovals: number;
+}
+
+/**
+ * Approvals a release needs: the environment's own, a rollback's `rollback.approvals`, and an emergency
+ * never fewer than `emergency.approvals` nor than what it would have needed without the emergency.
+ */
+export function approvalsNeeded(policy: ApprovalPolicy, release: { kind: "release" | "rollback"; emergency: boolean }): number {
+  const ordinary = release.kind === "rollback" ? policy.rollbackApprovals : policy.approvals;
+  return release.emergency ? Math.max(policy.emergencyApprovals, ordinary) : ordinary;
+}
+
+/**
+ * A scheduled release whose version is older than what went live on its environment while it waited
+ * (an emergency fix, say): starting it would undo that, so it does not start. A rollback is meant to go
+ * back, so it never counts as superseded.
+ */
+export function isSuperseded(waiting: { kind: "release" | "rollback"; semver: string }, live: { semver: string } | undefined): boolean {
+  return waiting.kind === "release" && live !== undefined && semver.gte(live.semver, waiting.semver);
+}

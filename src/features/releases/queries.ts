@@ -1,0 +1,60 @@
+import { and, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import type { Executor } from "../../db/client.js";
+import { approvals, healthChecks, type ReleaseState, releases } from "../../db/schema.js";
+
+export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying"];
+
+/** The version live on each environment: the latest release there to have gone live. */
+export async function liveVersions(db: Executor): Promise<Map<string, { version: string; liveAt: Date; id: number }>> {
+  const rows = await db
+    .selectDistinctOn([releases.environment], { environment: releases.environment, version: releases.version, liveAt: releases.liveAt, id: releases.id })
+    .from(releases)
+    .where(and(isNotNull(releases.liveAt), inArray(releases.state, ["live"])))
+    .orderBy(releases.environment, desc(releases.liveAt));
+  return new Map(rows.map((r) => [r.environment, { version: r.version, liveAt: r.liveAt as Date, id: r.id }]));
+}
+
+export async function releasesInFlight(db: Executor) {
+  return db
+    .select({
+      id: releases.id,
+      version: releases.version,
+      environment: releases.environment,
+      state: releases.state,
+      requester: releases.requester,
+      requiredApprovals: releases.requiredApprovals,
+      createdAt: releases.createdAt,
+      kind: releases.kind,
+      emergency: releases.emergency,
+      scheduledFor: releases.scheduledFor,
+      /** Everyone who approved; `tallyApprovals` says which of them count. */
+      approvedBy: sql<string[]>`array(select ${approvals.approver} from ${approvals} where ${approvals.releaseId} = ${releases.id} order by ${approvals.at})`,
+    })
+    .from(releases)
+    .where(inArray(releases.state, IN_FLIGHT))
+    .orderBy(releases.createdAt);
+}
+
+export async function latestHealth(db: Executor): Promise<Map<string, { ok: boolean; latencyMs: number | null; at: Date; error: string | null }>> {
+  const rows = await db
+    .selectDistinctOn([healthChecks.environment], {
+      environment: healthChecks.environment,
+      ok: healthChecks.ok,
+      latencyMs: healthChecks.latencyMs,
+      at: healthChecks.at,
+      error: healthChecks.error,
+    })
+    .from(healthChecks)
+    .orderBy(healthChecks.environment, desc(healthChecks.at));
+  return new Map(rows.map((r) => [r.environment, r]));
+}
+
+/** The latest rollback to go live on each environment. */
+export async function lastRollbacks(db: Executor): Promise<Map<string, { id: number; version: string; requester: string; liveAt: Date; state: ReleaseState }>> {
+  const rows = await db
+    .selectDistinctOn([releases.environment], { environment: releases.environment, id: releases.id, version: releases.version, requester: releases.requester, liveAt: releases.liveAt, state: releases.state })
+    .from(releases)
+    .where(and(eq(releases.kind, "rollback"), isNotNull(releases.liveAt)))
+    .orderBy(releases.environment, desc(releases.liveAt));
+  return new Map(rows.map((r) => [r.environment, { ...r, liveAt: r.liveAt as Date }]));
+}
