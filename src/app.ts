@@ -31,7 +31,7 @@ import { ReleaseService, type ReleaseTimings } from "./features/releases/service
 import { type PersistedWorkspace, persistWorkspace } from "./sandbox/persist.js";
 import { ensureDemoRepository } from "./sandbox/repository.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
-import { createSandboxEmulator } from "./sandbox/emulator.js";
+import { createSandboxEmulator } from "./sandbox/seed.js";
 import { dedupeEvents } from "./slack/dedupe.js";
 import { ChannelPoster } from "./slack/post.js";
 import { SignedRequestReceiver } from "./slack/receiver.js";

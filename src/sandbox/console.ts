@@ -4,11 +4,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import type { InteractionResult, SlackEmulator } from "../emulator/emulator.js";
+import type { InteractionResult } from "../emulator/delivery.js";
+import type { SlackEmulator } from "../emulator/emulator.js";
 import type { EphemeralMessage, SlackMessage, WorkspaceChange } from "../emulator/workspace.js";
 import { readBody } from "../http/body.js";
 import { CONSOLE_FOLDER } from "../paths.js";
-import { SANDBOX_GENERAL_CHANNEL } from "./emulator.js";
+import { SANDBOX_GENERAL_CHANNEL } from "./seed.js";
 
 /**
  * The sandbox console's server side: the static page, a JSON view of the emulated workspace as one
