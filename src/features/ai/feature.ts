@@ -67,8 +67,8 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       const root = mention.thread_ts ?? mention.ts;
       const text = mention.text.replace(new RegExp(`<@${services.bot.userId}(\\|[^>]*)?>`, "g"), "").trim();
       const history = claude ? await threadHistory(services, mention.channel, root, mention.ts) : [];
-      const placeholder = await slack.chat.postMessage({ channel: mention.channel, thread_ts: root, text: PLACEHOLDER });
-      const placeholderTs = placeholder.ts as string;
+      const placeholder = await services.poster.post(mention.channel, { threadTs: root, text: PLACEHOLDER });
+      const placeholderTs = placeholder.ts;
       const show = async (reply: Reply) => {
         if (reply.confidential) {
           // It quotes feedback chosen for the asker: only they see it, in the thread (SPEC §2a).
@@ -180,7 +180,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         run: async (ctx, { specialist, question }) => {
           let threadTs: string | undefined;
           try {
-            const posted = await slack.chat.postMessage({ channel: ctx.channel, text: `<@${ctx.user}> asked the *${specialist}*: ${quoteSlackText(question)}` });
+            const posted = await services.poster.post(ctx.channel, { text: `<@${ctx.user}> asked the *${specialist}*: ${quoteSlackText(question)}` });
             threadTs = posted.ts;
           } catch (error) {
             log.info("could not post the question in the channel; answering privately", { channel: ctx.channel, error });
@@ -192,7 +192,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
             answer = `Sorry, the ${specialist} could not answer: ${describeAiError(error)}. Try again in a minute.`;
           }
           const text = quoteSlackText(answer);
-          if (threadTs) await slack.chat.postMessage({ channel: ctx.channel, thread_ts: threadTs, text: truncate(text, 3900), blocks: textBlocks(text) });
+          if (threadTs) await services.poster.post(ctx.channel, { threadTs, text: truncate(text, 3900), blocks: textBlocks(text) });
           else await ctx.reply({ text: truncate(`*${specialist}*: ${text}`, 3900) });
         },
       }),

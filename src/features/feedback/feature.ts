@@ -241,7 +241,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
     const tellThread = async (row: { channel: string; ts: string | null; threadTs: string | null }, text: string) => {
       if (!row.ts) return;
       try {
-        await services.slack.chat.postMessage({ channel: row.channel, thread_ts: row.threadTs ?? row.ts, text });
+        await services.poster.post(row.channel, { threadTs: row.threadTs ?? row.ts, text });
       } catch (error) {
         log.warn("could not tell a feedback thread about a change", { channel: row.channel, ts: row.ts, error });
       }

@@ -76,8 +76,8 @@ async function closeShipped(db: Db, environment: string): Promise<number> {
  * Posts the queued notices, each claimed first by one conditional update so that of several replicas
  * only one posts it. A post Slack refuses is unclaimed and tried again on the next sweep.
  */
-async function deliverFixNotices(services: Pick<Services, "db" | "slack" | "log" | "config">): Promise<number> {
-  const { db, slack, log, config } = services;
+async function deliverFixNotices(services: Pick<Services, "db" | "poster" | "log" | "config">): Promise<number> {
+  const { db, poster, log, config } = services;
   const environment = config.environments.at(-1)?.name ?? "production";
   const claimed = await db
     .update(fixNotices)
@@ -91,12 +91,7 @@ async function deliverFixNotices(services: Pick<Services, "db" | "slack" | "log"
       const [live] = await queryRows<{ live_at: number }>(db, sql`select (extract(epoch from live_at) * 1000)::float8 as live_at from releases where id = ${notice.releaseId}`);
       const since = live ? formatDateTime(new Date(live.live_at), config.timezone) : "now";
       const ids = notice.feedbackIds.map((id) => `#${id}`).join(", ");
-      await slack.chat.postMessage({
-        channel: notice.channel,
-        thread_ts: notice.threadTs,
-        text: `:white_check_mark: Fixed in \`${notice.version}\`, live in ${environment} since ${since} (feedback ${ids}).`,
-        unfurl_links: false,
-      });
+      await poster.post(notice.channel, { threadTs: notice.threadTs, text: `:white_check_mark: Fixed in \`${notice.version}\`, live in ${environment} since ${since} (feedback ${ids}).` });
       await db.update(fixNotices).set({ postedAt: sql`now()` }).where(key);
       posted += 1;
     } catch (error) {
@@ -108,7 +103,7 @@ async function deliverFixNotices(services: Pick<Services, "db" | "slack" | "log"
 }
 
 /** Closes what shipped on the last environment and tells the threads: after a deploy there, on `feedback fixed`, and on the approval-expiry sweep. */
-export async function settleFixes(services: Pick<Services, "db" | "slack" | "log" | "config">): Promise<{ closed: number; posted: number }> {
+export async function settleFixes(services: Pick<Services, "db" | "poster" | "log" | "config">): Promise<{ closed: number; posted: number }> {
   const last = services.config.environments.at(-1)?.name;
   if (!last) return { closed: 0, posted: 0 };
   const closed = await closeShipped(services.db, last);

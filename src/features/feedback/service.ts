@@ -14,6 +14,7 @@ import {
   recordedSince,
   saveBackfillCursor,
 } from "./store.js";
+import { permalink } from "../../slack/permalink.js";
 import { triageByRules } from "./keyword-triage.js";
 
 export const CAPTURED_REACTION = "inbox_tray";
@@ -115,13 +116,6 @@ export class FeedbackService {
     return this.services.config.feedback.channels.find((c) => c.channel === channel);
   }
 
-  /** Slack's permalink format, built locally so recording a message costs no extra API call. */
-  permalink(channel: string, ts: string, threadTs?: string): string {
-    const base = this.services.bot.workspaceUrl.replace(/\/?$/, "/");
-    const thread = threadTs && threadTs !== ts ? `?thread_ts=${threadTs}&cid=${channel}` : "";
-    return `${base}archives/${channel}/p${ts.replace(".", "")}${thread}`;
-  }
-
   /**
    * Records a Slack message as feedback. Returns the new row's id, or undefined when that message was
    * already recorded (by any path, on any replica). The author gets an :inbox_tray: reaction.
@@ -152,7 +146,7 @@ export class FeedbackService {
       author: message.user ?? message.bot_id ?? "unknown",
       text,
       editedTs: message.edited?.ts ?? null,
-      permalink: this.permalink(channel, message.ts, message.thread_ts),
+      permalink: permalink(this.services.bot.workspaceUrl, channel, message.ts, message.thread_ts),
       source: configured?.source ?? fallback.source,
       kind: triage.kind,
       priority: triage.priority,

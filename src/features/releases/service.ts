@@ -19,6 +19,7 @@ import { lockEnvironment, openFreezes } from "./freezes.js";
 import { initialGates, runGates } from "./gates.js";
 import { approvalsNeeded, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
+import { permalink } from "../../slack/permalink.js";
 import {
   approve,
   approversOf,
@@ -699,7 +700,7 @@ export class ReleaseService {
     try {
       const release = await getRelease(this.services.db, id);
       if (!release?.messageTs || !release.channel) return;
-      await this.services.slack.chat.postMessage({ channel: release.channel, thread_ts: release.messageTs, text, reply_broadcast: broadcast, unfurl_links: false });
+      await this.services.poster.post(release.channel, { threadTs: release.messageTs, text, broadcast });
     } catch (error) {
       this.services.log.warn("could not post in a release thread", { releaseId: id, error });
     }
@@ -751,13 +752,8 @@ export class ReleaseService {
     return { ...(permalink ? { permalink } : {}), reposted };
   }
 
-  async permalink(release: Release): Promise<string | undefined> {
+  permalink(release: Release): string | undefined {
     if (!release.channel || !release.messageTs) return undefined;
-    try {
-      const result = await this.services.slack.chat.getPermalink({ channel: release.channel, message_ts: release.messageTs });
-      return result.permalink;
-    } catch {
-      return undefined;
-    }
+    return permalink(this.services.bot.workspaceUrl, release.channel, release.messageTs);
   }
 }
