@@ -21,7 +21,7 @@ import { feedbackFeature } from "./features/feedback/feature.js";
 import { FeedbackService } from "./features/feedback/service.js";
 import { FeedbackAccess } from "./features/feedback/visibility.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
-import { jobsFeature } from "./features/reports/feature.js";
+import { reportsFeature } from "./features/reports/feature.js";
 import { JobBodies } from "./core/jobs/registry.js";
 import type { SchedulerTimings } from "./core/jobs/scheduler.js";
 import { createLog, type Log, slackLogger } from "./log.js";
@@ -250,7 +250,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       releasesFeature(releases),
       doraFeature(),
       feedbackFeature(feedback, feedbackAccess),
-      jobsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
+      reportsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
       aiFeature({ prompts, releases, access: feedbackAccess, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
     ];
     for (const feature of features) feature(context);

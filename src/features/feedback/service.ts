@@ -6,7 +6,7 @@ import {
   activeThreads,
   backfillStart,
   editFeedback,
-  FeedbackWriter,
+  FeedbackRecorder,
   findByMessage,
   isNewerEdit,
   markDeleted,
@@ -93,13 +93,13 @@ export class FeedbackService {
   /** Messages waiting for their :inbox_tray:, reacted to a few at a time so a burst of feedback is stored first. */
   private readonly toAcknowledge: Array<{ channel: string; ts: string }> = [];
   private acknowledging = false;
-  private readonly writer: FeedbackWriter;
+  private readonly recorder: FeedbackRecorder;
 
   constructor(
     private readonly services: Services,
     private readonly reactionSpacingMs = REACTION_SPACING_MS,
   ) {
-    this.writer = new FeedbackWriter(services.db);
+    this.recorder = new FeedbackRecorder(services.db);
   }
 
   /** Set once at start-up when Claude is configured. */
@@ -121,7 +121,7 @@ export class FeedbackService {
    * already recorded (by any path, on any replica). The author gets an :inbox_tray: reaction.
    */
   async record(channel: string, message: SlackMessageData, capturedBy: CaptureMethod, fallback: FeedbackDefaults): Promise<number | undefined> {
-    const id = await this.writer.record(this.rowOf(channel, message, capturedBy, fallback));
+    const id = await this.recorder.record(this.rowOf(channel, message, capturedBy, fallback));
     if (id === undefined) return undefined;
     this.services.metrics.feedbackRecorded.inc({ captured_by: capturedBy });
     this.triageLater(id);

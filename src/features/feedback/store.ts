@@ -164,7 +164,7 @@ interface PendingRow {
  * retried row by row, so one bad row fails only its own event; a lost connection fails them all at once
  * (Slack redelivers them).
  */
-export class FeedbackWriter {
+export class FeedbackRecorder {
   private queue: PendingRow[] = [];
   private running = 0;
   private scheduled = false;

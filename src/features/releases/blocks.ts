@@ -3,6 +3,7 @@ import type { CommitRange, GateResult, ReleaseKind, ReleaseState } from "../../d
 import { codeBlock, escapeMrkdwn, truncate } from "../../slack/text.js";
 import { formatDateTime, formatWhen } from "../../time.js";
 import { commitSummary } from "./commits.js";
+import type { DeployDecision } from "./freeze.js";
 import { shortDigest } from "./evidence.js";
 import type { FreezeFacts } from "./freeze.js";
 import { isWithdrawal, tallyApprovals, WITHDRAWN } from "./machine.js";
@@ -256,4 +257,13 @@ export function rejectModal(releaseId: number, version: string, environment: str
       },
     ],
   };
+}
+
+/** Why an approved release waits: the freeze, the deploy window, or both, as one sentence start. */
+export function holdReason(decision: Extract<DeployDecision, { start: false }>, environment: string): string {
+  const parts = [
+    ...(decision.freeze ? [`${environment} is frozen (${escapeMrkdwn(decision.freeze.reason)})`] : []),
+    ...(decision.outsideWindow ? [`it is outside ${environment}'s deploy windows`] : []),
+  ];
+  return parts.join(" and ").replace(/^./, (c) => c.toUpperCase());
 }

@@ -14,7 +14,7 @@ import { freezesDuring, openFreezes } from "./freezes.js";
 import { isWithdrawal, normalizeVersion, tallyApprovals } from "./machine.js";
 import { lastRollbacks, latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 import type { RequestResult, ReleaseService } from "./service.js";
-import { auditTrail } from "./store.js";
+import { auditTrail } from "./queries.js";
 import { describeWindows } from "./windows.js";
 
 const version = z.string().refine((v) => normalizeVersion(v) !== undefined, {

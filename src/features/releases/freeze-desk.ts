@@ -3,7 +3,7 @@ import { escapeMrkdwn } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
 import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, openFreezes } from "./freezes.js";
 import type { ReleaseService } from "./service.js";
-import { inFlightOn } from "./store.js";
+import { inFlightOn } from "./queries.js";
 
 /**
  * Change freezes from Slack (SPEC §3 `freeze`, `unfreeze`): who may set them, the announcements in the
@@ -92,6 +92,6 @@ export class FreezeDesk {
   }
 
   private async refreshAffected(environments: string[]): Promise<void> {
-    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.refresh(release.id);
+    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.announcer.refresh(release.id);
   }
 }

@@ -4,6 +4,5 @@ export { checkHealth, type HealthResult } from "./deploy.js";
 export { openFreezes } from "./freezes.js";
 export { normalizeVersion, tallyApprovals } from "./machine.js";
 export { measuredLine, measuredValues } from "./measured.js";
-export { latestHealth, liveVersions, releasesInFlight } from "./queries.js";
+export { auditTrail, latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 export type { ReleaseService } from "./service.js";
-export { auditTrail } from "./store.js";

@@ -1,4 +1,5 @@
 import semver from "semver";
+import type { Config, EnvironmentConfig } from "../../config/schema.js";
 import type { ReleaseState } from "../../db/schema.js";
 
 /**
@@ -158,4 +159,26 @@ export function approvalsNeeded(policy: ApprovalPolicy, release: { kind: "releas
  */
 export function isSuperseded(waiting: { kind: "release" | "rollback"; semver: string }, live: { semver: string } | undefined): boolean {
   return waiting.kind === "release" && live !== undefined && semver.gte(live.semver, waiting.semver);
+}
+
+/** Approvals an emergency needs on this environment. */
+export function emergencyApprovals(config: Pick<Config, "emergency">, env: EnvironmentConfig, kind: "release" | "rollback"): number {
+  return approvalsNeeded({ approvals: env.approvals, rollbackApprovals: env.rollback.approvals, emergencyApprovals: config.emergency.approvals }, { kind, emergency: true });
+}
+
+/** Approvals this request needs, or why it cannot get them (too few approvers besides the requester). */
+export function approvalsFor(
+  config: Pick<Config, "emergency" | "people">,
+  env: EnvironmentConfig,
+  kind: "release" | "rollback",
+  emergency: boolean,
+  requester: string,
+): { ok: true; required: number } | { ok: false; reason: string } {
+  const required = approvalsNeeded({ approvals: env.approvals, rollbackApprovals: env.rollback.approvals, emergencyApprovals: config.emergency.approvals }, { kind, emergency });
+  const others = config.people.approvers.filter((u) => u !== requester).length;
+  if (others >= required) return { ok: true, required };
+  return {
+    ok: false,
+    reason: `${emergency ? "An emergency " : kind === "rollback" ? "A rollback " : "A release "}to ${env.name} needs ${required} approvals from approvers other than the requester, and people.approvers has only ${others} besides you.`,
+  };
 }

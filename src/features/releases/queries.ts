@@ -1,6 +1,7 @@
-import { and, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
-import { approvals, healthChecks, type ReleaseState, releases } from "../../db/schema.js";
+import { approvals, healthChecks, type ReleaseState, releases, releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import type { Release } from "./store.js";
 
 export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying"];
 
@@ -57,4 +58,58 @@ export async function lastRollbacks(db: Executor): Promise<Map<string, { id: num
     .where(and(eq(releases.kind, "rollback"), isNotNull(releases.liveAt)))
     .orderBy(releases.environment, desc(releases.liveAt));
   return new Map(rows.map((r) => [r.environment, { ...r, liveAt: r.liveAt as Date }]));
+}
+
+/** Every release of a version, newest first, with its transitions and approvals: the audit trail. */
+export async function auditTrail(db: Executor, semverText: string) {
+  const rows = await db.select().from(releases).where(eq(releases.semver, semverText)).orderBy(desc(releases.createdAt));
+  const ids = rows.map((r) => r.id);
+  if (ids.length === 0) return [];
+  const [transitions, approvalRows, voidedRows] = await Promise.all([
+    db.select().from(releaseTransitions).where(inArray(releaseTransitions.releaseId, ids)).orderBy(asc(releaseTransitions.id)),
+    db.select().from(approvals).where(inArray(approvals.releaseId, ids)).orderBy(asc(approvals.at)),
+    db.select().from(voidedApprovals).where(inArray(voidedApprovals.releaseId, ids)).orderBy(asc(voidedApprovals.id)),
+  ]);
+  return rows.map((release) => ({
+    release,
+    transitions: transitions.filter((t) => t.releaseId === release.id),
+    approvals: approvalRows.filter((a) => a.releaseId === release.id),
+    voided: voidedRows.filter((a) => a.releaseId === release.id),
+  }));
+}
+
+
+/** Every release on an environment that went live, latest first: what a rollback may go back to. */
+export async function liveHistory(db: Executor, environment: string): Promise<Release[]> {
+  return db
+    .select()
+    .from(releases)
+    .where(and(eq(releases.environment, environment), inArray(releases.state, ["live", "rolled_back"])))
+    .orderBy(desc(releases.liveAt), desc(releases.id))
+    .limit(100);
+}
+
+
+/** The latest release on an environment whose deploy started and then failed. */
+export async function lastFailedDeploy(db: Executor, environment: string): Promise<Release | undefined> {
+  const [row] = await db
+    .select()
+    .from(releases)
+    .where(
+      and(
+        eq(releases.environment, environment),
+        eq(releases.state, "failed"),
+        sql`exists (select 1 from ${releaseTransitions} where ${releaseTransitions.releaseId} = ${releases.id} and ${releaseTransitions.toState} = 'deploying')`,
+      ),
+    )
+    .orderBy(desc(releases.updatedAt), desc(releases.id))
+    .limit(1);
+  return row;
+}
+
+
+/** Releases in flight on these environments. */
+export async function inFlightOn(db: Executor, environments: string[]): Promise<Release[]> {
+  if (environments.length === 0) return [];
+  return db.select().from(releases).where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../../db/client.js";
-import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../../db/schema.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import type { DeployDecision } from "./freeze.js";
 import { canTransition, isSuperseded, tallyApprovals } from "./machine.js";
@@ -353,24 +353,6 @@ export async function failOnShutdown(db: Db, id: number, state: ReleaseState): P
   });
 }
 
-/** Every release of a version, newest first, with its transitions and approvals: the audit trail. */
-export async function auditTrail(db: Executor, semverText: string) {
-  const rows = await db.select().from(releases).where(eq(releases.semver, semverText)).orderBy(desc(releases.createdAt));
-  const ids = rows.map((r) => r.id);
-  if (ids.length === 0) return [];
-  const [transitions, approvalRows, voidedRows] = await Promise.all([
-    db.select().from(releaseTransitions).where(inArray(releaseTransitions.releaseId, ids)).orderBy(asc(releaseTransitions.id)),
-    db.select().from(approvals).where(inArray(approvals.releaseId, ids)).orderBy(asc(approvals.at)),
-    db.select().from(voidedApprovals).where(inArray(voidedApprovals.releaseId, ids)).orderBy(asc(voidedApprovals.id)),
-  ]);
-  return rows.map((release) => ({
-    release,
-    transitions: transitions.filter((t) => t.releaseId === release.id),
-    approvals: approvalRows.filter((a) => a.releaseId === release.id),
-    voided: voidedRows.filter((a) => a.releaseId === release.id),
-  }));
-}
-
 export async function currentLive(db: Executor, environment: string): Promise<Release | undefined> {
   const [row] = await db
     .select()
@@ -383,39 +365,6 @@ export async function currentLive(db: Executor, environment: string): Promise<Re
 
 export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<void> {
   await db.update(releases).set({ channel, messageTs: ts }).where(and(eq(releases.id, id), isNull(releases.messageTs)));
-}
-
-/** Every release on an environment that went live, latest first: what a rollback may go back to. */
-export async function liveHistory(db: Executor, environment: string): Promise<Release[]> {
-  return db
-    .select()
-    .from(releases)
-    .where(and(eq(releases.environment, environment), inArray(releases.state, ["live", "rolled_back"])))
-    .orderBy(desc(releases.liveAt), desc(releases.id))
-    .limit(100);
-}
-
-/** The latest release on an environment whose deploy started and then failed. */
-export async function lastFailedDeploy(db: Executor, environment: string): Promise<Release | undefined> {
-  const [row] = await db
-    .select()
-    .from(releases)
-    .where(
-      and(
-        eq(releases.environment, environment),
-        eq(releases.state, "failed"),
-        sql`exists (select 1 from ${releaseTransitions} where ${releaseTransitions.releaseId} = ${releases.id} and ${releaseTransitions.toState} = 'deploying')`,
-      ),
-    )
-    .orderBy(desc(releases.updatedAt), desc(releases.id))
-    .limit(1);
-  return row;
-}
-
-/** Releases in flight on these environments. */
-export async function inFlightOn(db: Executor, environments: string[]): Promise<Release[]> {
-  if (environments.length === 0) return [];
-  return db.select().from(releases).where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }
 
 /** Forgets a release message that is gone from Slack, unless another replica already replaced it; true when this call did. */

@@ -20,7 +20,7 @@ import { type Cadence, describeSchedule, periodEnding, slotAfter } from "../../c
 import { type JobRun, latestRuns, recentFailures, runningRuns } from "../../core/jobs/store.js";
 import { plainWriter, type ReportWriter } from "./writer.js";
 
-interface JobsFeatureOptions {
+interface ReportsFeatureOptions {
   /** Who may read which feedback text: `/orch report` shows the asker only what they may read. */
   access: FeedbackAccess;
   /** Writes recommendations and commentary around report figures (Claude); default: the plain, non-AI text. */
@@ -36,7 +36,7 @@ const STATUS_ICON: Record<string, string> = {
 };
 
 /** Scheduled jobs and digests (SPEC §6): the scheduler, the job bodies it owns, `jobs`, `jobs run`, `report`. */
-export function jobsFeature(options: JobsFeatureOptions): Feature {
+export function reportsFeature(options: ReportsFeatureOptions): Feature {
   return ({ services, commands, status, jobs, onStart, onStop }) => {
     const { config, db, log, poster, configDir } = services;
     const tz = config.timezone;

@@ -5,7 +5,7 @@ import { plainRecommendations } from "./report.js";
 /**
  * Who writes the words around a report's figures. The figures themselves always come from the
  * database; a writer only adds recommendations and commentary. The plain writer needs no AI; a Claude
- * writer can be passed to `jobsFeature({ writer })` and falls back to this one when it fails.
+ * writer can be passed to `reportsFeature({ writer })` and falls back to this one when it fails.
  */
 export interface ReportWriter {
   /** Shown under the recommendations, e.g. "Claude". */
