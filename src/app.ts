@@ -17,6 +17,7 @@ import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
 import type { Feature, FeatureContext, Services } from "./core/feature.js";
 import { doraFeature } from "./features/dora/feature.js";
+import { healthFeature } from "./features/health/feature.js";
 import { feedbackFeature } from "./features/feedback/feature.js";
 import { FeedbackService } from "./features/feedback/service.js";
 import { FeedbackAccess } from "./features/feedback/visibility.js";
@@ -249,6 +250,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       statusFeature,
       releasesFeature(releases),
       doraFeature(),
+      healthFeature,
       feedbackFeature(feedback, feedbackAccess),
       reportsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
       aiFeature({ prompts, releases, access: feedbackAccess, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),

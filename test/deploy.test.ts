@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EnvironmentConfig } from "../src/config/schema.js";
-import { checkHealth, runDeploy, verifyDeploy } from "../src/features/releases/deploy.js";
+import { checkHealth } from "../src/features/health/check.js";
+import { runDeploy, verifyDeploy } from "../src/features/releases/deploy.js";
 import { FIXTURES, workDir } from "./support/config.js";
 
 interface Hit {

@@ -142,3 +142,13 @@ export async function recentFailures(db: Executor, since: Date, limit: number): 
 export async function runningRuns(db: Executor): Promise<JobRun[]> {
   return db.select().from(jobRuns).where(eq(jobRuns.status, "running")).orderBy(jobRuns.startedAt).limit(20);
 }
+
+/** The latest runs (of one job, or of all), newest first. */
+export function runHistory(db: Executor, job: JobName | undefined, limit: number) {
+  return db
+    .select({ job: jobRuns.job, slot: jobRuns.slot, status: jobRuns.status, summary: jobRuns.summary, trigger: jobRuns.trigger, finishedAt: jobRuns.finishedAt })
+    .from(jobRuns)
+    .where(job ? eq(jobRuns.job, job) : undefined)
+    .orderBy(desc(jobRuns.startedAt))
+    .limit(limit);
+}

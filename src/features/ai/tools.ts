@@ -1,14 +1,15 @@
-import { and, desc, eq, gte, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { FEEDBACK_STATUSES, feedback, healthChecks, jobRuns } from "../../db/schema.js";
+import { FEEDBACK_STATUSES } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import { feedbackStats } from "../feedback/index.js";
-import { recentFeedback } from "../feedback/index.js";
+import { recentFeedback, statusCounts } from "../feedback/index.js";
 import { type Audience, maySeeText } from "../feedback/index.js";
 import { JOB_NAMES } from "../../core/jobs/catalog.js";
+import { runHistory } from "../../core/jobs/store.js";
 import { openFreezes } from "../releases/index.js";
 import { normalizeVersion, tallyApprovals } from "../releases/index.js";
-import { latestHealth, liveVersions, releasesInFlight } from "../releases/index.js";
+import { liveVersions, releasesInFlight } from "../releases/index.js";
+import { healthSummary, latestHealth } from "../health/index.js";
 import type { ReleaseService } from "../releases/index.js";
 import { auditTrail } from "../releases/index.js";
 import type { Tool } from "./claude.js";
@@ -69,7 +70,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
         releasesInFlight(db),
         latestHealth(db),
         openFreezes(db, releases.now()),
-        db.select({ status: feedback.status, count: sql<number>`count(*)::int` }).from(feedback).where(isNull(feedback.deletedAt)).groupBy(feedback.status),
+        statusCounts(db),
       ]);
       return {
         environments: config.environments.map((env) => ({
@@ -169,12 +170,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
     },
     input: z.object({ job: z.enum(JOB_NAMES).optional(), limit: z.number().int().min(1).max(20).optional() }),
     run: async ({ services }, input: { job?: (typeof JOB_NAMES)[number]; limit?: number }) => {
-      const rows = await services.db
-        .select({ job: jobRuns.job, slot: jobRuns.slot, status: jobRuns.status, summary: jobRuns.summary, trigger: jobRuns.trigger, finishedAt: jobRuns.finishedAt })
-        .from(jobRuns)
-        .where(input.job ? eq(jobRuns.job, input.job) : undefined)
-        .orderBy(desc(jobRuns.startedAt))
-        .limit(input.limit ?? 10);
+      const rows = await runHistory(services.db, input.job, input.limit ?? 10);
       return rows.map((r) => ({ ...r, slot: r.slot.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null }));
     },
   }),
@@ -187,16 +183,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
     input: z.object({ environment: z.string().max(64).optional() }),
     run: async ({ services }, { environment }: { environment?: string }) => {
       const since = new Date(Date.now() - 86_400_000);
-      const rows = await services.db
-        .select({
-          environment: healthChecks.environment,
-          checks: sql<number>`count(*)::int`,
-          failures: sql<number>`count(*) filter (where not ${healthChecks.ok})::int`,
-          p95LatencyMs: sql<number | null>`percentile_cont(0.95) within group (order by ${healthChecks.latencyMs})`,
-        })
-        .from(healthChecks)
-        .where(and(gte(healthChecks.at, since), environment ? eq(healthChecks.environment, environment) : undefined))
-        .groupBy(healthChecks.environment);
+      const rows = await healthSummary(services.db, since, environment);
       const latest = await latestHealth(services.db);
       return rows.map((r) => ({ ...r, latest: latest.get(r.environment) ?? null }));
     },

@@ -248,3 +248,8 @@ export class FeedbackRecorder {
     }
   }
 }
+
+/** Recorded feedback (not deleted) per status. */
+export function statusCounts(db: Executor) {
+  return db.select({ status: feedback.status, count: sql<number>`count(*)::int` }).from(feedback).where(isNull(feedback.deletedAt)).groupBy(feedback.status);
+}

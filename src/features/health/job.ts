@@ -2,7 +2,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
 import { healthChecks, healthState } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
-import { checkHealth, type HealthResult } from "../releases/index.js";
+import { checkHealth, type HealthResult } from "./check.js";
 import { escapeMrkdwn } from "../../slack/text.js";
 import { formatAge } from "../../time.js";
 import type { JobOutcome } from "../../core/jobs/registry.js";

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
-import { approvals, healthChecks, type ReleaseState, releases, releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import { approvals, type ReleaseState, releases, releaseTransitions, voidedApprovals } from "../../db/schema.js";
 import type { Release } from "./store.js";
 
 export const IN_FLIGHT: ReleaseState[] = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying"];
@@ -34,20 +34,6 @@ export async function releasesInFlight(db: Executor) {
     .from(releases)
     .where(inArray(releases.state, IN_FLIGHT))
     .orderBy(releases.createdAt);
-}
-
-export async function latestHealth(db: Executor): Promise<Map<string, { ok: boolean; latencyMs: number | null; at: Date; error: string | null }>> {
-  const rows = await db
-    .selectDistinctOn([healthChecks.environment], {
-      environment: healthChecks.environment,
-      ok: healthChecks.ok,
-      latencyMs: healthChecks.latencyMs,
-      at: healthChecks.at,
-      error: healthChecks.error,
-    })
-    .from(healthChecks)
-    .orderBy(healthChecks.environment, desc(healthChecks.at));
-  return new Map(rows.map((r) => [r.environment, r]));
 }
 
 /** The latest rollback to go live on each environment. */

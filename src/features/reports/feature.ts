@@ -11,7 +11,6 @@ import { context, header, oneLine, section } from "../../slack/blocks.js";
 import { isJobName, JOB_CATALOG, JOB_NAMES, type JobName } from "../../core/jobs/catalog.js";
 import { CHECK_JOBS, checkJob, withConfiguredCheck } from "./checks.js";
 import { orchestratorFigures, type Period } from "./figures.js";
-import { healthCheckJob } from "../health/index.js";
 import { MAINTENANCE_JOBS, maintenanceMessage, maintenanceReport } from "./maintenance.js";
 import type { JobBody } from "../../core/jobs/registry.js";
 import { orchestratorReport, plainRecommendations } from "./report.js";
@@ -94,7 +93,6 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
     jobs.define("monthly-digest", withConfiguredCheck(digest("monthly"), configDir));
     for (const job of Object.keys(CHECK_JOBS) as Array<keyof typeof CHECK_JOBS>) jobs.define(job, checkJob(job, configDir));
     for (const job of MAINTENANCE_JOBS) jobs.define(job, withConfiguredCheck(maintenance(job), configDir));
-    jobs.define("health-check", withConfiguredCheck(({ signal }) => healthCheckJob(services, signal), configDir));
 
     commands.add(
       defineCommand({
@@ -139,28 +137,6 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
               await ctx.reply(runResult(await started.finished));
             }
           }
-        },
-      }),
-      defineCommand({
-        usage: "health [<env>]",
-        summary: "check environments now (all, or one)",
-        example: `health ${config.environments[0]?.name ?? "staging"}`,
-        group: "Releases",
-        long: true,
-        args: z.object({
-          env: z
-            .string()
-            .refine((name) => config.environments.some((e) => e.name === name), {
-              error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not an environment: use ${config.environments.map((e) => `\`${e.name}\``).join(" or ")}`,
-            })
-            .optional(),
-        }),
-        run: async (ctx, args) => {
-          const outcome = await healthCheckJob(services, services.background.signal, args.env);
-          const checked = (outcome.details?.environments ?? []) as Array<{ environment: string; ok: boolean; detail: string }>;
-          const unchecked = config.environments.filter((e) => !e.health && (!args.env || e.name === args.env)).map((e) => `• *${e.name}*: no health URL configured`);
-          const lines = checked.map((c) => `${c.ok ? ":large_green_circle:" : ":red_circle:"} *${c.environment}*: ${c.ok ? "healthy" : "failing"} — ${escapeMrkdwn(c.detail)}`);
-          await ctx.reply({ text: [...lines, ...unchecked].join("\n") || outcome.summary });
         },
       }),
       defineCommand({
