@@ -1,10 +1,8 @@
-import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { PRIORITIES, type Priority } from "../../config/schema.js";
-import { feedback } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import type { FeedbackTriager } from "../feedback/index.js";
-import { KINDS, mergeTriage } from "../feedback/index.js";
+import { applyClaudeTriage, awaitingTriage, KINDS, mergeTriage } from "../feedback/index.js";
 import { type Claude, textOf } from "./claude.js";
 
 const proposal = z.object({
@@ -78,10 +76,7 @@ export class ClaudeTriage implements FeedbackTriager {
 
   private async triageBatch(ids: number[], signal?: AbortSignal): Promise<void> {
     const { db, log, config } = this.services;
-    const rows = await db
-      .select({ id: feedback.id, text: feedback.text, source: feedback.source, channel: feedback.channel, kind: feedback.kind, priority: feedback.priority })
-      .from(feedback)
-      .where(and(inArray(feedback.id, ids), eq(feedback.triagedBy, "rules")));
+    const rows = await awaitingTriage(db, ids);
     if (rows.length === 0) return;
     const floors = new Map<number, { kind: string; priority: Priority }>();
     const items = rows.map((row) => {
@@ -114,11 +109,7 @@ export class ClaudeTriage implements FeedbackTriager {
     for (const item of parsed.items) {
       const floor = floors.get(item.id);
       if (!floor) continue;
-      const triage = mergeTriage(item, floor.priority);
-      await db
-        .update(feedback)
-        .set({ kind: triage.kind, priority: triage.priority, theme: triage.theme, triagedBy: "claude" })
-        .where(and(eq(feedback.id, item.id), eq(feedback.triagedBy, "rules")));
+      await applyClaudeTriage(db, item.id, mergeTriage(item, floor.priority));
     }
   }
 }

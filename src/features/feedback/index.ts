@@ -3,5 +3,5 @@ export { fixFigures, settleFixes, type FixFigures } from "./fixes.js";
 export { KINDS, mergeTriage } from "./keyword-triage.js";
 export type { FeedbackTriager } from "./service.js";
 export { carriesText, feedbackStats, statsFor, type Count, type FeedbackItem, type FeedbackStats } from "./stats.js";
-export { recentFeedback, statusCounts } from "./store.js";
+export { applyClaudeTriage, awaitingTriage, recentFeedback, statusCounts } from "./store.js";
 export { hiddenText, maySeeText, type Audience, type FeedbackAccess } from "./visibility.js";

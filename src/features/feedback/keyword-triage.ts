@@ -14,7 +14,7 @@ interface TriageInput {
   defaultPriority: Priority;
 }
 
-interface TriageResult {
+export interface TriageResult {
   kind: string;
   priority: Priority;
   theme: string | null;

@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import { type Db, type Executor, isConnectionError } from "../../db/client.js";
 import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "../../db/schema.js";
+import type { TriageResult } from "./keyword-triage.js";
 
 type Feedback = typeof feedback.$inferSelect;
 export type NewFeedback = typeof feedback.$inferInsert;
@@ -252,4 +253,20 @@ export class FeedbackRecorder {
 /** Recorded feedback (not deleted) per status. */
 export function statusCounts(db: Executor) {
   return db.select({ status: feedback.status, count: sql<number>`count(*)::int` }).from(feedback).where(isNull(feedback.deletedAt)).groupBy(feedback.status);
+}
+
+/** Of these rows, the ones still carrying the keyword triage they were stored with: what Claude may triage. */
+export function awaitingTriage(db: Executor, ids: number[]) {
+  return db
+    .select({ id: feedback.id, text: feedback.text, source: feedback.source, channel: feedback.channel, kind: feedback.kind, priority: feedback.priority })
+    .from(feedback)
+    .where(and(inArray(feedback.id, ids), eq(feedback.triagedBy, "rules")));
+}
+
+/** Stores Claude's triage, unless a person (or another run) triaged the row meanwhile. */
+export async function applyClaudeTriage(db: Executor, id: number, triage: TriageResult): Promise<void> {
+  await db
+    .update(feedback)
+    .set({ kind: triage.kind, priority: triage.priority, theme: triage.theme, triagedBy: "claude" })
+    .where(and(eq(feedback.id, id), eq(feedback.triagedBy, "rules")));
 }
