@@ -180,7 +180,8 @@ function compiled(script: string): Promise<string> {
   const cached = builds.get(script);
   if (cached) return cached;
   const built = build({
-      entryPoints: [join(BENCH_DIR, script)],
+      // The embedded database's process is bundled beside each bench process, where the bot looks for it.
+      entryPoints: { [script.replace(/\.ts$/, "")]: join(BENCH_DIR, script), "pglite-server": join(ROOT, "src", "db", "pglite-server.ts") },
       outdir: join(BENCH_DIR, ".build"),
       bundle: true,
       platform: "node",

@@ -92,7 +92,11 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     throw error;
   }
   const ownsDatabase = options.database === undefined;
-  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir }));
+  const database = options.database ?? (await openDatabase({
+      databaseUrl: env.databaseUrl,
+      dataDir: env.dataDir,
+      onDatabaseError: (error) => log.error("database failure", { error }),
+    }));
   const cleanup: Array<() => Promise<void>> = [];
   if (ownsDatabase) cleanup.push(() => database.close());
 
