@@ -132,7 +132,10 @@ async function databaseLabel(): Promise<{ label: string; version: string }> {
   }
   const pkg = JSON.parse(readFileSync(join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string };
   const version = `PGlite ${pkg.version}`;
-  return { label: `${version}, embedded: the database runs inside the bot process (a fresh temp DATA_DIR per measure; drizzle over PGlite)`, version };
+  return {
+    label: `${version}, embedded: in a process of its own that the bot starts, over a Unix socket (pglite-socket; a fresh temp DATA_DIR per measure; drizzle over postgres.js, one connection)`,
+    version,
+  };
 }
 
 /** CPU time of the PostgreSQL server's processes (Linux /proc; best effort), by pid, in milliseconds. */
@@ -448,7 +451,10 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     ratio: round(botRate / baselineRate, 2),
   };
   const memory = {
-    note: dbKind === "pglite" ? "PGlite runs inside the bot process: its RSS includes the embedded database" : "RSS of the bot process only (PostgreSQL is a separate server process)",
+    note:
+      dbKind === "pglite"
+        ? "RSS of the bot process; the embedded PGlite runs in a process of its own, whose RSS is reported beside it (database*Mb) with the total"
+        : "RSS of the bot process only (PostgreSQL is a separate server process)",
     readyMb: round(mb((bot.ready.memory as MemorySample).rss)),
     idleMb: round(mb(idleMemory.rss)),
     atAllRowsPresentMb: round(mb(atPresent.rss)),
@@ -459,6 +465,9 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     heapUsedMb: { idle: round(mb(idleMemory.heapUsed)), afterEvents: round(mb(settledMemory.heapUsed)), afterGc: gcMemory ? round(mb(gcMemory.heapUsed)) : null },
     externalMb: { idle: round(mb(idleMemory.external)), afterEvents: round(mb(settledMemory.external)) },
     ratio: round(settledMemory.rss / idleMemory.rss, 2),
+    databaseIdleMb: nullable(idleMemory.databaseRss ?? null, (b) => round(mb(b))),
+    databaseAfterEventsMb: nullable(settledMemory.databaseRss ?? null, (b) => round(mb(b))),
+    totalAfterEventsMb: round(mb(settledMemory.rss + (settledMemory.databaseRss ?? 0))),
   };
   return { ingestion, memory };
 }
@@ -617,10 +626,11 @@ async function main(): Promise<void> {
   }
   if (ingested) {
     const { memory } = ingested;
+    const beside = memory.databaseAfterEventsMb !== null ? `; embedded database process ${memory.databaseAfterEventsMb.toFixed(0)} MB, total ${memory.totalAfterEventsMb.toFixed(0)} MB` : "";
     rows.push({
-      measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events${dbKind === "pglite" ? " (includes embedded PGlite)" : ""}`,
-      figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
-      baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB`,
+      measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events`,
+      figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)${beside}`,
+      baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB${memory.databaseIdleMb !== null ? ` (database process ${memory.databaseIdleMb.toFixed(0)} MB)` : ""}`,
       ratio: `${memory.ratio.toFixed(2)}×`,
       bar: `< ${BARS.rssMb} MB`,
       pass: memory.afterEventsMb < BARS.rssMb,

@@ -89,7 +89,7 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
 - **(b) ingestion**: 10,000 Events API \`message\` envelopes in the two feedback channels (half top-level, half thread
   replies, each with its own \`event_id\` and \`ts\`), 50 in flight, timed until all 10,000 rows are in \`feedback\`;
   the bot also reacts :inbox_tray: to each through the emulator, paced at Slack's limit for reactions (one every 1.2 s), so most reactions are still queued when the rows are all in. Baseline: the same 10,000 rows as plain single-row
-  \`INSERT\`s through the same drizzle driver and pool, 50 in flight, in a fresh database.
+  \`INSERT\`s through the same drizzle driver and pool (postgres.js, on both databases), 50 in flight, in a fresh database.
 - **(c) reports**: 100,000 feedback rows over 120 days (realistic spread of channels, sources, kinds, priorities,
   statuses, themes, sprints), a release a day with approvals, every job run of the default schedules and a health check
   every 5 minutes per environment, then \`VACUUM ANALYZE\` (what autovacuum does after a bulk load). \`feedbackStats\` over
@@ -97,9 +97,10 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
   also both commands end to end (signed command → ack → \`response_url\` post received by the emulator). The bar applies
   to the p95; the baseline is a single \`count(*)\` over the same 30 days.
 - **(d) memory**: RSS of the bot process after (b), once its background work has settled (at most 60 s; queued reactions stay queued), with the peak during ingestion alongside, against the same process idle
-  after start-up. With PGlite the database lives inside the bot process, so its memory is counted too; its data folder
+  after start-up. With PGlite the database runs in a process of its own that the bot starts and stops (reached over a
+  Unix socket with the same postgres.js driver); its RSS is reported beside the bot's, with the total. Its data folder
   is created by a short-lived process first (as on every start but the very first: PGlite's \`initdb\` alone leaves
-  ~400 MB resident in the process that runs it).
+  ~400 MB resident in the database process that runs it).
 
 On a 2-core machine the bot, the emulator, the load generator and PostgreSQL share the same cores, and other work on
 the machine shows directly (hence the load average in each heading); repeated runs vary by about ±15 %, more for p99s.
