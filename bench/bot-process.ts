@@ -45,8 +45,14 @@ async function openBenchDatabase(): Promise<Database> {
 
 /** This process's memory, and the embedded database process's RSS beside it. */
 async function memoryWithDatabase(database: Database): Promise<MemorySample> {
-  const databaseRss = await database.embedded?.memory();
+  const databaseRss = (await database.embedded?.usage())?.rss;
   return { ...memorySample(), ...(databaseRss !== undefined ? { databaseRss } : {}) };
+}
+
+/** The embedded database process's CPU time so far, for the bench's CPU accounting (null on PostgreSQL). */
+async function databaseCpu(database: Database): Promise<{ pid: number; cpuMs: number } | null> {
+  const usage = await database.embedded?.usage();
+  return usage && database.embedded ? { pid: database.embedded.pid, cpuMs: usage.cpuMs } : null;
 }
 
 async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup: number): Promise<number[]> {
@@ -116,6 +122,7 @@ if (mode === "bare") {
       return { ms, count: count?.n ?? 0, memory: await memoryWithDatabase(database) };
     },
     memory: () => memoryWithDatabase(database),
+    databaseCpu: () => databaseCpu(database),
     stop: async () => {
       await database.close();
       setImmediate(() => process.exit(0));
@@ -158,6 +165,7 @@ if (mode === "bare") {
   };
   serveRpc({
     memory: () => memoryWithDatabase(database),
+    databaseCpu: () => databaseCpu(database),
     gcMemory: () => {
       const gc = (globalThis as { gc?: () => void }).gc;
       if (!gc) return undefined;

@@ -168,7 +168,24 @@ interface CpuAccount {
   subject: number;
   loadGenerator: number;
   emulator: number | null;
-  postgres: number | null;
+  /** The database: PostgreSQL's server processes, or the embedded PGlite process. */
+  database: number | null;
+}
+
+/** CPU time so far of the database serving `subject`: PostgreSQL's processes by pid, or the bench process's embedded PGlite. */
+async function databaseCpu(subject: Child): Promise<Map<number, number>> {
+  if (adminUrl) return postgresCpu();
+  const embedded = await subject.call<{ pid: number; cpuMs: number } | null>("databaseCpu");
+  return embedded ? new Map([[embedded.pid, embedded.cpuMs]]) : new Map();
+}
+
+async function databaseCpuSince(subject: Child, before: Map<number, number>): Promise<number | null> {
+  if (adminUrl) return postgresCpuSince(before);
+  const now = await databaseCpu(subject);
+  if (now.size === 0) return null;
+  let total = 0;
+  for (const [pid, ms] of now) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 // ---------------------------------------------------------------- processes
@@ -349,14 +366,14 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   log(`(b) baseline: ${EVENTS} plain single-row inserts into feedback, ${CONCURRENCY} in flight`);
   const baseDb = await provision("inserts");
   const baseline = await startChild("b-baseline-inserts", "bot-process.ts", { BENCH_MODE: "db", ...baseDb.env });
-  const baseCpu = { subject: await baseline.child.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
+  const baseCpu = { subject: await baseline.child.call<number>("cpu"), parent: process.cpuUsage(), database: await databaseCpu(baseline.child) };
   const inserted = await baseline.child.call<{ ms: number; count: number; memory: MemorySample }>("inserts", { messages, concurrency: CONCURRENCY }, 600_000);
   const perRow = (ms: number) => round(ms / EVENTS, 3);
   const baselineCpu: CpuAccount = {
     subject: perRow((await baseline.child.call<number>("cpu")) - baseCpu.subject),
     loadGenerator: perRow(cpuMs(process.cpuUsage(baseCpu.parent))),
     emulator: null,
-    postgres: nullable(postgresCpuSince(baseCpu.postgres), perRow),
+    database: nullable(await databaseCpuSince(baseline.child, baseCpu.database), perRow),
   };
   await baseline.child.stop();
   await baseDb.drop();
@@ -373,7 +390,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   await emulator.call("seedMessages", { messages });
   const before = await emulator.call<EmulatorStats>("stats");
   const client = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
-  const startCpu = { bot: await bot.child.call<number>("cpu"), emulator: await emulator.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
+  const startCpu = { bot: await bot.child.call<number>("cpu"), emulator: await emulator.call<number>("cpu"), parent: process.cpuUsage(), database: await databaseCpu(bot.child) };
   const statuses: Record<string, number> = {};
   const latencies: number[] = [];
   let redeliveries = 0;
@@ -409,7 +426,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     subject: perEvent((await bot.child.call<number>("cpu")) - startCpu.bot),
     loadGenerator: perEvent(cpuMs(process.cpuUsage(startCpu.parent))),
     emulator: perEvent((await emulator.call<number>("cpu")) - startCpu.emulator),
-    postgres: nullable(postgresCpuSince(startCpu.postgres), perEvent),
+    database: nullable(await databaseCpuSince(bot.child, startCpu.database), perEvent),
   };
   const atPresent = await bot.child.call<MemorySample>("memory");
   // Reactions still queued are waited for (a minute at most): memory is measured once the burst is over.

@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Database, inTransaction, openDatabase, queryRows } from "../src/db/client.js";
+import { feedback } from "../src/db/schema.js";
 import { serveEmulator } from "../src/emulator/server.js";
 import { BOT_TOKEN, SIGNING_SECRET, testEmulator } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
@@ -108,6 +109,20 @@ describe("embedded PGlite serves the bot only", () => {
     }
     expect(await database.ping()).toBe(true);
   });
+
+  it("starts its database process again when it dies, on the same socket, with the data kept", async () => {
+    await database.db.insert(feedback).values({ channel: CHANNELS.helpdesk, ts: "1.000042", author: USERS.stakeholder, text: "kept across a crash", source: "PEA Help Desk", kind: "bug", priority: "high", capturedBy: "message" });
+    const crashed = database.embedded!.pid;
+    process.kill(crashed, "SIGKILL");
+    await until(() => !alive(crashed), 10_000, "the killed process to end");
+    expect(await database.ping(500)).toBe(false);
+    await until(() => database.embedded!.pid !== crashed, 60_000, "a new database process");
+    let up = false;
+    for (let i = 0; i < 120 && !up; i += 1) up = await database.ping(1000);
+    expect(up).toBe(true);
+    const rows = await database.db.select({ text: feedback.text }).from(feedback).where(sql`${feedback.ts} = '1.000042'`);
+    expect(rows).toEqual([{ text: "kept across a crash" }]);
+  }, 120_000);
 });
 
 describe.each(dbKinds())("advisory locks on %s", (kind) => {

@@ -56,7 +56,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const folder = options.dataDir !== undefined ? embeddedDataFolder(options.dataDir) : undefined;
   const embedded = await startEmbeddedServer({
     ...(folder ? { dataDir: folder } : {}),
-    onExit: (detail) => options.onDatabaseError?.(new Error(`the embedded database process ended unexpectedly (${detail})`)),
+    onExit: (detail, restarting) =>
+      options.onDatabaseError?.(new Error(`the embedded database process ended unexpectedly (${detail}); ${restarting ? "starting it again" : "not starting it again: restart the bot"}`)),
   });
   try {
     return await connect({

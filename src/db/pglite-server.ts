@@ -5,26 +5,22 @@
  * and outside its heap. Its lifetime is the bot's: it stops when told to over IPC or when the IPC
  * channel closes (the bot exited, even by kill -9), closing PGlite cleanly in both cases.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { z } from "zod";
-import { ControlMessage, EMBEDDED_SOCKET_NAME, type ServerMessage, StartRequest } from "./embedded-protocol.js";
+import { ControlMessage, type ServerMessage, StartRequest } from "./embedded-protocol.js";
 
 function send(message: ServerMessage): void {
   process.send?.(message);
 }
 
 async function serve(request: z.infer<typeof StartRequest>): Promise<void> {
-  // mkdtemp creates the folder 0700: no other user can reach the socket inside it.
-  const socketDir = mkdtempSync(join(tmpdir(), "orch-db-"));
-  const socketPath = join(socketDir, EMBEDDED_SOCKET_NAME);
   const db = request.dataDir ? new PGlite(request.dataDir) : new PGlite();
   let server: PGLiteSocketServer | undefined;
   let stopping: Promise<void> | undefined;
-  const stop = (code: number) => {
+  const stop = (code: number, options: { removeFolder: boolean }) => {
     stopping ??= (async () => {
       try {
         await server?.stop();
@@ -32,31 +28,36 @@ async function serve(request: z.infer<typeof StartRequest>): Promise<void> {
       } catch (error) {
         code = 1;
         process.stderr.write(`embedded database: could not close cleanly: ${error instanceof Error ? error.message : String(error)}\n`);
-      } finally {
-        rmSync(socketDir, { recursive: true, force: true });
       }
+      // The bot removes the socket's folder when it stops us; when it is gone, nobody else will.
+      if (options.removeFolder) rmSync(dirname(request.socketPath), { recursive: true, force: true });
       process.exit(code);
     })();
     return stopping;
   };
-  process.on("disconnect", () => void stop(0));
+  process.on("disconnect", () => void stop(0, { removeFolder: true }));
   process.on("message", (raw) => {
     const control = ControlMessage.safeParse(raw);
     if (!control.success) return;
-    if (control.data.type === "stop") void stop(0);
-    else send({ type: "memory", id: control.data.id, rss: process.memoryUsage.rss() });
+    if (control.data.type === "stop") void stop(0, { removeFolder: false });
+    else {
+      const cpu = process.cpuUsage();
+      send({ type: "usage", id: control.data.id, rss: process.memoryUsage.rss(), cpuMs: (cpu.user + cpu.system) / 1000 });
+    }
   });
   try {
     await db.waitReady;
+    // A predecessor killed with -9 leaves its socket file behind.
+    rmSync(request.socketPath, { force: true });
     // One connection, the bot's: its postgres.js pool has exactly one. PGlite is one session, and
     // pglite-socket interleaves the messages of concurrent connections outside transactions, which
     // the extended query protocol does not survive.
-    server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });
+    server = new PGLiteSocketServer({ db, path: request.socketPath, maxConnections: 1 });
     await server.start();
-    send({ type: "listening", socketPath, pid: process.pid });
+    send({ type: "listening", pid: process.pid });
   } catch (error) {
     send({ type: "failed", message: error instanceof Error ? error.message : String(error) });
-    await stop(1);
+    await stop(1, { removeFolder: false });
   }
 }
 

@@ -40,7 +40,7 @@ declare module "vitest" {
   }
 }
 
-/** A fresh DATA_DIR holding a copy of the template's database. */
+/** Makes `into` a DATA_DIR holding a copy of the template's database (its pgdata folder only). */
 export function copyOfTemplate(template: string, into: string): void {
-  cpSync(template, into, { recursive: true });
+  cpSync(join(template, "pgdata"), join(into, "pgdata"), { recursive: true });
 }
