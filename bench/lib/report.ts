@@ -56,6 +56,16 @@ function markdownTable(run: RunResult): string {
   ].join("\n");
 }
 
+/** A run on a machine busier than its cores: said in so many words, since every figure but the same-run ratios is inflated by it. */
+function busyMachineNote(run: RunResult): string[] {
+  const load = run.machine.loadAverage;
+  if (!load || Math.max(load.start, load.end) <= run.machine.cores) return [];
+  return [
+    "",
+    `**A busy machine**: the load average (${load.start} → ${load.end}) exceeded the ${run.machine.cores} cores throughout, with other work running beside the bench, so absolute times are inflated (see the baseline \`count(*)\`) and even same-run ratios move with the load; rerun on a quiet machine before reading these figures as the product's.`,
+  ];
+}
+
 /** The README section: how it is measured, then the latest table for each database. */
 export function renderReadme(results: BenchResults): string {
   const sections: string[] = [];
@@ -67,6 +77,7 @@ export function renderReadme(results: BenchResults): string {
         `### ${kind === "postgres" ? "PostgreSQL" : "PGlite (embedded)"}`,
         "",
         `${run.database.label}. Run on ${run.date.slice(0, 10)}: ${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB RAM, Node ${run.machine.node}, ${run.machine.platform}; load average ${run.machine.loadAverage?.start ?? "?"} → ${run.machine.loadAverage?.end ?? "?"}; the whole run took ${Math.round(run.durationSeconds)} s${run.code ? ` (code at ${run.code.commit}${run.code.uncommittedChanges ? " with uncommitted changes" : ""})` : ""}.`,
+        ...busyMachineNote(run),
         "",
         markdownTable(run),
       ].join("\n"),
