@@ -103,18 +103,22 @@ async function connect({ kind, location, description, target, poolSize, embedded
   };
   const open = (max: number, extra: postgres.Options<Record<string, never>> = {}) =>
     typeof target === "string" ? postgres(target, { ...settings, ...extra, max }) : postgres({ ...settings, ...extra, ...target, max });
-  // Migrations on a connection of their own that holds the migration lock throughout: replicas starting
-  // together on one PostgreSQL migrate one after another.
-  const migrator = open(1);
+  // The embedded socket is local and ours: its one connection is kept, never recycled.
+  const client = open(poolSize, embedded ? { idle_timeout: 0, max_lifetime: 0 } : { idle_timeout: 60 });
+  // Migrations run on one connection that holds the migration lock throughout, so replicas starting
+  // together on one PostgreSQL migrate one after another: a pool of one is that connection (the embedded
+  // server takes no second one), a larger pool gets a connection of its own for them.
+  const migrator = poolSize === 1 ? client : open(1);
   try {
     await migrator`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migrate(drizzle({ client: migrator, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     await migrator`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+  } catch (error) {
+    await client.end({ timeout: 5 });
+    throw error;
   } finally {
-    await migrator.end({ timeout: 5 });
+    if (migrator !== client) await migrator.end({ timeout: 5 });
   }
-  // The embedded socket is local and ours: its one connection is kept, never recycled.
-  const client = open(poolSize, embedded ? { idle_timeout: 0, max_lifetime: 0 } : { idle_timeout: 60 });
   const db = drizzle({ client, schema });
   let closed = false;
   return {
