@@ -60,9 +60,10 @@ function markdownTable(run: RunResult): string {
 function busyMachineNote(run: RunResult): string[] {
   const load = run.machine.loadAverage;
   if (!load || Math.max(load.start, load.end) <= run.machine.cores) return [];
+  const when = Math.min(load.start, load.end) > run.machine.cores ? "throughout" : "for part of the run";
   return [
     "",
-    `**A busy machine**: the load average (${load.start} → ${load.end}) exceeded the ${run.machine.cores} cores throughout, with other work running beside the bench, so absolute times are inflated (see the baseline \`count(*)\`) and even same-run ratios move with the load; rerun on a quiet machine before reading these figures as the product's.`,
+    `**A busy machine**: the load average (${load.start} → ${load.end}) was above the ${run.machine.cores} cores ${when}, with other work running beside the bench, so absolute times may be inflated (see the baseline \`count(*)\`) and even same-run ratios move with the load.`,
   ];
 }
 
