@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { connect } from "node:net";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { platform, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -237,8 +238,24 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
   }, 240_000);
 
   it("keeps every acknowledged row when the bot and its database process are both killed mid-write", async () => {
+    const socketFolders = () => new Set(readdirSync(tmpdir()).filter((name) => name.startsWith("orch-db-")));
+    const before = socketFolders();
     const { dataDir, seen } = await killDuringIngestion(150, true);
     expect(seen.length).toBeGreaterThanOrEqual(150);
     await expectAllThere(dataDir, seen);
+    // With both killed, nobody removed the socket's folder: this test's is the new one whose socket nobody serves.
+    for (const name of socketFolders()) {
+      if (before.has(name)) continue;
+      const socket = join(tmpdir(), name, ".s.PGSQL.5432");
+      const served = await new Promise<boolean>((resolve) => {
+        const probe = connect(socket);
+        probe.once("connect", () => {
+          probe.destroy();
+          resolve(true);
+        });
+        probe.once("error", () => resolve(false));
+      });
+      if (!served) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
   }, 240_000);
 });
