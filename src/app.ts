@@ -103,7 +103,14 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     throw error;
   }
   const ownsDatabase = options.database === undefined;
-  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, ...(options.progress ? { progress: options.progress } : {}) }));
+  const database =
+    options.database ??
+    (await openDatabase({
+      databaseUrl: env.databaseUrl,
+      dataDir: env.dataDir,
+      onDatabaseError: (error) => log.error("database failure", { error }),
+      ...(options.progress ? { progress: options.progress } : {}),
+    }));
   const cleanup: Array<() => Promise<void>> = [];
   if (ownsDatabase) cleanup.push(() => database.close());
 

@@ -13,14 +13,13 @@ async function main(): Promise<void> {
   for (const warning of loaded.warnings ?? []) say(`Warning: ${loaded.path}: ${warning}`);
   const orchestrator = await startOrchestrator({ env, loaded, log, progress: say, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
-  const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
   const modeLine =
     env.mode.kind === "sandbox"
       ? `sandbox mode (built-in Slack emulator) — open http://localhost:${orchestrator.port}/`
       : env.mode.kind === "http"
         ? `HTTP mode — Slack Request URL: https://<your host>/slack/events (listening on port ${orchestrator.port})`
         : `Socket Mode — connected to Slack; /healthz and /metrics on port ${orchestrator.port}`;
-  process.stdout.write(`Orchestrator is running in ${modeLine}\nDatabase: ${where}. Config: ${loaded.path}\n`);
+  process.stdout.write(`Orchestrator is running in ${modeLine}\nDatabase: ${database.description}. Config: ${loaded.path}\n`);
 
   let signals = 0;
   const shutdown = (signal: string) => {
