@@ -26,7 +26,7 @@ export const releases = pgTable(
   "releases",
   {
     id: serial("id").primaryKey(),
-    /** As the requester typed it (v1.4.0); substituted into deploy commands. */
+    /** Canonical semver text (1.4.0, never v1.4.0 or build metadata): shown and substituted into deploy commands. */
     version: text("version").notNull(),
     /** Normalized semver (1.4.0): what "the same version" means. */
     semver: text("semver").notNull(),

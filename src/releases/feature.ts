@@ -6,13 +6,17 @@ import type { Feature } from "../feature.js";
 import { cutList, escapeMrkdwn } from "../slack/text.js";
 import { formatAge, formatDateTime } from "../time.js";
 import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, rejectModal, stateLabel } from "./blocks.js";
-import { normalizeVersion } from "./machine.js";
+import { parseVersion } from "./machine.js";
 import { latestHealth, liveVersions, releasesInFlight } from "./queries.js";
 import type { ReleaseService } from "./service.js";
 import { auditTrail } from "./store.js";
 
-const version = z.string().refine((v) => normalizeVersion(v) !== undefined, {
-  error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1`,
+/** A version argument, parsed to its canonical text (or refused with the reason). */
+const version = z.string().transform((text, ctx) => {
+  const parsed = parseVersion(text);
+  if (parsed.ok) return parsed.version;
+  ctx.addIssue({ code: "custom", message: parsed.reason });
+  return z.NEVER;
 });
 
 /** Release commands, the Approve/Reject buttons, the reject dialog, and the release parts of `/orch status`. */
@@ -51,7 +55,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version }),
         run: async (ctx, args) => {
-          const trail = await auditTrail(db, normalizeVersion(args.version) as string);
+          const trail = await auditTrail(db, args.version);
           if (trail.length === 0) {
             await ctx.reply({ text: `No release of \`${escapeMrkdwn(args.version)}\` yet.` });
             return;

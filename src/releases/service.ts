@@ -7,7 +7,7 @@ import { codeBlock, escapeMrkdwn } from "../slack/text.js";
 import { stateLabel, releaseMessage, type ReleaseView } from "./blocks.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { runGates } from "./gates.js";
-import { checkApprove, checkReject, describeState, normalizeVersion } from "./machine.js";
+import { checkApprove, checkReject, describeState, parseVersion } from "./machine.js";
 import {
   approve,
   approversOf,
@@ -61,8 +61,9 @@ export class ReleaseService {
   /** Starts a release exactly as `/orch release` does; mentions use this same path. */
   async request(input: { version: string; environment?: string; requester: string }): Promise<RequestResult> {
     const { db, background, replicaId } = this.services;
-    const normalized = normalizeVersion(input.version);
-    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    const parsed = parseVersion(input.version);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason };
+    const normalized = parsed.version;
     const envName = input.environment ?? this.config.environments[0]?.name ?? "";
     const env = this.environment(envName);
     if (!env) return { ok: false, reason: `\`${envName.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
@@ -71,14 +72,14 @@ export class ReleaseService {
       if (upstream?.semver !== normalized) {
         return {
           ok: false,
-          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${input.version}\` to ${env.after} first.`,
+          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${normalized}\` to ${env.after} first.`,
         };
       }
     }
     const live = await currentLive(db, env.name);
     if (live?.semver === normalized) return { ok: false, reason: `\`${live.version}\` is already live on ${env.name}.` };
     const created = await createRelease(db, {
-      version: input.version.trim(),
+      version: normalized,
       semver: normalized,
       environment: env.name,
       requester: input.requester,
@@ -91,7 +92,7 @@ export class ReleaseService {
       const link = flying ? await this.permalink(flying) : undefined;
       return {
         ok: false,
-        reason: `\`${input.version}\` is already in flight to ${env.name}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${link ? ` <${link}|See its message>.` : ""}`,
+        reason: `\`${normalized}\` is already in flight to ${env.name}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${link ? ` <${link}|See its message>.` : ""}`,
       };
     }
     const release = created.release;
