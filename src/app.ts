@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { App, SocketModeReceiver } from "@slack/bolt";
+import { App, type AppOptions, type ReceiverEvent, SocketModeReceiver } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import { Background } from "./background.js";
 import { Claude, type ClaudeOptions } from "./ai/claude.js";
@@ -21,9 +21,11 @@ import { FeedbackService } from "./feedback/service.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { jobsFeature } from "./jobs/feature.js";
 import { JobBodies } from "./jobs/registry.js";
+import { childEnvironment } from "./exec/run.js";
 import type { SchedulerTimings } from "./jobs/scheduler.js";
 import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
+import { Redactor, redactingFetch, redactLog, secretsOf } from "./redact.js";
 import { releasesFeature } from "./releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
@@ -81,7 +83,12 @@ export class StartupError extends Error {
 export async function startOrchestrator(options: StartOptions): Promise<Orchestrator> {
   const { env, loaded } = options;
   const { config } = loaded;
-  const log = options.log ?? createLog(env.logLevel);
+  const mode = env.mode;
+  // The sandbox's own credentials for its built-in emulator, made up per start.
+  const sandboxCredentials = { botToken: `xoxb-sandbox-${randomBytes(12).toString("hex")}`, signingSecret: randomBytes(16).toString("hex") };
+  // Built first, so that nothing the bot logs, posts or stores can pass it by.
+  const redactor = new Redactor([...secretsOf(env, loaded), ...(mode.kind === "sandbox" ? [sandboxCredentials.botToken, sandboxCredentials.signingSecret] : [])]);
+  const log = redactLog(options.log ?? createLog(env.logLevel), redactor);
   const metrics = createMetrics();
   const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
   let prompts: ReturnType<typeof loadPrompts>;
@@ -97,14 +104,13 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   if (ownsDatabase) cleanup.push(() => database.close());
 
   try {
-    const mode = env.mode;
     let emulator: SlackEmulator | undefined;
     let botToken: string;
     let receiver: SignedRequestReceiver | SocketModeReceiver;
     let apiUrl: string | undefined;
     if (mode.kind === "sandbox") {
-      botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
-      const signingSecret = randomBytes(16).toString("hex");
+      botToken = sandboxCredentials.botToken;
+      const signingSecret = sandboxCredentials.signingSecret;
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
       receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
     } else if (mode.kind === "http") {
@@ -148,11 +154,13 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       retryConfig: { retries: options.slackRetries ?? 5, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true },
       logger: slackLogger(log, env.logLevel),
       timeout: 30_000,
+      // Every Web API call and every response_url post (Bolt's respond uses this fetch too) is redacted on its way out.
+      fetch: redactingFetch(redactor),
     };
     const slack = new WebClient(botToken, clientOptions);
     const bot = await identify(slack);
 
-    const app = new App({
+    const app = new RedactingApp(redactor, {
       token: botToken,
       botId: bot.botId,
       botUserId: bot.userId,
@@ -176,6 +184,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const services: Services = {
       config,
       configDir: loaded.dir,
+      exec: { cwd: loaded.dir, env: childEnvironment(config.exec.env, config.timezone), redact: (text) => redactor.text(text) },
+      redactor,
       db: database.db,
       database,
       log,
@@ -243,6 +253,20 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   } catch (error) {
     for (const fn of cleanup) await fn().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Bolt's App whose acknowledgements (the HTTP or Socket Mode reply to Slack) are redacted like every other text. */
+class RedactingApp extends App {
+  constructor(
+    private readonly redactor: Redactor,
+    options: AppOptions,
+  ) {
+    super(options);
+  }
+
+  override processEvent(event: ReceiverEvent): Promise<void> {
+    return super.processEvent({ ...event, ack: (response?: unknown) => event.ack(this.redactor.deep(response)) });
   }
 }
 

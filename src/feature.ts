@@ -4,9 +4,11 @@ import type { Background } from "./background.js";
 import type { CommandRouter } from "./commands/router.js";
 import type { Config } from "./config/schema.js";
 import type { Database, Db } from "./db/client.js";
+import type { ExecContext } from "./exec/run.js";
 import type { Log } from "./log.js";
 import type { JobBodies } from "./jobs/registry.js";
 import type { Metrics } from "./metrics.js";
+import type { Redactor } from "./redact.js";
 import type { ChannelPoster } from "./slack/post.js";
 import type { StatusBoard } from "./status/board.js";
 
@@ -15,6 +17,10 @@ export interface Services {
   config: Config;
   /** Folder of the config file, where `run` commands execute. */
   configDir: string;
+  /** How every configured command runs: folder, explicit environment, redaction of its output. */
+  exec: ExecContext;
+  /** The one redactor every text leaving the bot goes through (SPEC §2a). */
+  redactor: Redactor;
   db: Db;
   database: Database;
   log: Log;

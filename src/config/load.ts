@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { Redactor } from "../redact.js";
 import { type Config, configSchema } from "./schema.js";
 
 export interface LoadedConfig {
@@ -9,6 +10,8 @@ export interface LoadedConfig {
   /** Folder of the config file: `run` commands execute here. */
   dir: string;
   path: string;
+  /** Every value `${VAR}` interpolation put into the config: secrets to redact (SPEC §2a). */
+  interpolated: string[];
 }
 
 /** Thrown with one line per problem, each naming its path in the file. */
@@ -30,10 +33,14 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (error) {
     throw new ConfigError(absolute, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return { config: parseConfig(text, absolute, env), dir: dirname(absolute), path: absolute };
+  return { ...parseConfigText(text, absolute, env), dir: dirname(absolute), path: absolute };
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfigText(text, file, env).config;
+}
+
+function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv): Pick<LoadedConfig, "config" | "interpolated"> {
   const document = parseDocument(text, { prettyErrors: false });
   if (document.errors.length > 0) {
     throw new ConfigError(
@@ -43,32 +50,41 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const raw: unknown = document.toJS() ?? {};
   const problems: string[] = [];
-  const interpolated = interpolate(raw, [], env, problems);
+  const values = new Set<string>();
+  const interpolated = interpolate(raw, [], env, problems, values);
   const result = configSchema.safeParse(interpolated, { error: describeIssue });
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(formatIssue(issue));
+    // A problem may quote the value it found, and an interpolated value is a secret.
+    const redactor = new Redactor(values);
+    for (const issue of result.error.issues) problems.push(redactor.text(formatIssue(issue)));
   }
   if (problems.length > 0) throw new ConfigError(file, [...new Set(problems)]);
   if (!result.success) throw new ConfigError(file, ["invalid configuration"]);
-  return result.data;
+  return { config: result.data, interpolated: [...values] };
 }
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces `${VAR}` (and `${VAR:-default}`) in every string; a missing variable is a problem at that path. */
-function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+/**
+ * Replaces `${VAR}` (and `${VAR:-default}`) in every string, collecting the values taken from the
+ * environment into `values`; a missing variable is a problem at that path.
+ */
+function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[], values: Set<string>): unknown {
   if (typeof value === "string") {
     return value.replace(VARIABLE, (match, name: string, fallback: string | undefined) => {
       const found = env[name];
-      if (found !== undefined && found !== "") return found;
+      if (found !== undefined && found !== "") {
+        values.add(found);
+        return found;
+      }
       if (fallback !== undefined) return fallback;
       problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
       return match;
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, problems));
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, problems, values));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, problems)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, problems, values)]));
   }
   return value;
 }

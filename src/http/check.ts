@@ -1,4 +1,5 @@
 import type { HttpCheckConfig } from "../config/schema.js";
+import { displayUrl } from "../redact.js";
 
 export interface HttpCheckResult {
   ok: boolean;
@@ -59,18 +60,18 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
     });
     const body = await response.text();
     const latencyMs = elapsed();
-    if (!response.ok) return { ok: false, detail: `HTTP ${response.status} from ${check.url}`, statusCode: response.status, latencyMs, values: {} };
+    if (!response.ok) return { ok: false, detail: `HTTP ${response.status} from ${displayUrl(check.url)}`, statusCode: response.status, latencyMs, values: {} };
     if (Object.keys(check.expect).length === 0) return { ok: true, detail: `HTTP ${response.status} in ${latencyMs} ms`, statusCode: response.status, latencyMs, values: {} };
     let data: unknown;
     try {
       data = JSON.parse(body);
     } catch {
-      return { ok: false, detail: `${check.url} did not return JSON`, statusCode: response.status, latencyMs, values: {} };
+      return { ok: false, detail: `${displayUrl(check.url)} did not return JSON`, statusCode: response.status, latencyMs, values: {} };
     }
     return { ...evaluateExpectations(data, check.expect), statusCode: response.status, latencyMs };
   } catch (error) {
     const name = (error as Error).name;
-    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${check.url} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
     return { ok: false, detail: reason, latencyMs: elapsed(), values: {} };
   }
 }

@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from "p-retry";
 import type { EnvironmentConfig } from "../config/schema.js";
 import { formatDuration } from "../config/duration.js";
-import { runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
+import { type ExecContext, runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
 
 export interface DeployRequest {
   releaseId: number;
@@ -18,7 +18,7 @@ export interface StepResult {
 }
 
 export interface DeployOptions {
-  cwd: string;
+  exec: ExecContext;
   signal: AbortSignal;
   /** Backoff before the first webhook retry; doubles each time. */
   webhookBackoffMs?: number;
@@ -37,7 +37,7 @@ class WebhookStatusError extends Error {
 export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, options: DeployOptions): Promise<StepResult> {
   const deploy = env.deploy;
   if ("run" in deploy) {
-    const run = await runArgv({ argv: substitute(deploy.run, request), cwd: options.cwd, timeoutMs: deploy.timeout, signal: options.signal });
+    const run = await runArgv({ argv: substitute(deploy.run, request), exec: options.exec, timeoutMs: deploy.timeout, signal: options.signal });
     return { ok: run.ok, detail: run.ok ? `deploy command finished in ${Math.round(run.durationMs / 1000)}s` : `deploy command failed: ${run.failure}`, tail: run.tail };
   }
   const hook = deploy.webhook;
@@ -67,7 +67,7 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
           attempts.push(`attempt ${attemptNumber}: ${reason}`);
           throw new Error(reason);
         }
-        const text = (await response.text()).slice(0, TAIL_CHARS);
+        const text = options.exec.redact((await response.text()).slice(0, TAIL_CHARS));
         attempts.push(`attempt ${attemptNumber}: HTTP ${response.status}`);
         if (response.ok) return text;
         // A 4xx means the hook refused this request; sending it again would not change the answer.
@@ -106,7 +106,7 @@ export async function verifyDeploy(env: EnvironmentConfig, request: DeployReques
   const details: string[] = [];
   const tails: string[] = [];
   if (env.smoke) {
-    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), cwd: options.cwd, timeoutMs: env.smoke.timeout, signal: options.signal });
+    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), exec: options.exec, timeoutMs: env.smoke.timeout, signal: options.signal });
     tails.push(smoke.tail);
     if (!smoke.ok) return { ok: false, detail: `smoke test failed: ${smoke.failure}`, tail: smoke.tail };
     details.push("smoke test passed");

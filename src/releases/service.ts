@@ -105,11 +105,11 @@ export class ReleaseService {
   }
 
   private async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, replicaId, configDir, log } = this.services;
+    const { db, replicaId, exec, log } = this.services;
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
-      const { passed, results } = await runGates(this.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
+      const { passed, results } = await runGates(this.config.gates, { exec, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
           if (await saveGates(db, release.id, gates)) await this.refresh(release.id);
@@ -208,7 +208,7 @@ export class ReleaseService {
   }
 
   private async deployPhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, configDir, log, replicaId } = this.services;
+    const { db, exec, log, replicaId } = this.services;
     const env = this.environment(release.environment);
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     try {
@@ -223,7 +223,7 @@ export class ReleaseService {
       }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
-      const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
+      const options = { exec, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
       const deployed = await runDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "deploying");
       if (!deployed.ok) return await this.fail(release, "deploying", deployed.detail, deployed.tail);
