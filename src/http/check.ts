@@ -54,8 +54,9 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const response = await fetch(check.url, {
-      headers: { accept: "application/json" },
+    const { url, authorization } = splitCredentials(check.url);
+    const response = await fetch(url, {
+      headers: { accept: "application/json", ...(authorization ? { authorization } : {}) },
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(check.timeout)]) : AbortSignal.timeout(check.timeout),
     });
     const body = await response.text();
@@ -71,7 +72,17 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
     return { ...evaluateExpectations(data, check.expect), statusCode: response.status, latencyMs };
   } catch (error) {
     const name = (error as Error).name;
-    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
     return { ok: false, detail: reason, latencyMs: elapsed(), values: {} };
   }
+}
+
+/** fetch refuses URLs with credentials: `https://user:pw@host/…` becomes the bare URL and a Basic authorization header. */
+function splitCredentials(text: string): { url: string; authorization?: string } {
+  const url = new URL(text);
+  if (!url.username && !url.password) return { url: text };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { url: url.toString(), authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
 }

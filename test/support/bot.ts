@@ -51,6 +51,8 @@ export interface TestBotOptions {
   emulator?: { emulator: SlackEmulator; url: string };
   replicaId?: string;
   anthropic?: Env["anthropic"];
+  /** What the bot reads from its environment besides the Slack mode (DATABASE_URL, say). */
+  env?: Partial<Omit<Env, "mode">>;
   start?: Partial<StartOptions>;
 }
 
@@ -73,6 +75,7 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     anthropic: options.anthropic ?? { model: "claude-test" },
     logLevel: "debug",
     shutdownGraceMs: 2000,
+    ...options.env,
   };
   const orchestrator = await startOrchestrator({
     env,
