@@ -31,6 +31,7 @@ import { ReleaseService, type ReleaseTimings } from "./releases/service.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/workspace.js";
 import { dedupeEvents } from "./slack/dedupe.js";
+import { ReplayGuard } from "./slack/replay.js";
 import { ChannelPoster } from "./slack/post.js";
 import { SignedRequestReceiver } from "./slack/receiver.js";
 import { StatusBoard } from "./status/board.js";
@@ -108,15 +109,16 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let botToken: string;
     let receiver: SignedRequestReceiver | SocketModeReceiver;
     let apiUrl: string | undefined;
+    const replay = new ReplayGuard(database.db, log, metrics);
     if (mode.kind === "sandbox") {
       botToken = sandboxCredentials.botToken;
       const signingSecret = sandboxCredentials.signingSecret;
       emulator = createSandboxEmulator(config, { botToken, signingSecret });
-      receiver = new SignedRequestReceiver({ signingSecret, log, metrics });
+      receiver = new SignedRequestReceiver({ signingSecret, log, metrics, replay });
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
-      receiver = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics });
+      receiver = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics, replay });
     } else {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
@@ -202,8 +204,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       (user) => config.people.admins.includes(user),
       () => (config.people.admins.length > 0 ? `Admins: ${config.people.admins.map((u) => `<@${u}>`).join(", ")}.` : "No admins are configured (people.admins)."),
     );
-    const starters: Array<() => Promise<void> | void> = [];
-    const stoppers: Array<() => Promise<void> | void> = [];
+    const starters: Array<() => Promise<void> | void> = [() => replay.start()];
+    const stoppers: Array<() => Promise<void> | void> = [() => replay.stop()];
     const context: FeatureContext = {
       app,
       services,

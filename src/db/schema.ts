@@ -10,6 +10,20 @@ export const slackEvents = pgTable("slack_events", {
   receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * Signatures of signed Slack requests already accepted (SPEC §2a): the same request sent again within
+ * its 5-minute window finds its signature here and changes nothing, on any replica, after restarts.
+ */
+export const slackSignatures = pgTable(
+  "slack_signatures",
+  {
+    signature: text("signature").primaryKey(),
+    /** X-Slack-Request-Timestamp (Unix seconds): entries past the window are pruned by it. */
+    requestTs: bigint("request_ts", { mode: "number" }).notNull(),
+  },
+  (t) => [index("slack_signatures_request_ts").on(t.requestTs)],
+);
+
 export const RELEASE_STATES = ["gating", "awaiting_approval", "deploying", "verifying", "live", "blocked", "rejected", "expired", "failed"] as const;
 export type ReleaseState = (typeof RELEASE_STATES)[number];
 

@@ -54,6 +54,8 @@ export interface Delivery {
   attempt: number;
   status: number;
   body: string;
+  /** The signed headers it was sent with: sending them again with the body is an exact replay. */
+  headers: Record<string, string>;
   at: number;
 }
 
@@ -817,7 +819,7 @@ export class SlackEmulator {
     try {
       const response = await fetch(requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
       const text = await response.text();
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, headers, at: Date.now() });
       let parsed: unknown = text;
       if (text && (response.headers.get("content-type") ?? "").includes("json")) {
         try {
@@ -830,7 +832,7 @@ export class SlackEmulator {
       return { status: response.status, body: parsed };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now() });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, headers, at: Date.now() });
       return { status: timedOut ? 408 : 0, body: undefined, failure: timedOut ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
     }
   }
