@@ -78,7 +78,7 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
 }
 
 /** fetch refuses URLs with credentials: `https://user:pw@host/…` becomes the bare URL and a Basic authorization header. */
-function splitCredentials(text: string): { url: string; authorization?: string } {
+export function splitCredentials(text: string): { url: string; authorization?: string } {
   const url = new URL(text);
   if (!url.username && !url.password) return { url: text };
   const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;

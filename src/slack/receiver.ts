@@ -105,7 +105,7 @@ export class SignedRequestReceiver implements Receiver {
     // Verified above, so both headers are present.
     const signature = header(req.headers["x-slack-signature"]) as string;
     if (!(await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"]))))) {
-      log.info("replayed request acknowledged without processing", { kind });
+      log.info("replayed request acknowledged without processing", { kind, ...(typeof body.event_id === "string" ? { eventId: body.event_id } : {}) });
       finish(kind, "replay", 200);
       return;
     }
