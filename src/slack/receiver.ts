@@ -104,12 +104,19 @@ export class SignedRequestReceiver implements Receiver {
 
     // Verified above, so both headers are present.
     const signature = header(req.headers["x-slack-signature"]) as string;
-    if (!(await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"]))))) {
+    const claim = await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"])));
+    if (claim === "replay") {
       log.info("replayed request acknowledged without processing", { kind, ...(typeof body.event_id === "string" ? { eventId: body.event_id } : {}) });
       finish(kind, "replay", 200);
       return;
     }
-    claimed = signature;
+    if (claim === "unavailable" && kind === "event") {
+      // The database is down: the event could not be stored either, and Slack will redeliver it.
+      finish(kind, "error", 503, { ok: false, error: "database unavailable" });
+      return;
+    }
+    // A command or click still runs (it tells the person the database is not answering, if so).
+    if (claim === "first") claimed = signature;
 
     const retryNum = Number(req.headers["x-slack-retry-num"] ?? Number.NaN);
     const retryReason = header(req.headers["x-slack-retry-reason"]);

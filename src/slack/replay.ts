@@ -8,6 +8,8 @@ import type { Metrics } from "../metrics.js";
 export const REPLAY_WINDOW_SECONDS = 5 * 60;
 const KEEP_SECONDS = REPLAY_WINDOW_SECONDS * 2;
 const PRUNE_BATCH = 5000;
+/** An indexed insert answers in milliseconds; waiting longer would spend Slack's 3-second budget on an outage. */
+const CLAIM_TIMEOUT_MS = 1000;
 
 /**
  * Remembers each accepted request signature in the database for its 5-minute window (SPEC §2a), so a
@@ -24,19 +26,35 @@ export class ReplayGuard {
   ) {}
 
   /**
-   * True when this is the first time the signature is seen. When the database cannot record it, the
-   * request is let through (logged): whatever it would change needs the database too, and refusing
-   * would turn an outage into lost commands.
+   * Whether this is the first time the signature is seen. An insert that fails or does not answer in
+   * time (the database is down) is "unavailable": the request was not recorded, and an insert that
+   * lands later is taken back, so Slack's redelivery of a refused request still goes through.
    */
-  async claim(signature: string, timestamp: number): Promise<boolean> {
-    try {
-      const rows = await this.db.insert(slackSignatures).values({ signature, requestTs: timestamp }).onConflictDoNothing().returning({ signature: slackSignatures.signature });
-      return rows.length > 0;
-    } catch (error) {
-      this.metrics.dbErrors.inc({ operation: "slack request" });
-      this.log.warn("could not record a request's signature; handling it without the replay check", { error });
-      return true;
+  async claim(signature: string, timestamp: number): Promise<"first" | "replay" | "unavailable"> {
+    const insert = this.db.insert(slackSignatures).values({ signature, requestTs: timestamp }).onConflictDoNothing().returning({ signature: slackSignatures.signature }).execute();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), CLAIM_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([
+      insert.then(
+        (rows) => (rows.length > 0 ? ("first" as const) : ("replay" as const)),
+        (error: unknown) => error,
+      ),
+      deadline,
+    ]).finally(() => clearTimeout(timer));
+    if (outcome === "first" || outcome === "replay") return outcome;
+    if (outcome === "timeout") {
+      insert.then(
+        (rows) => {
+          if (rows.length > 0) void this.release(signature);
+        },
+        () => undefined,
+      );
     }
+    this.metrics.dbErrors.inc({ operation: "slack request" });
+    this.log.warn("could not record a request's signature", { error: outcome === "timeout" ? `no answer within ${CLAIM_TIMEOUT_MS} ms` : outcome });
+    return "unavailable";
   }
 
   /** Forgets a signature whose request was refused (5xx), so Slack's redelivery of it is processed. */
