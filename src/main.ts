@@ -1,15 +1,15 @@
 import { StartupError, startOrchestrator } from "./app.js";
 import { ConfigError, loadConfigFile } from "./config/load.js";
 import { EnvError, readEnv } from "./env.js";
-import { createLog } from "./log.js";
 
 async function main(): Promise<void> {
   const env = readEnv();
   const loaded = loadConfigFile(env.configPath);
-  const log = createLog(env.logLevel);
   // The sandbox console has no login: it is for a person on this machine, so it listens on loopback only.
-  const orchestrator = await startOrchestrator({ env, loaded, log, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
+  const orchestrator = await startOrchestrator({ env, loaded, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
+  // The bot's log, which goes through the redactor.
+  const log = orchestrator.services.log;
   const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
   const modeLine =
     env.mode.kind === "sandbox"
