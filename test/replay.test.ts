@@ -12,27 +12,35 @@ import { releaseMessageOf, waitForMessageState } from "./support/releases.js";
 /** A signed request accepted once is not processed again within its window, by any replica (issue 11, item 2). */
 describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
   let db: TestDatabase;
+  let dir: string;
   let replicaA: TestBot;
+  /**
+   * PostgreSQL: a second replica with a connection pool of its own, as another process would have.
+   * Embedded PGlite belongs to one process, so there it is the same bot (replicas need PostgreSQL).
+   */
   let replicaB: TestBot;
-  /** For PostgreSQL, the second replica has a connection pool of its own, as another process would. */
   let ownDatabase: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  let restarted: TestBot | undefined;
 
   beforeAll(async () => {
     db = await openTestDatabase(kind);
-    const dir = workDir();
+    dir = workDir();
     replicaA = await startTestBot({ db, loaded: testConfig({ dir }), replicaId: "replica-a" });
     ownDatabase = db.url ? await openDatabase({ databaseUrl: db.url, poolSize: 3 }) : undefined;
-    replicaB = await startTestBot({
-      db: ownDatabase ? { database: ownDatabase, close: () => ownDatabase!.close() } : db,
-      loaded: testConfig({ dir }),
-      emulator: { emulator: replicaA.emulator, url: replicaA.emulatorUrl },
-      replicaId: "replica-b",
-    });
+    replicaB = ownDatabase
+      ? await startTestBot({
+          db: { database: ownDatabase, close: () => ownDatabase!.close() },
+          loaded: testConfig({ dir }),
+          emulator: { emulator: replicaA.emulator, url: replicaA.emulatorUrl },
+          replicaId: "replica-b",
+        })
+      : replicaA;
     replicaA.emulator.setRequestUrl(`${replicaA.orchestrator.url}/slack/events`);
   });
 
   afterAll(async () => {
-    await replicaB?.stop();
+    await restarted?.stop();
+    if (replicaB !== replicaA) await replicaB?.stop();
     await replicaA?.stop();
     await ownDatabase?.close();
     await db?.close();
@@ -47,7 +55,7 @@ describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
   const replay = (delivery: Delivery, bot: TestBot) => fetch(`${bot.orchestrator.url}/slack/events`, { method: "POST", headers: delivery.headers, body: delivery.body });
   const feedbackRows = async () => db.database.db.select({ text: feedback.text }).from(feedback);
 
-  it("records a replayed `feedback add` once, answering the replay 200, on the same replica and on another", async () => {
+  it("records a replayed `feedback add` once, answering the replay 200, on this replica and (PostgreSQL) another", async () => {
     await emulator().command(USERS.stakeholder, CHANNELS.general, "feedback add The voltage chart legend is unreadable");
     await idle();
     const original = emulator().deliveries.at(-1) as Delivery;
@@ -100,6 +108,19 @@ describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
     await idle();
     expect(replicaB.logs.some((l) => l.msg === "replayed request acknowledged without processing" && l.kind === "event")).toBe(true);
     expect((await feedbackRows()).filter((r) => r.text.startsWith("The forecast page"))).toHaveLength(1);
+  });
+
+  it("still ignores the replay after a restart", async () => {
+    const original = emulator().deliveries.find((d) => d.kind === "command" && d.body.includes("voltage+chart+legend")) as Delivery;
+    const rows = (await feedbackRows()).length;
+    // The bot stops (its emulator, the workspace, stays up) and starts again on the same database.
+    await replicaA.orchestrator.stop();
+    if (replicaB !== replicaA) await replicaB.stop();
+    restarted = await startTestBot({ db, loaded: testConfig({ dir }), emulator: { emulator: replicaA.emulator, url: replicaA.emulatorUrl }, replicaId: "replica-c" });
+    expect((await replay(original, restarted)).status).toBe(200);
+    await restarted.idle();
+    expect(await feedbackRows()).toHaveLength(rows);
+    expect(restarted.logs.some((l) => l.msg === "replayed request acknowledged without processing" && l.kind === "command")).toBe(true);
   });
 
   it("keeps signatures for the window only, pruning older ones", async () => {
