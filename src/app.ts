@@ -15,13 +15,13 @@ import type { LoadedConfig } from "./config/load.js";
 import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
+import { childEnvironment } from "./exec/run.js";
 import type { Feature, FeatureContext, Services } from "./feature.js";
 import { feedbackFeature } from "./feedback/feature.js";
 import { FeedbackService } from "./feedback/service.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
 import { jobsFeature } from "./jobs/feature.js";
 import { JobBodies } from "./jobs/registry.js";
-import { childEnvironment } from "./exec/run.js";
 import type { SchedulerTimings } from "./jobs/scheduler.js";
 import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
@@ -187,7 +187,6 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       config,
       configDir: loaded.dir,
       exec: { cwd: loaded.dir, env: childEnvironment(config.exec.env, config.timezone), redact: (text) => redactor.text(text) },
-      redactor,
       db: database.db,
       database,
       log,

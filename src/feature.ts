@@ -8,7 +8,6 @@ import type { ExecContext } from "./exec/run.js";
 import type { Log } from "./log.js";
 import type { JobBodies } from "./jobs/registry.js";
 import type { Metrics } from "./metrics.js";
-import type { Redactor } from "./redact.js";
 import type { ChannelPoster } from "./slack/post.js";
 import type { StatusBoard } from "./status/board.js";
 
@@ -19,8 +18,6 @@ export interface Services {
   configDir: string;
   /** How every configured command runs: folder, explicit environment, redaction of its output. */
   exec: ExecContext;
-  /** The one redactor every text leaving the bot goes through (SPEC §2a). */
-  redactor: Redactor;
   db: Db;
   database: Database;
   log: Log;

@@ -21,6 +21,7 @@ const EXPECTED_TABLES = [
   "releases",
   "scheduler_heartbeats",
   "slack_events",
+  "slack_signatures",
 ];
 
 describe.each(dbKinds())("migrations on %s", (kind) => {
