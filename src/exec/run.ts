@@ -50,16 +50,21 @@ export interface RunResult {
   durationMs: number;
 }
 
+/** Text held before the shown tail, so a secret cut where the buffer was trimmed is never in what is shown. */
+const TAIL_MARGIN = 1024;
+
 /** Keeps the last `limit` characters of a growing text without holding all of it. */
 class Tail {
   private text = "";
   constructor(private readonly limit: number) {}
   push(chunk: string): void {
     this.text += chunk;
-    if (this.text.length > this.limit * 2) this.text = this.text.slice(-this.limit);
+    if (this.text.length > this.limit * 2) this.text = this.text.slice(-(this.limit + TAIL_MARGIN));
   }
-  value(): string {
-    return this.text.length > this.limit ? `…${this.text.slice(-this.limit)}` : this.text;
+  /** Redacted whole first, then cut: a secret is never shown in part. */
+  value(redact: (text: string) => string): string {
+    const text = redact(this.text);
+    return text.length > this.limit ? `…${text.slice(-this.limit)}` : text;
   }
 }
 
@@ -116,7 +121,7 @@ export function runArgv(options: RunOptions): Promise<RunResult> {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       const { redact } = options.exec;
-      resolve({ ...result, tail: redact(tail.value().trimEnd()), stdout: redact(stdout), durationMs: Math.round(performance.now() - started) });
+      resolve({ ...result, tail: tail.value(redact).trimEnd(), stdout: redact(stdout), durationMs: Math.round(performance.now() - started) });
     };
     child.on("error", (error: NodeJS.ErrnoException) => {
       finish({ ok: false, exitCode: null, failure: error.code === "ENOENT" ? `cannot run ${program}: not found` : `cannot run ${program}: ${error.message}` });
