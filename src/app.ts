@@ -109,7 +109,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let botToken: string;
     let receiver: SignedRequestReceiver | SocketModeReceiver;
     let apiUrl: string | undefined;
-    const replay = new ReplayGuard(database.db, log, metrics, { inProcess: database.kind === "pglite" });
+    const replay = new ReplayGuard(database.db, database.urgent, log, metrics, { inProcess: database.kind === "pglite" });
     if (mode.kind === "sandbox") {
       botToken = sandboxCredentials.botToken;
       const signingSecret = sandboxCredentials.signingSecret;

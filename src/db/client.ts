@@ -18,6 +18,13 @@ export type Executor = Db | Tx;
 
 export interface Database {
   db: Db;
+  /**
+   * The same database through a small pool of its own, for the one write on the acknowledgement path
+   * (the replay guard's signature insert): it never queues behind the background work's queries, and
+   * its commits do not wait for the WAL flush (a crash forgets at most the last moment's signatures).
+   * Embedded PGlite has one connection: there it is `db`.
+   */
+  urgent: Db;
   kind: "postgres" | "pglite";
   /** Where it lives, without credentials, for logs and the start-up line. */
   location: string;
@@ -52,6 +59,15 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
     connection: { application_name: "orchestrator" },
   });
   const db = drizzlePostgres({ client, schema }) as unknown as Db;
+  const urgentClient = postgres(url, {
+    max: 2,
+    onnotice: () => {},
+    connect_timeout: 5,
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
+    idle_timeout: 60,
+    connection: { application_name: "orchestrator-ack", synchronous_commit: "off" },
+  });
+  const urgent = drizzlePostgres({ client: urgentClient, schema }) as unknown as Db;
   const lock = await client.reserve();
   try {
     await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
@@ -63,10 +79,13 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
   const parsed = new URL(url);
   return {
     db,
+    urgent,
     kind: "postgres",
     location: `postgres://${parsed.host}${parsed.pathname}`,
     ping: (timeoutMs = 2000) => pingWith(db, timeoutMs),
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([client.end({ timeout: 5 }), urgentClient.end({ timeout: 5 })]);
+    },
   };
 }
 
@@ -90,6 +109,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   let closed = false;
   return {
     db,
+    urgent: db,
     kind: "pglite",
     location: folder ?? "memory",
     ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),

@@ -102,21 +102,20 @@ export class SignedRequestReceiver implements Receiver {
       return;
     }
 
-    // Verified above, so both headers are present.
-    const signature = header(req.headers["x-slack-signature"]) as string;
-    const claim = await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"])));
-    if (claim === "replay") {
-      log.info("replayed request acknowledged without processing", { kind, ...(typeof body.event_id === "string" ? { eventId: body.event_id } : {}) });
-      finish(kind, "replay", 200);
-      return;
+    // Commands and interactivity are recorded by signature. An event is recorded by its event_id, which
+    // a replay necessarily repeats (src/slack/dedupe.ts), so its signature is not stored on the ingestion path.
+    if (kind !== "event") {
+      // Verified above, so both headers are present.
+      const signature = header(req.headers["x-slack-signature"]) as string;
+      const claim = await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"])));
+      if (claim === "replay") {
+        log.info("replayed request acknowledged without processing", { kind });
+        finish(kind, "replay", 200);
+        return;
+      }
+      // "unavailable" (the database is down): the command or click still runs and tells the person so.
+      if (claim === "first") claimed = signature;
     }
-    if (claim === "unavailable" && kind === "event") {
-      // The database is down: the event could not be stored either, and Slack will redeliver it.
-      finish(kind, "error", 503, { ok: false, error: "database unavailable" });
-      return;
-    }
-    // A command or click still runs (it tells the person the database is not answering, if so).
-    if (claim === "first") claimed = signature;
 
     const retryNum = Number(req.headers["x-slack-retry-num"] ?? Number.NaN);
     const retryReason = header(req.headers["x-slack-retry-reason"]);

@@ -51,8 +51,10 @@ export class ReplayGuard {
   private readonly writing = new Map<string, Promise<unknown>>();
   private readonly loaded: Promise<void>;
 
+  /** `db` for everything; `urgent` (see Database.urgent) for the signature inserts requests wait for. */
   constructor(
     private readonly db: Db,
+    private readonly urgent: Db,
     private readonly log: Log,
     private readonly metrics: Metrics,
     private readonly options: ReplayGuardOptions,
@@ -165,7 +167,7 @@ export class ReplayGuard {
     const batch = this.queue.splice(0, MAX_BATCH);
     this.running += 1;
     try {
-      const rows = await this.db
+      const rows = await this.urgent
         .insert(slackSignatures)
         .values(batch.map((write) => ({ signature: write.signature, requestTs: write.timestamp })))
         .onConflictDoNothing()
