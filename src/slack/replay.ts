@@ -37,7 +37,8 @@ export interface ReplayGuardOptions {
  * changes nothing. With PostgreSQL the table decides, for every replica: a request goes on only once its
  * insert … on conflict do nothing has stored the signature. Writes are group-committed: signatures
  * arriving in the same turn of the event loop, or while the previous write runs, are one multi-row
- * insert. Entries past the window are pruned in batches, on a timer.
+ * insert. Entries past the window are pruned in batches, on a timer. (Events are recorded by their
+ * event_id instead, which a replay repeats: see dedupe.ts.)
  */
 export class ReplayGuard {
   private timer: NodeJS.Timeout | undefined;
@@ -65,7 +66,7 @@ export class ReplayGuard {
   /**
    * Whether this is the first time the signature is seen. A database that fails or does not answer in
    * time (an outage) makes it "unavailable": the request was not recorded, and an insert that lands
-   * later is taken back, so Slack's redelivery of a refused request still goes through.
+   * later is taken back, so the request is not taken for a replay if it comes again.
    */
   async claim(signature: string, timestamp: number): Promise<Claim> {
     await this.loaded;
@@ -104,7 +105,7 @@ export class ReplayGuard {
     return "unavailable";
   }
 
-  /** Forgets a signature whose request was refused (5xx), so Slack's redelivery of it is processed. */
+  /** Forgets a signature whose request was refused (5xx): it was not handled, so it may come again. */
   async release(signature: string): Promise<void> {
     this.recent.delete(signature);
     await this.writing.get(signature);
