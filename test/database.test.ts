@@ -23,6 +23,7 @@ const EXPECTED_TABLES = [
   "releases",
   "scheduler_heartbeats",
   "slack_events",
+  "slack_signatures",
   "voided_approvals",
 ];
 

@@ -20,6 +20,13 @@ export type Executor = Db | Tx;
 
 export interface Database {
   db: Db;
+  /**
+   * The same database through a small pool of its own, for the one write on the acknowledgement path
+   * (the replay guard's signature insert): it never queues behind the background work's queries, and
+   * its commits do not wait for the WAL flush (a crash forgets at most the last moment's signatures).
+   * Embedded PGlite has one connection: there it is `db`.
+   */
+  urgent: Db;
   kind: "postgres" | "pglite";
   /** Where it lives, without credentials, for logs. */
   location: string;
@@ -133,6 +140,9 @@ async function connect({ kind, location, description, target, poolSize, embedded
     typeof target === "string" ? postgres(target, { ...settings, ...extra, max }) : postgres({ ...settings, ...extra, ...target, max });
   // The embedded socket is local and ours: its one connection is kept, never recycled.
   const client = open(poolSize, embedded ? { idle_timeout: 0, max_lifetime: 0 } : { idle_timeout: 60 });
+  // PostgreSQL: a small pool of its own for the write on the acknowledgement path (see Database.urgent).
+  // The embedded server takes one connection only: there it is the same pool.
+  const urgentClient = embedded ? undefined : open(2, { idle_timeout: 60, connection: { application_name: "orchestrator-ack", synchronous_commit: "off" } });
   // Migrations run on one connection that holds the migration lock throughout, so replicas starting
   // together on one PostgreSQL migrate one after another: a pool of one is that connection (the embedded
   // server takes no second one), a larger pool gets a connection of its own for them.
@@ -143,15 +153,17 @@ async function connect({ kind, location, description, target, poolSize, embedded
     await migrate(drizzle({ client: migrator, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     await migrator`select pg_advisory_unlock(${MIGRATION_LOCK})`;
   } catch (error) {
-    await client.end({ timeout: 5 });
+    await Promise.all([client.end({ timeout: 5 }), urgentClient?.end({ timeout: 5 })]);
     throw error;
   } finally {
     if (migrator !== client) await migrator.end({ timeout: 5 });
   }
   const db = drizzle({ client, schema });
+  const urgent = urgentClient ? drizzle({ client: urgentClient, schema }) : db;
   let closed = false;
   return {
     db,
+    urgent,
     kind,
     location,
     description,
@@ -160,7 +172,7 @@ async function connect({ kind, location, description, target, poolSize, embedded
     close: async () => {
       if (closed) return;
       closed = true;
-      await client.end({ timeout: 5 });
+      await Promise.all([client.end({ timeout: 5 }), urgentClient?.end({ timeout: 5 })]);
       await embedded?.stop();
       onClosed?.();
     },

@@ -1,7 +1,8 @@
 import pRetry, { AbortError } from "p-retry";
 import type { EnvironmentConfig } from "../config/schema.js";
 import { formatDuration } from "../config/duration.js";
-import { runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
+import { type ExecContext, runArgv, substitute, TAIL_CHARS } from "../exec/run.js";
+import { splitCredentials } from "../http/check.js";
 
 export interface DeployRequest {
   releaseId: number;
@@ -18,7 +19,7 @@ export interface StepResult {
 }
 
 export interface DeployOptions {
-  cwd: string;
+  exec: ExecContext;
   signal: AbortSignal;
   /** Backoff before the first webhook retry; doubles each time. */
   webhookBackoffMs?: number;
@@ -37,10 +38,11 @@ class WebhookStatusError extends Error {
 export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, options: DeployOptions): Promise<StepResult> {
   const deploy = env.deploy;
   if ("run" in deploy) {
-    const run = await runArgv({ argv: substitute(deploy.run, request), cwd: options.cwd, timeoutMs: deploy.timeout, signal: options.signal });
+    const run = await runArgv({ argv: substitute(deploy.run, request), exec: options.exec, timeoutMs: deploy.timeout, signal: options.signal });
     return { ok: run.ok, detail: run.ok ? `deploy command finished in ${Math.round(run.durationMs / 1000)}s` : `deploy command failed: ${run.failure}`, tail: run.tail };
   }
   const hook = deploy.webhook;
+  const { url: hookUrl, authorization } = splitCredentials(hook.url);
   const attempts: string[] = [];
   const payload = JSON.stringify({ ...request, requestedAt: new Date().toISOString() });
   try {
@@ -48,10 +50,16 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
       async (attemptNumber) => {
         let response: Response;
         try {
-          response = await fetch(hook.url, {
+          response = await fetch(hookUrl, {
             method: "POST",
             // The same key on every attempt: a CI that saw an earlier attempt can tell it is one deploy.
-            headers: { "content-type": "application/json", "user-agent": "Orchestrator", "idempotency-key": `orchestrator-release-${request.releaseId}`, ...hook.headers },
+            headers: {
+              "content-type": "application/json",
+              "user-agent": "Orchestrator",
+              "idempotency-key": `orchestrator-release-${request.releaseId}`,
+              ...(authorization ? { authorization } : {}),
+              ...hook.headers,
+            },
             body: payload,
             signal: AbortSignal.any([options.signal, AbortSignal.timeout(hook.timeout)]),
           });
@@ -63,11 +71,11 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
             attempts.push(`attempt ${attemptNumber}: no answer within ${formatDuration(hook.timeout)}; the deploy may have started`);
             throw new AbortError(new Error("no answer"));
           }
-          const reason = `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+          const reason = `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
           attempts.push(`attempt ${attemptNumber}: ${reason}`);
           throw new Error(reason);
         }
-        const text = (await response.text()).slice(0, TAIL_CHARS);
+        const text = options.exec.redact((await response.text()).slice(0, TAIL_CHARS));
         attempts.push(`attempt ${attemptNumber}: HTTP ${response.status}`);
         if (response.ok) return text;
         // A 4xx means the hook refused this request; sending it again would not change the answer.
@@ -106,7 +114,7 @@ export async function verifyDeploy(env: EnvironmentConfig, request: DeployReques
   const details: string[] = [];
   const tails: string[] = [];
   if (env.smoke) {
-    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), cwd: options.cwd, timeoutMs: env.smoke.timeout, signal: options.signal });
+    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), exec: options.exec, timeoutMs: env.smoke.timeout, signal: options.signal });
     tails.push(smoke.tail);
     if (!smoke.ok) return { ok: false, detail: `smoke test failed: ${smoke.failure}`, tail: smoke.tail };
     details.push("smoke test passed");
@@ -140,7 +148,8 @@ export interface HealthResult {
 export async function checkHealth(health: NonNullable<EnvironmentConfig["health"]>, signal?: AbortSignal): Promise<HealthResult> {
   const started = performance.now();
   try {
-    const response = await fetch(health.url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(health.timeout)]) : AbortSignal.timeout(health.timeout) });
+    const { url, authorization } = splitCredentials(health.url);
+    const response = await fetch(url, { ...(authorization ? { headers: { authorization } } : {}), signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(health.timeout)]) : AbortSignal.timeout(health.timeout) });
     await response.arrayBuffer();
     const latencyMs = Math.round(performance.now() - started);
     if (!response.ok) return { ok: false, detail: `HTTP ${response.status} in ${latencyMs} ms`, statusCode: response.status, latencyMs };
@@ -149,7 +158,7 @@ export async function checkHealth(health: NonNullable<EnvironmentConfig["health"
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started);
     const name = (error as Error).name;
-    const detail = name === "TimeoutError" ? `no answer within ${Math.round(health.timeout / 1000)}s` : `unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+    const detail = name === "TimeoutError" ? `no answer within ${Math.round(health.timeout / 1000)}s` : `unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
     return { ok: false, detail, latencyMs };
   }
 }

@@ -17,7 +17,7 @@ import { type DeployDecision, deployDecision } from "./freeze.js";
 import { FreezeDesk } from "./freeze-desk.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
 import { initialGates, runGates } from "./gates.js";
-import { approvalsNeeded, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
+import { approvalsNeeded, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import {
   approve,
@@ -123,8 +123,9 @@ export class ReleaseService {
   /** Starts a release exactly as `/orch release` does; mentions use this same path. */
   async request(input: { version: string; environment?: string; requester: string; emergency?: string }): Promise<RequestResult> {
     const { db, background, replicaId } = this.services;
-    const normalized = normalizeVersion(input.version);
-    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    const parsed = parseVersion(input.version);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason };
+    const normalized = parsed.version;
     const envName = input.environment ?? this.config.environments[0]?.name ?? "";
     const env = this.environment(envName);
     if (!env) return { ok: false, reason: `\`${envName.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
@@ -133,7 +134,7 @@ export class ReleaseService {
       if (upstream?.semver !== normalized) {
         return {
           ok: false,
-          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${input.version}\` to ${env.after} first.`,
+          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${normalized}\` to ${env.after} first.`,
         };
       }
     }
@@ -147,7 +148,7 @@ export class ReleaseService {
     const needed = this.approvalsFor(env, "release", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
     const created = await createRelease(db, {
-      version: input.version.trim(),
+      version: normalized,
       semver: normalized,
       environment: env.name,
       requester: input.requester,
@@ -156,7 +157,7 @@ export class ReleaseService {
       owner: replicaId,
       ...(emergency ? { emergency, detail: `🚨 emergency release of ${input.version.trim()} to ${env.name} requested: ${emergency}` } : {}),
     });
-    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(input.version.trim(), env.name, created.inFlight) };
+    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(normalized, env.name, created.inFlight) };
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.refresh(release.id);
@@ -246,12 +247,12 @@ export class ReleaseService {
   }
 
   private async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, replicaId, configDir, log } = this.services;
+    const { db, replicaId, exec, log } = this.services;
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
       const commitsRead = this.commitsFor(release, signal);
-      const { passed, results } = await runGates(this.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
+      const { passed, results } = await runGates(this.config.gates, { exec, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
           if (await saveGates(db, release.id, gates)) await this.refresh(release.id);
@@ -418,7 +419,7 @@ export class ReleaseService {
     if (!repository) return null;
     const live = await currentLive(this.services.db, release.environment);
     return readCommitRange(
-      { repository, configDir: this.services.configDir, ...(signal ? { signal } : {}) },
+      { repository, exec: this.services.exec, ...(signal ? { signal } : {}) },
       { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined },
     );
   }
@@ -473,7 +474,7 @@ export class ReleaseService {
   }
 
   private async deployPhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, configDir, log, replicaId } = this.services;
+    const { db, exec, log, replicaId } = this.services;
     const env = this.environment(release.environment);
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     try {
@@ -493,7 +494,7 @@ export class ReleaseService {
       }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
-      const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
+      const options = { exec, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
       const deployed = await runDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "deploying");
       if (!deployed.ok) return await this.fail(release, "deploying", deployed.detail, deployed.tail);
