@@ -72,7 +72,7 @@ describe.each(dbKinds())("version text on %s", (kind) => {
   it("refuses build metadata with a clear message, changing nothing, even while the bare version is live upstream", async () => {
     const before = await releaseCount();
     expect(await command(USERS.engineer, "release v1.2.3+evil to production")).toBe(
-      "`v1.2.3+evil` has build metadata (`+evil`), which is not allowed: release `1.2.3` instead.\nUsage: `/orch release <version> [to <env>]`, for example `/orch release 1.4.0 to staging`",
+      "`v1.2.3+evil` has build metadata (`+evil`), which is not allowed: release `1.2.3` instead.\nUsage: `/orch release <version> [to <env>] [--emergency <reason...>]`, for example `/orch release 1.4.0 to staging`",
     );
     expect(await command(USERS.engineer, "release 1.2.4+build.7")).toContain("`1.2.4+build.7` has build metadata (`+build.7`), which is not allowed");
     await bot.idle();
