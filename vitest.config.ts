@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     pool: "forks",
+    globalSetup: ["test/support/pglite-template.ts"],
     testTimeout: 30_000,
     hookTimeout: 90_000,
     teardownTimeout: 30_000,

@@ -6,7 +6,8 @@
  *   BENCH_TRANSPORT=socket  runs the bot in Socket Mode (bot token + app token) instead of HTTP mode;
  *   BENCH_MODE=db    just the database handle, for the plain-insert baseline.
  * The database: BENCH_DB_URL (PostgreSQL, a database of its own) or BENCH_DATA_DIR (embedded PGlite,
- * which then lives inside this process). The parent drives it over IPC (see lib/shared.ts).
+ * in the process of its own the bot starts; its memory is reported beside this one's). The parent drives
+ * it over IPC (see lib/shared.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -27,7 +28,7 @@ import { orchestratorFigures } from "../src/features/reports/figures.js";
 import { periodEnding } from "../src/core/jobs/slots.js";
 import { inFlight } from "./lib/load.js";
 import { seedReportData } from "./lib/seed.js";
-import { APP_TOKEN, BARE_APP_TOKEN, BENCH_CONFIG_YAML, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, COMMAND, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID } from "./lib/shared.js";
+import { APP_TOKEN, BARE_APP_TOKEN, BENCH_CONFIG_YAML, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, COMMAND, type MemorySample, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID } from "./lib/shared.js";
 
 const mode = process.env.BENCH_MODE ?? "bot";
 const databaseUrl = process.env.BENCH_DB_URL || undefined;
@@ -42,6 +43,18 @@ async function openBenchDatabase(): Promise<Database> {
   if (databaseUrl) return openDatabase({ databaseUrl });
   if (!dataDir) throw new Error("BENCH_DB_URL or BENCH_DATA_DIR must be set");
   return openDatabase({ dataDir });
+}
+
+/** This process's memory, and the embedded database process's RSS beside it. */
+async function memoryWithDatabase(database: Database): Promise<MemorySample> {
+  const databaseRss = (await database.embedded?.usage())?.rss;
+  return { ...memorySample(), ...(databaseRss !== undefined ? { databaseRss } : {}) };
+}
+
+/** The embedded database process's CPU time so far, for the bench's CPU accounting (null on PostgreSQL). */
+async function databaseCpu(database: Database): Promise<{ pid: number; cpuMs: number } | null> {
+  const usage = await database.embedded?.usage();
+  return usage && database.embedded ? { pid: database.embedded.pid, cpuMs: usage.cpuMs } : null;
 }
 
 async function timeRuns(fn: () => Promise<unknown>, runs: number, warmup: number): Promise<number[]> {
@@ -129,9 +142,10 @@ if (mode === "bare") {
       });
       const ms = performance.now() - started;
       const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from feedback`);
-      return { ms, count: count?.n ?? 0, memory: memorySample() };
+      return { ms, count: count?.n ?? 0, memory: await memoryWithDatabase(database) };
     },
-    memory: () => memorySample(),
+    memory: () => memoryWithDatabase(database),
+    databaseCpu: () => databaseCpu(database),
     stop: async () => {
       await database.close();
       setImmediate(() => process.exit(0));
@@ -173,13 +187,14 @@ if (mode === "bare") {
     return row?.n ?? 0;
   };
   serveRpc({
-    memory: () => memorySample(),
+    memory: () => memoryWithDatabase(database),
+    databaseCpu: () => databaseCpu(database),
     gcMemory: () => {
       const gc = (globalThis as { gc?: () => void }).gc;
       if (!gc) return undefined;
       gc();
       gc();
-      return memorySample();
+      return memoryWithDatabase(database);
     },
     idle: (args) => idle((args as { maxMs?: number } | undefined)?.maxMs),
     count: () => count(),
@@ -228,5 +243,5 @@ if (mode === "bare") {
       return true;
     },
   });
-  notify({ notice: "ready", port: orchestrator.port, database: database.kind, location: database.location, memory: memorySample() });
+  notify({ notice: "ready", port: orchestrator.port, database: database.kind, location: database.location, memory: await memoryWithDatabase(database) });
 }

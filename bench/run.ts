@@ -136,7 +136,10 @@ async function databaseLabel(): Promise<{ label: string; version: string }> {
   }
   const pkg = JSON.parse(readFileSync(join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string };
   const version = `PGlite ${pkg.version}`;
-  return { label: `${version}, embedded: the database runs inside the bot process (a fresh temp DATA_DIR per measure; drizzle over PGlite)`, version };
+  return {
+    label: `${version}, embedded: in a process of its own that the bot starts, over a Unix socket (pglite-socket; a fresh temp DATA_DIR per measure; drizzle over postgres.js, one connection)`,
+    version,
+  };
 }
 
 /** CPU time of the PostgreSQL server's processes (Linux /proc; best effort), by pid, in milliseconds. */
@@ -169,7 +172,24 @@ interface CpuAccount {
   subject: number;
   loadGenerator: number;
   emulator: number | null;
-  postgres: number | null;
+  /** The database: PostgreSQL's server processes, or the embedded PGlite process. */
+  database: number | null;
+}
+
+/** CPU time so far of the database serving `subject`: PostgreSQL's processes by pid, or the bench process's embedded PGlite. */
+async function databaseCpu(subject: Child): Promise<Map<number, number>> {
+  if (adminUrl) return postgresCpu();
+  const embedded = await subject.call<{ pid: number; cpuMs: number } | null>("databaseCpu");
+  return embedded ? new Map([[embedded.pid, embedded.cpuMs]]) : new Map();
+}
+
+async function databaseCpuSince(subject: Child, before: Map<number, number>): Promise<number | null> {
+  if (adminUrl) return postgresCpuSince(before);
+  const now = await databaseCpu(subject);
+  if (now.size === 0) return null;
+  let total = 0;
+  for (const [pid, ms] of now) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 // ---------------------------------------------------------------- processes
@@ -184,7 +204,8 @@ function compiled(script: string): Promise<string> {
   const cached = builds.get(script);
   if (cached) return cached;
   const built = build({
-      entryPoints: [join(BENCH_DIR, script)],
+      // The embedded database's process is bundled beside each bench process, where the bot looks for it.
+      entryPoints: { [script.replace(/\.ts$/, "")]: join(BENCH_DIR, script), "pglite-server": join(ROOT, "src", "db", "pglite-server.ts") },
       outdir: join(BENCH_DIR, ".build"),
       bundle: true,
       platform: "node",
@@ -349,14 +370,14 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   log(`(b) baseline: ${EVENTS} plain single-row inserts into feedback, ${CONCURRENCY} in flight`);
   const baseDb = await provision("inserts");
   const baseline = await startChild("b-baseline-inserts", "bot-process.ts", { BENCH_MODE: "db", ...baseDb.env });
-  const baseCpu = { subject: await baseline.child.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
+  const baseCpu = { subject: await baseline.child.call<number>("cpu"), parent: process.cpuUsage(), database: await databaseCpu(baseline.child) };
   const inserted = await baseline.child.call<{ ms: number; count: number; memory: MemorySample }>("inserts", { messages, concurrency: CONCURRENCY }, 600_000);
   const perRow = (ms: number) => round(ms / EVENTS, 3);
   const baselineCpu: CpuAccount = {
     subject: perRow((await baseline.child.call<number>("cpu")) - baseCpu.subject),
     loadGenerator: perRow(cpuMs(process.cpuUsage(baseCpu.parent))),
     emulator: null,
-    postgres: nullable(postgresCpuSince(baseCpu.postgres), perRow),
+    database: nullable(await databaseCpuSince(baseline.child, baseCpu.database), perRow),
   };
   await baseline.child.stop();
   await baseDb.drop();
@@ -373,7 +394,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
   await emulator.call("seedMessages", { messages });
   const before = await emulator.call<EmulatorStats>("stats");
   const client = new SignedClient(`http://127.0.0.1:${bot.ready.port}/slack/events`, SIGNING_SECRET, CONCURRENCY);
-  const startCpu = { bot: await bot.child.call<number>("cpu"), emulator: await emulator.call<number>("cpu"), parent: process.cpuUsage(), postgres: postgresCpu() };
+  const startCpu = { bot: await bot.child.call<number>("cpu"), emulator: await emulator.call<number>("cpu"), parent: process.cpuUsage(), database: await databaseCpu(bot.child) };
   const statuses: Record<string, number> = {};
   const latencies: number[] = [];
   let redeliveries = 0;
@@ -409,7 +430,7 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     subject: perEvent((await bot.child.call<number>("cpu")) - startCpu.bot),
     loadGenerator: perEvent(cpuMs(process.cpuUsage(startCpu.parent))),
     emulator: perEvent((await emulator.call<number>("cpu")) - startCpu.emulator),
-    postgres: nullable(postgresCpuSince(startCpu.postgres), perEvent),
+    database: nullable(await databaseCpuSince(bot.child, startCpu.database), perEvent),
   };
   const atPresent = await bot.child.call<MemorySample>("memory");
   // Reactions still queued are waited for (a minute at most): memory is measured once the burst is over.
@@ -451,7 +472,10 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     ratio: round(botRate / baselineRate, 2),
   };
   const memory = {
-    note: dbKind === "pglite" ? "PGlite runs inside the bot process: its RSS includes the embedded database" : "RSS of the bot process only (PostgreSQL is a separate server process)",
+    note:
+      dbKind === "pglite"
+        ? "RSS of the bot process; the embedded PGlite runs in a process of its own, whose RSS is reported beside it (database*Mb) with the total"
+        : "RSS of the bot process only (PostgreSQL is a separate server process)",
     readyMb: round(mb((bot.ready.memory as MemorySample).rss)),
     idleMb: round(mb(idleMemory.rss)),
     atAllRowsPresentMb: round(mb(atPresent.rss)),
@@ -462,6 +486,9 @@ async function measureIngestion(emulator: Child, emulatorUrl: string) {
     heapUsedMb: { idle: round(mb(idleMemory.heapUsed)), afterEvents: round(mb(settledMemory.heapUsed)), afterGc: gcMemory ? round(mb(gcMemory.heapUsed)) : null },
     externalMb: { idle: round(mb(idleMemory.external)), afterEvents: round(mb(settledMemory.external)) },
     ratio: round(settledMemory.rss / idleMemory.rss, 2),
+    databaseIdleMb: nullable(idleMemory.databaseRss ?? null, (b) => round(mb(b))),
+    databaseAfterEventsMb: nullable(settledMemory.databaseRss ?? null, (b) => round(mb(b))),
+    totalAfterEventsMb: round(mb(settledMemory.rss + (settledMemory.databaseRss ?? 0))),
   };
   return { ingestion, memory };
 }
@@ -746,10 +773,11 @@ async function main(): Promise<void> {
   }
   if (ingested) {
     const { memory } = ingested;
+    const beside = memory.databaseAfterEventsMb !== null ? `; embedded database process ${memory.databaseAfterEventsMb.toFixed(0)} MB, total ${memory.totalAfterEventsMb.toFixed(0)} MB` : "";
     rows.push({
-      measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events${dbKind === "pglite" ? " (includes embedded PGlite)" : ""}`,
-      figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
-      baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB`,
+      measure: `(d) bot RSS after ${EVENTS.toLocaleString("en-US")} events`,
+      figure: `${memory.afterEventsMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)${beside}`,
+      baseline: `idle bot: ${memory.idleMb.toFixed(0)} MB${memory.databaseIdleMb !== null ? ` (database process ${memory.databaseIdleMb.toFixed(0)} MB)` : ""}`,
       ratio: `${memory.ratio.toFixed(2)}×`,
       bar: `< ${BARS.rssMb} MB`,
       pass: memory.afterEventsMb < BARS.rssMb,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { App } from "@slack/bolt";
+import { App, type AppOptions, type ReceiverEvent } from "@slack/bolt";
 import { WebClient } from "@slack/web-api";
 import { Background } from "./core/background.js";
 import { Claude, type ClaudeOptions } from "./features/ai/claude.js";
@@ -15,10 +15,11 @@ import type { LoadedConfig } from "./config/load.js";
 import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
 import type { Env } from "./env.js";
+import { childEnvironment, type ExecContext } from "./exec/run.js";
 import type { Feature, FeatureContext, Services } from "./core/feature.js";
 import { doraFeature } from "./features/dora/feature.js";
-import { healthFeature } from "./features/health/feature.js";
 import { feedbackFeature } from "./features/feedback/feature.js";
+import { healthFeature } from "./features/health/feature.js";
 import { FeedbackService } from "./features/feedback/service.js";
 import { FeedbackAccess } from "./features/feedback/visibility.js";
 import { type HttpServer, startHttpServer } from "./http/server.js";
@@ -27,6 +28,7 @@ import { JobBodies } from "./core/jobs/registry.js";
 import type { SchedulerTimings } from "./core/jobs/scheduler.js";
 import { createLog, type Log, slackLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
+import { Redactor, redactingFetch, redactLog, secretsOf } from "./redact.js";
 import { releasesFeature } from "./features/releases/feature.js";
 import { ReleaseService, type ReleaseTimings } from "./features/releases/service.js";
 import { type PersistedWorkspace, persistWorkspace } from "./sandbox/persist.js";
@@ -34,6 +36,7 @@ import { ensureDemoRepository } from "./sandbox/repository.js";
 import { sandboxRoutes } from "./sandbox/routes.js";
 import { createSandboxEmulator } from "./sandbox/seed.js";
 import { dedupeEvents } from "./slack/dedupe.js";
+import { ReplayGuard } from "./slack/replay.js";
 import { ChannelPoster } from "./slack/post.js";
 import { SignedRequestReceiver } from "./slack/receiver.js";
 import { LosslessSocketModeReceiver } from "./slack/socket-receiver.js";
@@ -93,7 +96,18 @@ export class StartupError extends Error {
 export async function startOrchestrator(options: StartOptions): Promise<Orchestrator> {
   const { env, loaded } = options;
   const { config } = loaded;
-  const log = options.log ?? createLog(env.logLevel);
+  const mode = env.mode;
+  // The sandbox's own credentials for its built-in emulator, made up per start.
+  const sandboxCredentials = {
+    botToken: `xoxb-sandbox-${randomBytes(12).toString("hex")}`,
+    signingSecret: randomBytes(16).toString("hex"),
+    appToken: `xapp-1-sandbox-${randomBytes(12).toString("hex")}`,
+  };
+  // Built first, so that nothing the bot logs, posts or stores can pass it by.
+  const redactor = new Redactor([...secretsOf(env, loaded), ...(mode.kind === "sandbox" ? Object.values(sandboxCredentials) : [])]);
+  const log = redactLog(options.log ?? createLog(env.logLevel), redactor);
+  // How every configured command runs: in the config's folder, with an explicit environment, its output redacted.
+  const exec: ExecContext = { cwd: loaded.dir, env: childEnvironment(config.exec.env, config.timezone), redact: (text) => redactor.text(text) };
   const metrics = createMetrics();
   const replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
   let prompts: ReturnType<typeof loadPrompts>;
@@ -104,12 +118,18 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     throw error;
   }
   const ownsDatabase = options.database === undefined;
-  const database = options.database ?? (await openDatabase({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, ...(options.progress ? { progress: options.progress } : {}) }));
+  const database =
+    options.database ??
+    (await openDatabase({
+      databaseUrl: env.databaseUrl,
+      dataDir: env.dataDir,
+      onDatabaseError: (error) => log.error("database failure", { error }),
+      ...(options.progress ? { progress: options.progress } : {}),
+    }));
   const cleanup: Array<() => Promise<void>> = [];
   if (ownsDatabase) cleanup.push(() => database.close());
 
   try {
-    const mode = env.mode;
     let emulator: SlackEmulator | undefined;
     let persisted: PersistedWorkspace | undefined;
     let botToken: string;
@@ -117,22 +137,23 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let signed: SignedRequestReceiver | undefined;
     let appToken: string | undefined;
     let apiUrl: string | undefined;
+    const replay = new ReplayGuard(database.db, database.urgent, log, metrics, { inProcess: database.kind === "pglite" });
     if (mode.kind === "sandbox") {
-      botToken = `xoxb-sandbox-${randomBytes(12).toString("hex")}`;
-      const signingSecret = randomBytes(16).toString("hex");
-      if (mode.transport === "socket") appToken = `xapp-1-sandbox-${randomBytes(12).toString("hex")}`;
-      else signed = new SignedRequestReceiver({ signingSecret, log, metrics });
+      botToken = sandboxCredentials.botToken;
+      const signingSecret = sandboxCredentials.signingSecret;
+      if (mode.transport === "socket") appToken = sandboxCredentials.appToken;
+      else signed = new SignedRequestReceiver({ signingSecret, log, metrics, replay });
       emulator = createSandboxEmulator(config, { botToken, signingSecret, ...(appToken ? { appToken } : {}) });
       // Tokens are new on every start; the conversation is not, so its buttons still work after a restart.
       if (env.dataDir) {
         persisted = persistWorkspace(emulator, env.dataDir, log);
         cleanup.push(async () => persisted?.close());
       }
-      if (config.repository) await ensureDemoRepository(config.repository, loaded.dir, log);
+      if (config.repository) await ensureDemoRepository(config.repository, exec, log);
     } else if (mode.kind === "http") {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
-      signed = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics });
+      signed = new SignedRequestReceiver({ signingSecret: mode.signingSecret, log, metrics, replay });
     } else {
       botToken = mode.botToken;
       apiUrl = mode.apiUrl;
@@ -171,6 +192,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       retryConfig: { retries: options.slackRetries ?? 5, factor: 2, minTimeout: 500, maxTimeout: 30_000, randomize: true },
       logger: slackLogger(log, env.logLevel),
       timeout: 30_000,
+      // Every Web API call and every response_url post (Bolt's respond uses this fetch too) is redacted on its way out.
+      fetch: redactingFetch(redactor),
     };
     const slack = new WebClient(botToken, clientOptions);
     // Checked without the client's retries (and their bare "fetch failed" warnings) so an unreachable Slack is named at once.
@@ -185,7 +208,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const receiver = signed ?? socket;
     if (!receiver) throw new StartupError("no Slack receiver for this mode");
 
-    const app = new App({
+    const app = new RedactingApp(redactor, {
       token: botToken,
       botId: bot.botId,
       botUserId: bot.userId,
@@ -209,6 +232,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const services: Services = {
       config,
       configDir: loaded.dir,
+      exec,
       db: database.db,
       database,
       log,
@@ -225,8 +249,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       (user) => config.people.admins.includes(user),
       () => (config.people.admins.length > 0 ? `Admins: ${config.people.admins.map((u) => `<@${u}>`).join(", ")}.` : "No admins are configured (people.admins)."),
     );
-    const starters: Array<() => Promise<void> | void> = [];
-    const stoppers: Array<() => Promise<void> | void> = [];
+    const starters: Array<() => Promise<void> | void> = [() => replay.start()];
+    const stoppers: Array<() => Promise<void> | void> = [() => replay.stop()];
     const context: FeatureContext = {
       app,
       services,
@@ -290,6 +314,20 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
   } catch (error) {
     for (const fn of cleanup) await fn().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Bolt's App whose acknowledgements (the HTTP or Socket Mode reply to Slack) are redacted like every other text. */
+class RedactingApp extends App {
+  constructor(
+    private readonly redactor: Redactor,
+    options: AppOptions,
+  ) {
+    super(options);
+  }
+
+  override processEvent(event: ReceiverEvent): Promise<void> {
+    return super.processEvent({ ...event, ack: (response?: unknown) => event.ack(this.redactor.deep(response)) });
   }
 }
 

@@ -2,25 +2,24 @@ import { StartupError, startOrchestrator } from "./app.js";
 import { ConfigError, loadConfigFile } from "./config/load.js";
 import { DataDirInUseError } from "./db/lock.js";
 import { EnvError, readEnv } from "./env.js";
-import { createLog } from "./log.js";
 
 async function main(): Promise<void> {
   const env = readEnv();
   const loaded = loadConfigFile(env.configPath);
-  const log = createLog(env.logLevel);
   // The sandbox console has no login: it is for a person on this machine, so it listens on loopback only.
   const say = (line: string) => process.stdout.write(`${line}\n`);
   for (const warning of loaded.warnings ?? []) say(`Warning: ${loaded.path}: ${warning}`);
-  const orchestrator = await startOrchestrator({ env, loaded, log, progress: say, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
+  const orchestrator = await startOrchestrator({ env, loaded, progress: say, ...(env.mode.kind === "sandbox" ? { host: "127.0.0.1" } : {}) });
   const database = orchestrator.services.database;
-  const where = database.kind === "pglite" ? `embedded PGlite in ${database.location}` : `PostgreSQL at ${database.location}`;
+  // The bot's log, which goes through the redactor.
+  const log = orchestrator.services.log;
   const modeLine =
     env.mode.kind === "sandbox"
       ? `sandbox mode (built-in Slack emulator) — open http://localhost:${orchestrator.port}/`
       : env.mode.kind === "http"
         ? `HTTP mode — Slack Request URL: https://<your host>/slack/events (listening on port ${orchestrator.port})`
         : `Socket Mode — connected to Slack; /healthz and /metrics on port ${orchestrator.port}`;
-  process.stdout.write(`Orchestrator is running in ${modeLine}\nDatabase: ${where}. Config: ${loaded.path}\n`);
+  process.stdout.write(`Orchestrator is running in ${modeLine}\nDatabase: ${database.description}. Config: ${loaded.path}\n`);
 
   let signals = 0;
   const shutdown = (signal: string) => {

@@ -17,7 +17,15 @@ function projectRoot(): string {
   return folder;
 }
 
-const PROJECT_ROOT = projectRoot();
+export const PROJECT_ROOT = projectRoot();
 export const MIGRATIONS_FOLDER = join(PROJECT_ROOT, "migrations");
 export const PROMPTS_FOLDER = join(PROJECT_ROOT, "prompts");
 export const CONSOLE_FOLDER = join(PROJECT_ROOT, "src", "sandbox", "console");
+
+/**
+ * The embedded database process's entry: beside the bundle when running compiled (scripts/build.mjs
+ * and the bench build it next to main.js), else the TypeScript source run through tsx.
+ */
+export const EMBEDDED_SERVER_ENTRY = import.meta.url.endsWith(".ts")
+  ? { script: join(PROJECT_ROOT, "src", "db", "pglite-server.ts"), execArgv: ["--import", "tsx"] }
+  : { script: fileURLToPath(new URL("./pglite-server.js", import.meta.url)), execArgv: [] };

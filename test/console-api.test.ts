@@ -2,13 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsoleState } from "../src/sandbox/console.js";
 import { eventually, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, USERS } from "./support/config.js";
-import { type Sandbox, startSandbox } from "./support/sandbox.js";
+import { consoleToken, type Sandbox, startSandbox } from "./support/sandbox.js";
 
 describe.each(TRANSPORTS)("sandbox console API, bot connected over %s", (transport) => {
   let sandbox: Sandbox;
+  let token: string;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ transport });
+    token = await consoleToken(sandbox.url);
   });
 
   afterAll(async () => {
@@ -21,16 +23,18 @@ describe.each(TRANSPORTS)("sandbox console API, bot connected over %s", (transpo
     return (await response.json()) as ConsoleState;
   };
 
-  const act = async (body: unknown, contentType = "application/json", headers: Record<string, string> = { "x-orchestrator-console": "1" }) => {
+  const act = async (body: unknown, contentType = "application/json", headers: Record<string, string> = { "x-orchestrator-console-token": token }) => {
     const response = await fetch(`${sandbox.url}/console/act`, { method: "POST", headers: { "content-type": contentType, ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
-  it("refuses actions another site's page could send: other media types, no console header, another origin", async () => {
+  it("refuses actions another site's page could send: other media types, no or a wrong token, another origin", async () => {
     const command = { as: USERS.engineer, action: "command", channel: CHANNELS.general, text: "status" };
     expect((await act(command, "text/plain; charset=application/json")).status).toBe(415);
     expect((await act(command, "application/json", {})).status).toBe(403);
-    expect((await act(command, "application/json", { "x-orchestrator-console": "1", origin: "https://evil.example" })).status).toBe(403);
+    expect((await act(command, "application/json", { "x-orchestrator-console": "1" })).status).toBe(403);
+    expect((await act(command, "application/json", { "x-orchestrator-console-token": `${token.slice(0, -1)}x` })).status).toBe(403);
+    expect((await act(command, "application/json", { "x-orchestrator-console-token": token, origin: "https://evil.example" })).status).toBe(403);
     expect(sandbox.emulator.deliveries.filter((d) => d.kind === "command")).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EnvironmentConfig } from "../src/config/schema.js";
+import { childEnvironment } from "../src/exec/run.js";
 import { checkHealth } from "../src/features/health/check.js";
 import { runDeploy, verifyDeploy } from "../src/features/releases/deploy.js";
 import { FIXTURES, workDir } from "./support/config.js";
@@ -53,7 +54,7 @@ describe("deploys", () => {
     rollback: { approvals: 1 },
     ...overrides,
   });
-  const options = () => ({ cwd: workDir(), signal: new AbortController().signal, webhookBackoffMs: 10 });
+  const options = () => ({ exec: { cwd: workDir(), env: childEnvironment([], "UTC"), redact: (text: string) => text }, signal: new AbortController().signal, webhookBackoffMs: 10 });
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => hook.server.listen(0, "127.0.0.1", resolve));

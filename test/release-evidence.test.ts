@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approvals, releases, voidedApprovals } from "../src/db/schema.js";
+import { childEnvironment } from "../src/exec/run.js";
 import { commitSummary, readCommitRange } from "../src/features/releases/commits.js";
 import { describeRangeChange, digestOf, evidenceOf } from "../src/features/releases/evidence.js";
 import { replaceEvidence } from "../src/features/releases/evidence-store.js";
@@ -66,7 +67,8 @@ describe("commit ranges from a real git repository", () => {
     for (let i = 1; i <= 18; i += 1) shas.push(repo.commit(i === 3 ? "Fix voltage bounds (#123)" : `Change ${i}`, i % 3 === 0 ? "Niran Chaiyaporn" : "Arthit Wongsa"));
     repo.tag("v1.1.0");
   });
-  const context = (path = repo.path) => ({ repository: { path, tag: "v{version}" }, configDir: "/" });
+  // git runs as every configured command does: with the explicit child environment.
+  const context = (path = repo.path) => ({ repository: { path, tag: "v{version}" }, exec: { cwd: "/", env: childEnvironment([], "UTC"), redact: (text: string) => text } });
 
   it("lists the commits between the live tag and this one, newest first, with authors", async () => {
     const range = await readCommitRange(context(), { semver: "1.1.0", fromSemver: "1.0.0" });

@@ -29,7 +29,7 @@ describe.each(dbKinds())("approvers now, and withdrawal by the requester, on %s"
     const text = testConfigYaml({ dir, environments }).replace(/approvers: \[[^\]]*\]/, `approvers: [${approvers.join(", ")}]`);
     const path = join(dir, "orchestrator.yaml");
     writeFileSync(path, text);
-    return { config: parseConfig(text, path, {}), dir, path };
+    return { config: parseConfig(text, path, {}), dir, path, interpolated: [] };
   };
   const start = async (approvers: string[]) => {
     bot = await startTestBot({ db, loaded: configWith(approvers), emulator: { emulator, url: served.url } });

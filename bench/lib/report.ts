@@ -56,6 +56,17 @@ function markdownTable(run: RunResult): string {
   ].join("\n");
 }
 
+/** A run on a machine busier than its cores: said in so many words, since every figure but the same-run ratios is inflated by it. */
+function busyMachineNote(run: RunResult): string[] {
+  const load = run.machine.loadAverage;
+  if (!load || Math.max(load.start, load.end) <= run.machine.cores) return [];
+  const when = Math.min(load.start, load.end) > run.machine.cores ? "throughout" : "for part of the run";
+  return [
+    "",
+    `**A busy machine**: the load average (${load.start} → ${load.end}) was above the ${run.machine.cores} cores ${when}, with other work running beside the bench, so absolute times may be inflated (see the baseline \`count(*)\`) and even same-run ratios move with the load.`,
+  ];
+}
+
 /** The README section: how it is measured, then the latest table for each database. */
 export function renderReadme(results: BenchResults): string {
   const sections: string[] = [];
@@ -67,6 +78,7 @@ export function renderReadme(results: BenchResults): string {
         `### ${kind === "postgres" ? "PostgreSQL" : "PGlite (embedded)"}`,
         "",
         `${run.database.label}. Run on ${run.date.slice(0, 10)}: ${run.machine.cpuModel}, ${run.machine.cores} cores, ${(run.machine.totalMemoryMb / 1024).toFixed(1)} GB RAM, Node ${run.machine.node}, ${run.machine.platform}; load average ${run.machine.loadAverage?.start ?? "?"} → ${run.machine.loadAverage?.end ?? "?"}; the whole run took ${Math.round(run.durationSeconds)} s${run.code ? ` (code at ${run.code.commit}${run.code.uncommittedChanges ? " with uncommitted changes" : ""})` : ""}.`,
+        ...busyMachineNote(run),
         "",
         markdownTable(run),
       ].join("\n"),
@@ -89,7 +101,7 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
 - **(b) ingestion**: 10,000 Events API \`message\` envelopes in the two feedback channels (half top-level, half thread
   replies, each with its own \`event_id\` and \`ts\`), 50 in flight, timed until all 10,000 rows are in \`feedback\`;
   the bot also reacts :inbox_tray: to each through the emulator, paced at Slack's limit for reactions (one every 1.2 s), so most reactions are still queued when the rows are all in. Baseline: the same 10,000 rows as plain single-row
-  \`INSERT\`s through the same drizzle driver and pool, 50 in flight, in a fresh database.
+  \`INSERT\`s through the same drizzle driver and pool (postgres.js, on both databases), 50 in flight, in a fresh database.
 - **(c) reports**: 100,000 feedback rows over 120 days (realistic spread of channels, sources, kinds, priorities,
   statuses, themes, sprints), a release a day with approvals plus 2,000 releases of the DORA ledger (commit ranges, gates with measured values, transitions), every job run of the default schedules and a health check
   every 5 minutes per environment, then \`VACUUM ANALYZE\` (what autovacuum does after a bulk load). \`feedbackStats\` over
@@ -97,9 +109,10 @@ memory breakdown, seed sizes, machine) in \`bench/results.json\`.
   also both commands end to end (signed command → ack → \`response_url\` post received by the emulator). The bar applies
   to the p95; the baseline is a single \`count(*)\` over the same 30 days.
 - **(d) memory**: RSS of the bot process after (b), once its background work has settled (at most 60 s; queued reactions stay queued), with the peak during ingestion alongside, against the same process idle
-  after start-up. With PGlite the database lives inside the bot process, so its memory is counted too; its data folder
+  after start-up. With PGlite the database runs in a process of its own that the bot starts and stops (reached over a
+  Unix socket with the same postgres.js driver); its RSS is reported beside the bot's, with the total. Its data folder
   is created by a short-lived process first (as on every start but the very first: PGlite's \`initdb\` alone leaves
-  ~400 MB resident in the process that runs it).
+  ~400 MB resident in the database process that runs it).
 - **(e) Socket Mode**: (a) and (b) again with the bot in Socket Mode on the emulator's Socket Mode. Over Socket Mode
   Slack is the sender, so the emulator process sends the envelopes (50 in flight) and times each from sending it to
   receiving its ack (the status replies go to another emulator process). Ack latency: \`slash_commands\` envelopes of \`/orch status\`, the same rounds as (a), against a bare

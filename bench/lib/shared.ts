@@ -173,6 +173,8 @@ export interface MemorySample {
   arrayBuffers: number;
   /** Peak RSS of the process so far (bytes). */
   maxRss: number;
+  /** RSS of the embedded database's own process beside it (bytes), when there is one. */
+  databaseRss?: number;
 }
 
 export function memorySample(): MemorySample {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { CST, LineCounter, Parser, parseDocument } from "yaml";
 import type { z } from "zod";
 import { checkPrograms } from "./programs.js";
+import { Redactor } from "../redact.js";
 import { type Config, configSchema } from "./schema.js";
 
 export interface LoadedConfig {
@@ -12,6 +13,8 @@ export interface LoadedConfig {
   path: string;
   /** Problems that do not stop the bot (a job's program missing on PATH), one line each with its path. */
   warnings?: string[];
+  /** Every value `${VAR}` interpolation put into the config: secrets to redact (SPEC §2a). */
+  interpolated: string[];
 }
 
 /** Thrown with one line per problem, each naming its path in the file. */
@@ -33,15 +36,19 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (error) {
     throw new ConfigError(absolute, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  const config = parseConfig(text, absolute, env);
+  const { config, interpolated } = parseConfigText(text, absolute, env);
   const dir = dirname(absolute);
   const programs = checkPrograms(config, dir, env.PATH ?? "").map((p) => ({ ...p, line: `${formatPath(p.path)}: ${p.message}` }));
   const errors = programs.filter((p) => p.blocking).map((p) => p.line);
   if (errors.length > 0) throw new ConfigError(absolute, errors);
-  return { config, dir, path: absolute, warnings: programs.filter((p) => !p.blocking).map((p) => p.line) };
+  return { config, interpolated, dir, path: absolute, warnings: programs.filter((p) => !p.blocking).map((p) => p.line) };
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfigText(text, file, env).config;
+}
+
+function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv): Pick<LoadedConfig, "config" | "interpolated"> {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
@@ -60,17 +67,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const raw: unknown = document.toJS() ?? {};
   const missing = new Map<string, string[]>();
-  const interpolated = interpolate(raw, [], env, missing);
+  const values = new Set<string>();
+  const interpolated = interpolate(raw, [], env, missing, values);
   // Each unset variable once, at the first place it is used; a value left unreplaced is not judged again.
   const problems = [...missing].map(([name, paths]) => `${paths[0]}: environment variable ${name} is not set${paths.length > 1 ? ` (also used at ${paths.slice(1).join(", ")})` : ""}`);
   const unreplaced = new Set([...missing.values()].flat());
   const result = configSchema.safeParse(interpolated, { error: describeIssue });
   if (!result.success) {
-    for (const issue of result.error.issues) if (!unreplaced.has(formatPath(issue.path))) problems.push(formatIssue(issue));
+    // A problem may quote the value it found, and an interpolated value is a secret.
+    const redactor = new Redactor(values);
+    for (const issue of result.error.issues) if (!unreplaced.has(formatPath(issue.path))) problems.push(redactor.text(formatIssue(issue)));
   }
   if (problems.length > 0) throw new ConfigError(file, [...new Set(problems)]);
   if (!result.success) throw new ConfigError(file, ["invalid configuration"]);
-  return result.data;
+  return { config: result.data, interpolated: [...values] };
 }
 
 /** Where each flow collection or quoted string that is never closed begins (offsets into the text). */
@@ -89,12 +99,18 @@ function unclosedOpenings(text: string): number[] {
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces `${VAR}` (and `${VAR:-default}`) in every string; a missing variable is noted with the paths that use it. */
-function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, missing: Map<string, string[]>): unknown {
+/**
+ * Replaces `${VAR}` (and `${VAR:-default}`) in every string, collecting the values taken from the
+ * environment into `values`; a missing variable is noted with the paths that use it.
+ */
+function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, missing: Map<string, string[]>, values: Set<string>): unknown {
   if (typeof value === "string") {
     return value.replace(VARIABLE, (match, name: string, fallback: string | undefined) => {
       const found = env[name];
-      if (found !== undefined && found !== "") return found;
+      if (found !== undefined && found !== "") {
+        values.add(found);
+        return found;
+      }
       if (fallback !== undefined) return fallback;
       const paths = missing.get(name) ?? [];
       const here = formatPath(path);
@@ -103,9 +119,9 @@ function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv
       return match;
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, missing));
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, missing, values));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, missing)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolate(item, [...path, key], env, missing, values)]));
   }
   return value;
 }

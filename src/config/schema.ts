@@ -139,6 +139,22 @@ const sandbox = z.strictObject({
   channels: z.record(channelId, z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { error: "expected a channel name like releases" })).default({}),
 });
 
+/** The bot's own secrets: never handed to a command, even when exec.env names them (SPEC §2a). */
+export function isBotSecretName(name: string): boolean {
+  return /^(SLACK_|ANTHROPIC_)/.test(name) || name === "DATABASE_URL";
+}
+
+const exec = z.strictObject({
+  env: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "expected an environment variable name like KUBECONFIG" })
+        .refine((name) => !isBotSecretName(name), { error: (issue) => `${String(issue.input)} is one of Orchestrator's own secrets and is never passed to commands` }),
+    )
+    .default([]),
+});
+
 export const configSchema = z
   .strictObject({
     timezone: z.string().refine(isTimeZone, { error: "expected an IANA time zone like Asia/Bangkok" }),
@@ -156,6 +172,7 @@ export const configSchema = z
     approval: z.strictObject({ expiresAfter: duration("24h") }).prefault({}),
     emergency: z.strictObject({ approvals: approvalCount.default(2) }).prefault({}),
     repository: repository.optional(),
+    exec: exec.prefault({}),
     jobs: z.record(z.string().refine((name): boolean => isJobName(name), { error: `expected a built-in job: ${JOB_NAMES.join(", ")}` }), job).default({}),
     sandbox: sandbox.optional(),
   })

@@ -4,6 +4,7 @@ import type { Background } from "./background.js";
 import type { CommandRouter } from "./commands/router.js";
 import type { Config } from "../config/schema.js";
 import type { Database, Db } from "../db/client.js";
+import type { ExecContext } from "../exec/run.js";
 import type { Log } from "../log.js";
 import type { JobBodies } from "./jobs/registry.js";
 import type { Metrics } from "../metrics.js";
@@ -15,6 +16,8 @@ export interface Services {
   config: Config;
   /** Folder of the config file, where `run` commands execute. */
   configDir: string;
+  /** How every configured command runs: folder, explicit environment, redaction of its output. */
+  exec: ExecContext;
   db: Db;
   database: Database;
   log: Log;

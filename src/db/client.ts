@@ -1,27 +1,39 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type SQL, sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import type { PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle, type PostgresJsDatabase, type PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
 import type { ExtractTablesWithRelations } from "drizzle-orm/relations";
 import postgres from "postgres";
 import { MIGRATIONS_FOLDER } from "../paths.js";
 import { lockDataDir } from "./lock.js";
+import { type EmbeddedServer, startEmbeddedServer } from "./embedded.js";
 import * as schema from "./schema.js";
 
 type Schema = typeof schema;
-/** The one database handle of the app: the same drizzle API over postgres.js or embedded PGlite. */
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** The one database handle of the app: drizzle over postgres.js, on PostgreSQL and embedded PGlite alike. */
+export type Db = PostgresJsDatabase<Schema>;
+export type Tx = PgTransaction<PostgresJsQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
 /** Anything that runs queries: the handle itself or an open transaction. */
 export type Executor = Db | Tx;
 
 export interface Database {
   db: Db;
+  /**
+   * The same database through a small pool of its own, for the one write on the acknowledgement path
+   * (the replay guard's signature insert): it never queues behind the background work's queries, and
+   * its commits do not wait for the WAL flush (a crash forgets at most the last moment's signatures).
+   * Embedded PGlite has one connection: there it is `db`.
+   */
+  urgent: Db;
   kind: "postgres" | "pglite";
-  /** Where it lives, without credentials, for logs and the start-up line. */
+  /** Where it lives, without credentials, for logs. */
   location: string;
+  /** The same for people: "PostgreSQL at …" or "embedded PGlite in …". */
+  description: string;
+  /** The embedded database's own process, when there is one (its memory is reported beside the bot's). */
+  embedded?: EmbeddedServer;
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -33,89 +45,138 @@ interface OpenOptions {
   databaseUrl?: string;
   /** Folder for embedded PGlite; omitted: in memory (tests). */
   dataDir?: string;
-  onDatabaseError?: (error: unknown) => void;
+  /** Hears of failures outside any query, such as the embedded database's process ending. */
+  onDatabaseError?: (error: Error) => void;
+  /** Connections to PostgreSQL (embedded PGlite always gets one: it is a single session). */
   poolSize?: number;
   /** Told each start-up step as a sentence (creating the database, migrating), for the person starting the bot. */
   progress?: (line: string) => void;
 }
 
+/**
+ * Opens and migrates the database: PostgreSQL at `databaseUrl`, else embedded PGlite started in a
+ * process of its own and reached over its Unix socket, through the same driver and code from here on.
+ */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir, options.progress);
+  if (options.databaseUrl) {
+    const parsed = new URL(options.databaseUrl);
+    const location = `postgres://${parsed.host}${parsed.pathname}`;
+    options.progress?.(`Connecting to PostgreSQL at ${location}…`);
+    return connect({
+      kind: "postgres",
+      location,
+      description: `PostgreSQL at ${location}`,
+      target: options.databaseUrl,
+      poolSize: options.poolSize ?? 10,
+      ...(options.progress ? { progress: options.progress } : {}),
+    });
+  }
+  // One process per folder; released by close() or, if the process dies, taken over by the next start.
+  const folderLock = options.dataDir !== undefined ? lockDataDir(options.dataDir) : undefined;
+  try {
+    let folder: string | undefined;
+    if (options.dataDir !== undefined) {
+      const fresh = !existsSync(join(resolve(options.dataDir), "pgdata"));
+      folder = embeddedDataFolder(options.dataDir);
+      options.progress?.(`${fresh ? "Creating" : "Opening"} the embedded database in ${join(options.dataDir, "pgdata")}…`);
+    }
+    const embedded = await startEmbeddedServer({
+      ...(folder ? { dataDir: folder } : {}),
+      onExit: (detail, restarting) =>
+        options.onDatabaseError?.(new Error(`the embedded database process ended unexpectedly (${detail}); ${restarting ? "starting it again" : "not starting it again: restart the bot"}`)),
+    });
+    try {
+      return await connect({
+        kind: "pglite",
+        location: folder ?? "memory",
+        description: `embedded PGlite ${folder ? `in ${folder}` : "in memory"} (process ${embedded.pid})`,
+        // PGlite is one session: one connection, so a transaction, its advisory locks and the extended
+        // protocol's message sequences never interleave with another connection's (postgres.js pipelines on it).
+        target: { path: embedded.socketPath, user: "postgres", database: "postgres" },
+        poolSize: 1,
+        embedded,
+        ...(options.progress ? { progress: options.progress } : {}),
+        ...(folderLock ? { onClosed: () => folderLock.release() } : {}),
+      });
+    } catch (error) {
+      await embedded.stop();
+      throw error;
+    }
+  } catch (error) {
+    folderLock?.release();
+    throw error;
+  }
 }
 
-async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
-  const client = postgres(url, {
-    max: options.poolSize ?? 10,
+/** PGlite's folder inside DATA_DIR, created if missing. */
+function embeddedDataFolder(dataDir: string): string {
+  const folder = join(resolve(dataDir), "pgdata");
+  mkdirSync(folder, { recursive: true });
+  return folder;
+}
+
+interface Target {
+  kind: Database["kind"];
+  location: string;
+  description: string;
+  target: string | { path: string; user: string; database: string };
+  poolSize: number;
+  embedded?: EmbeddedServer;
+  progress?: (line: string) => void;
+  /** After the database is closed (the data-folder lock is released). */
+  onClosed?: () => void;
+}
+
+async function connect({ kind, location, description, target, poolSize, embedded, progress, onClosed }: Target): Promise<Database> {
+  const settings = {
     onnotice: () => {},
     connect_timeout: 5,
     // postgres.js waits up to 20 s between reconnect attempts by default; queued queries wait with it.
     // A short, capped backoff makes an outage fail fast (Slack redelivers) and recovery prompt.
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
-    idle_timeout: 60,
     connection: { application_name: "orchestrator" },
-  });
-  const db = drizzlePostgres({ client, schema }) as unknown as Db;
-  const parsed = new URL(url);
-  const location = `postgres://${parsed.host}${parsed.pathname}`;
-  options.progress?.(`Connecting to PostgreSQL at ${location}…`);
-  const lock = await client.reserve();
+  };
+  const open = (max: number, extra: postgres.Options<Record<string, never>> = {}) =>
+    typeof target === "string" ? postgres(target, { ...settings, ...extra, max }) : postgres({ ...settings, ...extra, ...target, max });
+  // The embedded socket is local and ours: its one connection is kept, never recycled.
+  const client = open(poolSize, embedded ? { idle_timeout: 0, max_lifetime: 0 } : { idle_timeout: 60 });
+  // PostgreSQL: a small pool of its own for the write on the acknowledgement path (see Database.urgent).
+  // The embedded server takes one connection only: there it is the same pool.
+  const urgentClient = embedded ? undefined : open(2, { idle_timeout: 60, connection: { application_name: "orchestrator-ack", synchronous_commit: "off" } });
+  // Migrations run on one connection that holds the migration lock throughout, so replicas starting
+  // together on one PostgreSQL migrate one after another: a pool of one is that connection (the embedded
+  // server takes no second one), a larger pool gets a connection of its own for them.
+  const migrator = poolSize === 1 ? client : open(1);
   try {
-    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
-    options.progress?.("Migrating the database schema…");
-    await migratePostgres(drizzlePostgres({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    await migrator`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    progress?.("Migrating the database schema…");
+    await migrate(drizzle({ client: migrator, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    await migrator`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+  } catch (error) {
+    await Promise.all([client.end({ timeout: 5 }), urgentClient?.end({ timeout: 5 })]);
+    throw error;
   } finally {
-    await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => undefined);
-    lock.release();
+    if (migrator !== client) await migrator.end({ timeout: 5 });
   }
+  const db = drizzle({ client, schema });
+  const urgent = urgentClient ? drizzle({ client: urgentClient, schema }) : db;
+  let closed = false;
   return {
     db,
-    kind: "postgres",
+    urgent,
+    kind,
     location,
-    ping: (timeoutMs = 2000) => pingWith(db, timeoutMs),
-    close: () => client.end({ timeout: 5 }),
+    description,
+    ...(embedded ? { embedded } : {}),
+    ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await Promise.all([client.end({ timeout: 5 }), urgentClient?.end({ timeout: 5 })]);
+      await embedded?.stop();
+      onClosed?.();
+    },
   };
-}
-
-async function openPglite(dataDir: string | undefined, progress?: (line: string) => void): Promise<Database> {
-  let folder: string | undefined;
-  // One process per folder; released by close() or, if the process dies, taken over by the next start.
-  const folderLock = dataDir !== undefined ? lockDataDir(dataDir) : undefined;
-  try {
-    if (dataDir !== undefined) {
-      folder = join(resolve(dataDir), "pgdata");
-      const fresh = !existsSync(folder);
-      mkdirSync(folder, { recursive: true });
-      progress?.(`${fresh ? "Creating" : "Opening"} the embedded database in ${join(dataDir, "pgdata")}…`);
-    }
-    // Loaded only when used: a deployment on PostgreSQL does not carry PGlite's WebAssembly in memory.
-    const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-      import("@electric-sql/pglite"),
-      import("drizzle-orm/pglite"),
-      import("drizzle-orm/pglite/migrator"),
-    ]);
-    const client = folder ? new PGlite(folder) : new PGlite();
-    await client.waitReady;
-    const pgliteDb = drizzlePglite({ client, schema });
-    progress?.("Migrating the database schema…");
-    await migratePglite(pgliteDb, { migrationsFolder: MIGRATIONS_FOLDER });
-    const db = pgliteDb as unknown as Db;
-    let closed = false;
-    return {
-      db,
-      kind: "pglite",
-      location: folder ?? "memory",
-      ping: (timeoutMs = 2000) => (closed ? Promise.resolve(false) : pingWith(db, timeoutMs)),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await client.close();
-        folderLock?.release();
-      },
-    };
-  } catch (error) {
-    folderLock?.release();
-    throw error;
-  }
 }
 
 async function pingWith(db: Db, timeoutMs: number): Promise<boolean> {
@@ -134,11 +195,9 @@ async function pingWith(db: Db, timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** Rows of a raw query, whichever driver ran it (postgres.js returns an array, PGlite `{ rows }`). */
+/** Rows of a raw query. */
 export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
-  const result: unknown = await executor.execute(query);
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
+  return (await executor.execute(query)) as unknown as T[];
 }
 
 /** The one transaction helper: all of fn or none of it. */
@@ -146,13 +205,13 @@ export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T>
   return db.transaction(fn);
 }
 
-/** The driver's error under drizzle's wrapper: SQLSTATE code and constraint name, whichever driver raised it. */
+/** postgres.js's error under drizzle's wrapper: SQLSTATE code and constraint name. */
 export function pgError(error: unknown): { code?: string; constraint?: string; message: string } {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth += 1) {
-    const candidate = current as { code?: unknown; constraint?: string; constraint_name?: string; message?: string; cause?: unknown };
+    const candidate = current as { code?: unknown; constraint_name?: string; message?: string; cause?: unknown };
     if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) {
-      return { code: candidate.code, constraint: candidate.constraint_name ?? candidate.constraint, message: candidate.message ?? String(current) };
+      return { code: candidate.code, ...(candidate.constraint_name ? { constraint: candidate.constraint_name } : {}), message: candidate.message ?? String(current) };
     }
     current = candidate.cause;
   }
@@ -164,7 +223,7 @@ export function isConnectionError(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_|CONNECT_TIMEOUT)/.test(code) || /^(08|57P)/.test(code))) return true;
+    if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOENT|CONNECTION_|CONNECT_TIMEOUT)/.test(code) || /^(08|57P)/.test(code))) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

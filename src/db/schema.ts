@@ -10,6 +10,20 @@ export const slackEvents = pgTable("slack_events", {
   receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * Signatures of signed Slack requests already accepted (SPEC §2a): the same request sent again within
+ * its 5-minute window finds its signature here and changes nothing, on any replica, after restarts.
+ */
+export const slackSignatures = pgTable(
+  "slack_signatures",
+  {
+    signature: text("signature").primaryKey(),
+    /** X-Slack-Request-Timestamp (Unix seconds): entries past the window are pruned by it. */
+    requestTs: bigint("request_ts", { mode: "number" }).notNull(),
+  },
+  (t) => [index("slack_signatures_request_ts").on(t.requestTs)],
+);
+
 export const RELEASE_STATES = ["gating", "awaiting_approval", "scheduled", "deploying", "verifying", "live", "rolled_back", "blocked", "rejected", "expired", "failed"] as const;
 export type ReleaseState = (typeof RELEASE_STATES)[number];
 
@@ -74,7 +88,7 @@ export const releases = pgTable(
   "releases",
   {
     id: serial("id").primaryKey(),
-    /** As the requester typed it (v1.4.0); substituted into deploy commands. */
+    /** Canonical semver text (1.4.0, never v1.4.0 or build metadata): shown and substituted into deploy commands. */
     version: text("version").notNull(),
     /** Normalized semver (1.4.0): what "the same version" means. */
     semver: text("semver").notNull(),

@@ -12,6 +12,8 @@ export interface Delivery {
   /** HTTP status of the bot's answer; over Socket Mode 200 for an ack, 408 for none in time, 0 for a closed or missing connection. */
   status: number;
   body: string;
+  /** The signed headers it was sent with: sending them again with the body is an exact replay. */
+  headers: Record<string, string>;
   at: number;
   transport: "http" | "socket";
   /** The Socket Mode envelope it went in. */
@@ -140,7 +142,7 @@ export class BotDelivery {
     const acceptsResponsePayload = kind === "command" || kind === "view" || payload.type === "block_suggestion";
     const outcome = await server.deliver(type, payload, { acceptsResponsePayload, ...(extra.retryNum !== undefined ? { retryAttempt: extra.retryNum, retryReason: extra.retryReason ?? "timeout" } : {}) });
     const status = outcome.acked ? 200 : outcome.failure === "timeout" ? 408 : 0;
-    this.deliveries.push({ kind, eventId: extra.eventId, attempt: extra.retryNum ?? 0, status, body, at: Date.now(), transport: "socket", envelopeId: outcome.envelopeId });
+    this.deliveries.push({ kind, eventId: extra.eventId, attempt: extra.retryNum ?? 0, status, body, headers: {}, at: Date.now(), transport: "socket", envelopeId: outcome.envelopeId });
     if (outcome.acked) return { status, body: outcome.payload ?? {} };
     return { status, body: undefined, failure: outcome.failure === "timeout" ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
   }
@@ -167,7 +169,7 @@ export class BotDelivery {
     try {
       const response = await fetch(requestUrl, { method: "POST", headers, body, signal: AbortSignal.timeout(ackTimeout) });
       const text = await response.text();
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, at: Date.now(), transport: "http" });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: response.status, body, headers, at: Date.now(), transport: "http" });
       let parsed: unknown = text;
       if (text && (response.headers.get("content-type") ?? "").includes("json")) {
         try {
@@ -180,7 +182,7 @@ export class BotDelivery {
       return { status: response.status, body: parsed };
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, at: Date.now(), transport: "http" });
+      this.deliveries.push({ kind, eventId: extra.eventId, attempt, status: timedOut ? 408 : 0, body, headers, at: Date.now(), transport: "http" });
       return { status: timedOut ? 408 : 0, body: undefined, failure: timedOut ? 'failed with the error "operation_timeout"' : 'failed with the error "dispatch_failed"' };
     }
   }

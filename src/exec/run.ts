@@ -1,16 +1,43 @@
 import { spawn } from "node:child_process";
 import { formatDuration } from "../config/duration.js";
+import { isBotSecretName } from "../config/schema.js";
 
 /** What a command printed last: enough to diagnose a failure, small enough to store and show in Slack. */
 export const TAIL_CHARS = 4000;
 
+/** Where and how every configured command runs: built once at start-up from the config. */
+export interface ExecContext {
+  /** The config file's folder. */
+  cwd: string;
+  /** The whole environment a command gets (see childEnvironment). */
+  env: Readonly<Record<string, string>>;
+  /** Applied to everything a command printed before it is kept or shown. */
+  redact: (text: string) => string;
+}
+
+/** Always passed on when set; everything else only when `exec.env` names it. */
+const BASE_VARIABLES = ["PATH", "HOME", "LANG", "TZ"] as const;
+
+/**
+ * The explicit environment of a child process (SPEC §2a): PATH, HOME, LANG, TZ and the variables the
+ * config names in `exec.env`, nothing else, and never the bot's own secrets. TZ defaults to the
+ * config's time zone, so commands see the same dates as the bot shows.
+ */
+export function childEnvironment(names: readonly string[], timezone: string, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { TZ: timezone };
+  for (const name of [...BASE_VARIABLES, ...names]) {
+    const value = source[name];
+    if (value !== undefined && !isBotSecretName(name)) env[name] = value;
+  }
+  return env;
+}
+
 interface RunOptions {
   argv: readonly string[];
-  cwd: string;
   timeoutMs: number;
   /** Aborting kills the command (shutdown). */
   signal?: AbortSignal;
-  env?: NodeJS.ProcessEnv;
+  exec: ExecContext;
 }
 
 export interface RunResult {
@@ -23,16 +50,21 @@ export interface RunResult {
   durationMs: number;
 }
 
+/** Text held before the shown tail, so a secret cut where the buffer was trimmed is never in what is shown. */
+const TAIL_MARGIN = 1024;
+
 /** Keeps the last `limit` characters of a growing text without holding all of it. */
 class Tail {
   private text = "";
   constructor(private readonly limit: number) {}
   push(chunk: string): void {
     this.text += chunk;
-    if (this.text.length > this.limit * 2) this.text = this.text.slice(-this.limit);
+    if (this.text.length > this.limit * 2) this.text = this.text.slice(-(this.limit + TAIL_MARGIN));
   }
-  value(): string {
-    return this.text.length > this.limit ? `…${this.text.slice(-this.limit)}` : this.text;
+  /** Redacted whole first, then cut: a secret is never shown in part. */
+  value(redact: (text: string) => string): string {
+    const text = redact(this.text);
+    return text.length > this.limit ? `…${text.slice(-this.limit)}` : text;
   }
 }
 
@@ -56,8 +88,8 @@ export function runArgv(options: RunOptions): Promise<RunResult> {
     let stdout = "";
     let stopReason: string | undefined;
     const child = spawn(program, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      cwd: options.exec.cwd,
+      env: { ...options.exec.env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -88,7 +120,8 @@ export function runArgv(options: RunOptions): Promise<RunResult> {
     const finish = (result: Omit<RunResult, "tail" | "stdout" | "durationMs">) => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
-      resolve({ ...result, tail: tail.value().trimEnd(), stdout, durationMs: Math.round(performance.now() - started) });
+      const { redact } = options.exec;
+      resolve({ ...result, tail: tail.value(redact).trimEnd(), stdout: redact(stdout), durationMs: Math.round(performance.now() - started) });
     };
     child.on("error", (error: NodeJS.ErrnoException) => {
       finish({ ok: false, exitCode: null, failure: error.code === "ENOENT" ? `cannot run ${program}: not found` : `cannot run ${program}: ${error.message}` });

@@ -1,4 +1,5 @@
 import type { HttpCheckConfig } from "../config/schema.js";
+import { displayUrl } from "../redact.js";
 
 interface HttpCheckResult {
   ok: boolean;
@@ -53,24 +54,35 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const response = await fetch(check.url, {
-      headers: { accept: "application/json" },
+    const { url, authorization } = splitCredentials(check.url);
+    const response = await fetch(url, {
+      headers: { accept: "application/json", ...(authorization ? { authorization } : {}) },
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(check.timeout)]) : AbortSignal.timeout(check.timeout),
     });
     const body = await response.text();
     const latencyMs = elapsed();
-    if (!response.ok) return { ok: false, detail: `HTTP ${response.status} from ${check.url}`, statusCode: response.status, latencyMs, values: {} };
+    if (!response.ok) return { ok: false, detail: `HTTP ${response.status} from ${displayUrl(check.url)}`, statusCode: response.status, latencyMs, values: {} };
     if (Object.keys(check.expect).length === 0) return { ok: true, detail: `HTTP ${response.status} in ${latencyMs} ms`, statusCode: response.status, latencyMs, values: {} };
     let data: unknown;
     try {
       data = JSON.parse(body);
     } catch {
-      return { ok: false, detail: `${check.url} did not return JSON`, statusCode: response.status, latencyMs, values: {} };
+      return { ok: false, detail: `${displayUrl(check.url)} did not return JSON`, statusCode: response.status, latencyMs, values: {} };
     }
     return { ...evaluateExpectations(data, check.expect), statusCode: response.status, latencyMs };
   } catch (error) {
     const name = (error as Error).name;
-    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${check.url} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
     return { ok: false, detail: reason, latencyMs: elapsed(), values: {} };
   }
+}
+
+/** fetch refuses URLs with credentials: `https://user:pw@host/…` becomes the bare URL and a Basic authorization header. */
+export function splitCredentials(text: string): { url: string; authorization?: string } {
+  const url = new URL(text);
+  if (!url.username && !url.password) return { url: text };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { url: url.toString(), authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
 }

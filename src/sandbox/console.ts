@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -177,9 +178,15 @@ class ChangeStream {
   }
 }
 
+/** The header the console page sends its token in, on every action. */
+const CONSOLE_TOKEN_HEADER = "x-orchestrator-console-token";
+
 /** The console's routes; false for any path it does not serve. */
 export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean> {
   const workspace = emulator.workspace;
+  // New at every start and only ever written into the page: a script elsewhere cannot read it, so it
+  // cannot act as anyone even if it reaches the console (a script on this machine reads the page first).
+  const token = randomBytes(24).toString("base64url");
   const notices = new Notices();
   const stream = new ChangeStream();
   const staticFiles = new Set(readdirSync(CONSOLE_FOLDER).filter((name) => CONTENT_TYPES[extname(name)] !== undefined));
@@ -280,7 +287,7 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
 
   return async (req, res, pathname) => {
     if (req.method === "GET" && (pathname === "/" || pathname === "/index.html")) {
-      await serveFile(res, "index.html");
+      await serveFile(res, "index.html", token);
       return true;
     }
     if (req.method === "GET" && pathname.startsWith("/console/") && staticFiles.has(pathname.slice("/console/".length))) {
@@ -301,16 +308,15 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
         res.end();
         return true;
       }
-      // Exactly JSON, with the console's own header, from this origin: another site's page can send
-      // neither without a CORS preflight, which is never granted, so it cannot act as anyone here.
+      // Exactly JSON, with the page's token in the console's own header: another site's page can send
+      // neither without a CORS preflight, which is never granted, and has no way to learn the token.
       const mediaType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
       if (mediaType !== "application/json") {
         sendJson(res, 415, { ok: false, error: "send the action as application/json" });
         return true;
       }
-      const origin = req.headers.origin;
-      if (req.headers["x-orchestrator-console"] !== "1" || (origin !== undefined && new URL(origin).host !== req.headers.host)) {
-        sendJson(res, 403, { ok: false, error: "actions come from the console page only" });
+      if (!sameToken(req.headers[CONSOLE_TOKEN_HEADER], token)) {
+        sendJson(res, 403, { ok: false, error: "actions come from the console page only (its X-Orchestrator-Console-Token is missing or wrong)" });
         return true;
       }
       let input: unknown;
@@ -377,8 +383,31 @@ function purposeOf(channel: string, config: Config): string {
   return purposes.join(" · ");
 }
 
-async function serveFile(res: ServerResponse, name: string): Promise<void> {
-  const body = await readFile(join(CONSOLE_FOLDER, name));
+function sameToken(given: string | string[] | undefined, token: string): boolean {
+  if (typeof given !== "string") return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The sandbox is for a person on this machine: `Host` must name loopback with the port it was reached on (no DNS rebinding). */
+export function isLoopbackRequest(req: IncomingMessage): boolean {
+  const port = req.socket.localPort;
+  const hosts = new Set(["127.0.0.1", "localhost", "[::1]"].flatMap((name) => (port === 80 ? [name, `${name}:80`] : [`${name}:${port}`])));
+  if (!hosts.has((req.headers.host ?? "").toLowerCase())) return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    const url = new URL(origin);
+    return url.protocol === "http:" && hosts.has(url.host.toLowerCase());
+  } catch {
+    return false;
+  }
+}
+
+async function serveFile(res: ServerResponse, name: string, token?: string): Promise<void> {
+  const file = await readFile(join(CONSOLE_FOLDER, name));
+  const body = token === undefined ? file : file.toString("utf8").replace("{{console-token}}", token);
   res.writeHead(200, {
     "content-type": CONTENT_TYPES[extname(name)] ?? "application/octet-stream",
     "cache-control": "no-cache",

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { RepositoryConfig } from "../config/schema.js";
-import { runArgv } from "../exec/run.js";
+import { type ExecContext, runArgv } from "../exec/run.js";
 import type { Log } from "../log.js";
 import { tagOf } from "../features/releases/commits.js";
 
@@ -24,14 +24,14 @@ const HISTORY: Array<{ subject: string; author: string; tag?: string }> = [
  * temporary folder and moved into place, so an interrupted start never leaves half a repository.
  * Runs git as argv commands through the one runner; without git it logs why and the messages say so.
  */
-export async function ensureDemoRepository(repository: RepositoryConfig, configDir: string, log: Log): Promise<void> {
-  const target = resolve(configDir, repository.path);
+export async function ensureDemoRepository(repository: RepositoryConfig, exec: ExecContext, log: Log): Promise<void> {
+  const target = resolve(exec.cwd, repository.path);
   if (existsSync(target)) return;
   mkdirSync(dirname(target), { recursive: true });
   const work = mkdtempSync(join(dirname(target), ".demo-repo-"));
   const start = Date.parse("2026-10-05T02:00:00Z");
   const git = async (args: string[], env: Record<string, string> = {}) => {
-    const run = await runArgv({ argv: ["git", ...args], cwd: work, timeoutMs: 15_000, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...env } });
+    const run = await runArgv({ argv: ["git", ...args], timeoutMs: 15_000, exec: { ...exec, cwd: work, env: { ...exec.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...env } } });
     if (!run.ok) throw new Error(`git ${args[0]} failed: ${run.failure}${run.tail ? ` (${run.tail.split("\n").at(-1)})` : ""}`);
   };
   try {

@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App, Receiver, ReceiverEvent } from "@slack/bolt";
 import type { Log } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import { REPLAY_WINDOW_SECONDS, type ReplayGuard } from "./replay.js";
 
-const MAX_SKEW_SECONDS = 5 * 60;
+const MAX_SKEW_SECONDS = REPLAY_WINDOW_SECONDS;
 
 export type RequestKind = "command" | "action" | "view" | "shortcut" | "event" | "options" | "other";
 
@@ -12,6 +13,8 @@ interface ReceiverOptions {
   signingSecret: string;
   log: Log;
   metrics: Metrics;
+  /** Remembers accepted signatures, so a replayed request changes nothing. */
+  replay: ReplayGuard;
   /** How long an event may take to be processed before Slack is told to redeliver it. */
   eventDeadlineMs?: number;
   /** How long a command or click may go without being acknowledged. */
@@ -48,10 +51,13 @@ export class SignedRequestReceiver implements Receiver {
 
   async handle(req: IncomingMessage, res: ServerResponse, rawBody: string): Promise<void> {
     const started = performance.now();
-    const { metrics, log } = this.options;
+    const { metrics, log, replay } = this.options;
+    let claimed: string | undefined;
     const finish = (kind: RequestKind, outcome: string, status: number, body?: unknown) => {
       metrics.slackRequests.inc({ kind, outcome });
       metrics.handlerSeconds.observe({ kind }, (performance.now() - started) / 1000);
+      // A request refused with a 5xx was not accepted: Slack's redelivery of it must go through.
+      if (claimed && status >= 500) void replay.release(claimed);
       if (res.headersSent) return;
       if (body === undefined || body === "") {
         res.writeHead(status);
@@ -94,6 +100,21 @@ export class SignedRequestReceiver implements Receiver {
     if (!app) {
       finish(kind, "not_ready", 503);
       return;
+    }
+
+    // Commands and interactivity are recorded by signature. An event is recorded by its event_id, which
+    // a replay necessarily repeats (src/slack/dedupe.ts), so its signature is not stored on the ingestion path.
+    if (kind !== "event") {
+      // Verified above, so both headers are present.
+      const signature = header(req.headers["x-slack-signature"]) as string;
+      const claim = await replay.claim(signature, Number(header(req.headers["x-slack-request-timestamp"])));
+      if (claim === "replay") {
+        log.info("replayed request acknowledged without processing", { kind });
+        finish(kind, "replay", 200);
+        return;
+      }
+      // "unavailable" (the database is down): the command or click still runs and tells the person so.
+      if (claim === "first") claimed = signature;
     }
 
     const retryNum = Number(req.headers["x-slack-retry-num"] ?? Number.NaN);

@@ -58,6 +58,8 @@ export interface TestBotOptions {
   emulator?: { emulator: SlackEmulator; url: string };
   replicaId?: string;
   anthropic?: Env["anthropic"];
+  /** What the bot reads from its environment besides the Slack mode (DATABASE_URL, say). */
+  env?: Partial<Omit<Env, "mode">>;
   start?: Partial<StartOptions>;
   /** HTTP unless told; a shared emulator must serve the same transport. */
   transport?: Transport;
@@ -86,6 +88,7 @@ export async function startTestBot(options: TestBotOptions): Promise<TestBot> {
     anthropic: options.anthropic ?? { model: "claude-test" },
     logLevel: "debug",
     shutdownGraceMs: 2000,
+    ...options.env,
   };
   const orchestrator = await startOrchestrator({
     env,

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LoadedConfig } from "../../src/config/load.js";
-import { parseConfig } from "../../src/config/load.js";
+import { loadConfigFile } from "../../src/config/load.js";
 
 export const FIXTURES = resolve(import.meta.dirname, "../fixtures");
 
@@ -37,6 +37,8 @@ export interface TestConfigOptions {
   gates?: string;
   environments?: string;
   jobs?: string;
+  /** The environment `${VAR}` in the config is read from (none by default). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The configuration the tests run with: fixture scripts that record what they were asked to do. */
@@ -85,5 +87,5 @@ export function testConfig(options: TestConfigOptions = {}): LoadedConfig {
   const text = testConfigYaml({ ...options, dir });
   const path = join(dir, "orchestrator.yaml");
   writeFileSync(path, text);
-  return { config: parseConfig(text, path, {}), dir, path };
+  return loadConfigFile(path, options.env ?? {});
 }

@@ -1,6 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
+import { inject } from "vitest";
 import { type Database, openDatabase } from "../../src/db/client.js";
+import { copyOfTemplate } from "./pglite-template.js";
 
 export type DbKind = "pglite" | "postgres";
 
@@ -16,11 +21,22 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** A fresh, migrated database of its own: an in-memory PGlite, or a new PostgreSQL database dropped afterwards. */
+/**
+ * A fresh, migrated database of its own: embedded PGlite in a DATA_DIR of its own (a copy of the run's
+ * template, see pglite-template.ts; removed afterwards), or a new PostgreSQL database dropped afterwards.
+ */
 export async function openTestDatabase(kind: DbKind): Promise<TestDatabase> {
   if (kind === "pglite") {
-    const database = await openDatabase({});
-    return { database, close: () => database.close() };
+    const dataDir = mkdtempSync(join(tmpdir(), "orch-test-pglite-"));
+    copyOfTemplate(inject("pgliteTemplate"), dataDir);
+    const database = await openDatabase({ dataDir });
+    return {
+      database,
+      close: async () => {
+        await database.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   const url = await createPostgresDatabase();
   const database = await openDatabase({ databaseUrl: url, poolSize: 5 });

@@ -76,6 +76,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 }
 
+/** The per-start token the console page carries, read from the page as a script on this machine would. */
+export async function consoleToken(url: string): Promise<string> {
+  const page = await (await fetch(`${url}/`)).text();
+  const token = /<meta name="console-token" content="([^"]+)"/.exec(page)?.[1];
+  if (!token) throw new Error("the console page carries no token");
+  return token;
+}
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

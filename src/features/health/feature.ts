@@ -7,8 +7,8 @@ import { healthCheckJob } from "./job.js";
 
 /** `health [env]` and the `health-check` job: environments checked, their state stored, changes alerted. */
 export const healthFeature: Feature = ({ services, commands, jobs }) => {
-  const { config, configDir } = services;
-  jobs.define("health-check", withConfiguredCheck(({ signal }) => healthCheckJob(services, signal), configDir));
+  const { config, exec } = services;
+  jobs.define("health-check", withConfiguredCheck(({ signal }) => healthCheckJob(services, signal), exec));
   commands.add(
       defineCommand({
         usage: "health [<env>]",

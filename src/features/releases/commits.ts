@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { RepositoryConfig } from "../../config/schema.js";
 import type { CommitRange } from "../../db/schema.js";
-import { runArgv } from "../../exec/run.js";
+import { type ExecContext, runArgv } from "../../exec/run.js";
 
 /** How many commit subjects a release keeps and shows; the rest is "…and N more". */
 const COMMITS_SHOWN = 15;
@@ -17,22 +17,23 @@ export function tagOf(repository: RepositoryConfig, semver: string): string {
 
 interface GitContext {
   repository: RepositoryConfig;
-  /** The config file's folder: a relative `repository.path` is read from there. */
-  configDir: string;
+  /** How configured commands run; its folder (the config file's) is where a relative `repository.path` is read from. */
+  exec: ExecContext;
   signal?: AbortSignal;
 }
 
 type Git = (args: string[]) => Promise<{ ok: boolean; stdout: string; failure?: string; tail: string }>;
 
 function git(context: GitContext): Git {
-  const cwd = resolve(context.configDir, context.repository.path);
+  const cwd = resolve(context.exec.cwd, context.repository.path);
+  // The commands' own explicit environment, plus what makes git's output parseable and never interactive.
+  const exec: ExecContext = { ...context.exec, cwd, env: { ...context.exec.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } };
   return async (args) => {
     // `--no-pager`, no prompts, a fixed locale: git's output is parsed, and nothing may wait for a terminal.
     const run = await runArgv({
       argv: ["git", "--no-pager", "-c", "core.quotePath=off", ...args],
-      cwd,
+      exec,
       timeoutMs: GIT_TIMEOUT_MS,
-      env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
       ...(context.signal ? { signal: context.signal } : {}),
     });
     return { ok: run.ok, stdout: run.stdout, tail: run.tail, ...(run.failure ? { failure: run.failure } : {}) };
@@ -54,7 +55,7 @@ export async function readCommitRange(context: GitContext, input: { semver: stri
   const tag = tagOf(context.repository, input.semver);
   const fromTag = input.fromSemver ? tagOf(context.repository, input.fromSemver) : undefined;
   const base = { tag, total: 0, authors: [], commits: [], ...(input.fromSemver ? { fromVersion: input.fromSemver, fromTag } : {}) };
-  const path = resolve(context.configDir, context.repository.path);
+  const path = resolve(context.exec.cwd, context.repository.path);
   if (!existsSync(path)) return { ...base, status: "missing_repository", note: `the repository ${context.repository.path} was not found` };
   const run = git(context);
   const inside = await run(["rev-parse", "--is-inside-work-tree"]);

@@ -1,7 +1,8 @@
 import pRetry, { AbortError } from "p-retry";
 import type { EnvironmentConfig } from "../../config/schema.js";
 import { formatDuration } from "../../config/duration.js";
-import { runArgv, substitute, TAIL_CHARS } from "../../exec/run.js";
+import { type ExecContext, runArgv, substitute, TAIL_CHARS } from "../../exec/run.js";
+import { splitCredentials } from "../../http/check.js";
 import { checkHealth } from "../health/index.js";
 
 interface DeployRequest {
@@ -19,7 +20,7 @@ interface StepResult {
 }
 
 interface DeployOptions {
-  cwd: string;
+  exec: ExecContext;
   signal: AbortSignal;
   /** Backoff before the first webhook retry; doubles each time. */
   webhookBackoffMs?: number;
@@ -38,10 +39,11 @@ class WebhookStatusError extends Error {
 export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, options: DeployOptions): Promise<StepResult> {
   const deploy = env.deploy;
   if ("run" in deploy) {
-    const run = await runArgv({ argv: substitute(deploy.run, request), cwd: options.cwd, timeoutMs: deploy.timeout, signal: options.signal });
+    const run = await runArgv({ argv: substitute(deploy.run, request), exec: options.exec, timeoutMs: deploy.timeout, signal: options.signal });
     return { ok: run.ok, detail: run.ok ? `deploy command finished in ${Math.round(run.durationMs / 1000)}s` : `deploy command failed: ${run.failure}`, tail: run.tail };
   }
   const hook = deploy.webhook;
+  const { url: hookUrl, authorization } = splitCredentials(hook.url);
   const attempts: string[] = [];
   const payload = JSON.stringify({ ...request, requestedAt: new Date().toISOString() });
   try {
@@ -49,10 +51,16 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
       async (attemptNumber) => {
         let response: Response;
         try {
-          response = await fetch(hook.url, {
+          response = await fetch(hookUrl, {
             method: "POST",
             // The same key on every attempt: a CI that saw an earlier attempt can tell it is one deploy.
-            headers: { "content-type": "application/json", "user-agent": "Orchestrator", "idempotency-key": `orchestrator-release-${request.releaseId}`, ...hook.headers },
+            headers: {
+              "content-type": "application/json",
+              "user-agent": "Orchestrator",
+              "idempotency-key": `orchestrator-release-${request.releaseId}`,
+              ...(authorization ? { authorization } : {}),
+              ...hook.headers,
+            },
             body: payload,
             signal: AbortSignal.any([options.signal, AbortSignal.timeout(hook.timeout)]),
           });
@@ -64,11 +72,11 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
             attempts.push(`attempt ${attemptNumber}: no answer within ${formatDuration(hook.timeout)}; the deploy may have started`);
             throw new AbortError(new Error("no answer"));
           }
-          const reason = `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`;
+          const reason = `network error (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
           attempts.push(`attempt ${attemptNumber}: ${reason}`);
           throw new Error(reason);
         }
-        const text = (await response.text()).slice(0, TAIL_CHARS);
+        const text = options.exec.redact((await response.text()).slice(0, TAIL_CHARS));
         attempts.push(`attempt ${attemptNumber}: HTTP ${response.status}`);
         if (response.ok) return text;
         // A 4xx means the hook refused this request; sending it again would not change the answer.
@@ -107,7 +115,7 @@ export async function verifyDeploy(env: EnvironmentConfig, request: DeployReques
   const details: string[] = [];
   const tails: string[] = [];
   if (env.smoke) {
-    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), cwd: options.cwd, timeoutMs: env.smoke.timeout, signal: options.signal });
+    const smoke = await runArgv({ argv: substitute(env.smoke.run, request), exec: options.exec, timeoutMs: env.smoke.timeout, signal: options.signal });
     tails.push(smoke.tail);
     if (!smoke.ok) return { ok: false, detail: `smoke test failed: ${smoke.failure}`, tail: smoke.tail };
     details.push("smoke test passed");

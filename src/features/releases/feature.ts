@@ -11,15 +11,19 @@ import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJEC
 import { shortDigest } from "./evidence.js";
 import { parseFreezePeriod } from "./freeze.js";
 import { freezesDuring, openFreezes } from "./freezes.js";
-import { isWithdrawal, normalizeVersion, tallyApprovals } from "./machine.js";
+import { isWithdrawal, parseVersion, tallyApprovals } from "./machine.js";
 import { latestHealth } from "../health/index.js";
 import { lastRollbacks, liveVersions, releasesInFlight } from "./queries.js";
 import type { RequestResult, ReleaseService } from "./service.js";
 import { auditTrail } from "./queries.js";
 import { describeWindows } from "./windows.js";
 
-const version = z.string().refine((v) => normalizeVersion(v) !== undefined, {
-  error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1`,
+/** A version argument, parsed to its canonical text (or refused with the reason). */
+const version = z.string().transform((text, ctx) => {
+  const parsed = parseVersion(text);
+  if (parsed.ok) return parsed.version;
+  ctx.addIssue({ code: "custom", message: parsed.reason });
+  return z.NEVER;
 });
 
 /** Release commands, the Approve/Reject buttons, the reject dialog, and the release parts of `/orch status`. */
@@ -130,7 +134,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version }),
         run: async (ctx, args) => {
-          const trail = await auditTrail(db, normalizeVersion(args.version) as string);
+          const trail = await auditTrail(db, args.version);
           if (trail.length === 0) {
             await ctx.reply({ text: `No release of \`${escapeMrkdwn(args.version)}\` yet.` });
             return;

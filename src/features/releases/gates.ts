@@ -1,6 +1,6 @@
 import type { GateConfig } from "../../config/schema.js";
 import type { GateResult } from "../../db/schema.js";
-import { runArgv, substitute } from "../../exec/run.js";
+import { type ExecContext, runArgv, substitute } from "../../exec/run.js";
 import { runHttpCheck } from "../../http/check.js";
 import { measuredValues } from "./measured.js";
 
@@ -13,7 +13,7 @@ export function initialGates(gates: readonly GateConfig[]): GateResult[] {
 }
 
 interface GateRunContext {
-  cwd: string;
+  exec: ExecContext;
   version: string;
   environment: string;
   signal: AbortSignal;
@@ -39,7 +39,7 @@ export async function runGates(
       await update(index, { status: "running", detail: "running" });
       const started = performance.now();
       if ("run" in gate) {
-        const run = await runArgv({ argv: substitute(gate.run, context), cwd: context.cwd, timeoutMs: gate.timeout, signal: context.signal });
+        const run = await runArgv({ argv: substitute(gate.run, context), exec: context.exec, timeoutMs: gate.timeout, signal: context.signal });
         const lastLine = run.tail.split("\n").filter(Boolean).at(-1) ?? "";
         await update(index, {
           status: run.ok ? "passed" : "failed",

@@ -44,10 +44,30 @@ export function isFinal(state: ReleaseState): boolean {
   return FINAL_STATES.includes(state);
 }
 
-/** Normalized semver for "the same version", or undefined when the text is not a version. */
+type VersionParse = { ok: true; version: string } | { ok: false; reason: string };
+
+/**
+ * The one canonical text of a version (`v1.4.0` → `1.4.0`, `v1.4.0-rc.1` → `1.4.0-rc.1`): what is stored,
+ * shown, compared and substituted into `{version}`. Build metadata (`+evil`) is refused rather than
+ * dropped, because semver ignores it when comparing: `1.2.3+evil` would pass as `1.2.3` while a
+ * deploy script received other text.
+ */
+export function parseVersion(text: string): VersionParse {
+  const shown = `\`${text.trim().slice(0, 40)}\``;
+  const notVersion = { ok: false as const, reason: `${shown} is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+  if (text.length > 64) return notVersion;
+  const parsed = semver.parse(text.trim());
+  if (!parsed) return notVersion;
+  if (parsed.build.length > 0) {
+    return { ok: false, reason: `${shown} has build metadata (\`+${parsed.build.join(".")}\`), which is not allowed: release \`${parsed.version}\` instead` };
+  }
+  return { ok: true, version: parsed.version };
+}
+
+/** The canonical version, or undefined when the text is not one (see parseVersion). */
 export function normalizeVersion(text: string): string | undefined {
-  if (text.length > 64) return undefined;
-  return semver.valid(text.trim()) ?? undefined;
+  const parsed = parseVersion(text);
+  return parsed.ok ? parsed.version : undefined;
 }
 
 interface ApprovalFacts {

@@ -70,12 +70,12 @@ export class ReleaseRunner {
   };
 
   async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, replicaId, configDir, log } = this.services;
+    const { db, replicaId, exec, log } = this.services;
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     let queue: Promise<void> = Promise.resolve();
     try {
       const commitsRead = this.commitsFor(release, signal);
-      const { passed, results } = await runGates(this.services.config.gates, { cwd: configDir, version: release.version, environment: release.environment, signal }, (gates) => {
+      const { passed, results } = await runGates(this.services.config.gates, { exec, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
           if (await saveGates(db, release.id, gates)) await this.announcer.refresh(release.id);
@@ -120,7 +120,7 @@ export class ReleaseRunner {
     if (!repository) return null;
     const live = await currentLive(this.services.db, release.environment);
     return readCommitRange(
-      { repository, configDir: this.services.configDir, ...(signal ? { signal } : {}) },
+      { repository, exec: this.services.exec, ...(signal ? { signal } : {}) },
       { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined },
     );
   }
@@ -148,7 +148,7 @@ export class ReleaseRunner {
   }
 
   async deployPhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, configDir, log, replicaId } = this.services;
+    const { db, exec, log, replicaId } = this.services;
     const env = this.environment(release.environment);
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
     try {
@@ -168,7 +168,7 @@ export class ReleaseRunner {
       }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
-      const options = { cwd: configDir, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
+      const options = { exec, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
       const deployed = await runDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "deploying");
       if (!deployed.ok) return await this.fail(release, "deploying", deployed.detail, deployed.tail);

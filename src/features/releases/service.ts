@@ -14,7 +14,7 @@ import { ReleaseRunner } from "./runner.js";
 import { openFreezes } from "./freezes.js";
 import { lastFailedDeploy, liveHistory } from "./queries.js";
 import { initialGates} from "./gates.js";
-import { approvalsFor, emergencyApprovals, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, WITHDRAWN } from "./machine.js";
+import { approvalsFor, emergencyApprovals, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import {
   approve,
@@ -88,8 +88,9 @@ export class ReleaseService {
   /** Starts a release exactly as `/orch release` does; mentions use this same path. */
   async request(input: { version: string; environment?: string; requester: string; emergency?: string }): Promise<RequestResult> {
     const { db, background, replicaId } = this.services;
-    const normalized = normalizeVersion(input.version);
-    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    const parsed = parseVersion(input.version);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason };
+    const normalized = parsed.version;
     const envName = input.environment ?? this.config.environments[0]?.name ?? "";
     const env = this.environment(envName);
     if (!env) return { ok: false, reason: `\`${envName.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
@@ -98,7 +99,7 @@ export class ReleaseService {
       if (upstream?.semver !== normalized) {
         return {
           ok: false,
-          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${input.version}\` to ${env.after} first.`,
+          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${normalized}\` to ${env.after} first.`,
         };
       }
     }
@@ -112,7 +113,7 @@ export class ReleaseService {
     const needed = approvalsFor(this.config, env, "release", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
     const created = await createRelease(db, {
-      version: input.version.trim(),
+      version: normalized,
       semver: normalized,
       environment: env.name,
       requester: input.requester,
@@ -121,7 +122,7 @@ export class ReleaseService {
       owner: replicaId,
       ...(emergency ? { emergency, detail: `🚨 emergency release of ${input.version.trim()} to ${env.name} requested: ${emergency}` } : {}),
     });
-    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(input.version.trim(), env.name, created.inFlight) };
+    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(normalized, env.name, created.inFlight) };
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.announcer.refresh(release.id);

@@ -90,11 +90,17 @@ export async function moveRelease(
   to: ReleaseState,
   actor: string,
   detail: string | null,
-  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "scheduledFor" | "commits" | "oldestCommitAt" | "evidenceDigest">> & { live?: boolean; awaiting?: boolean; leaseSeconds?: number } = {},
+  set: Partial<Pick<Release, "reason" | "outputTail" | "owner" | "gates" | "scheduledFor" | "commits" | "oldestCommitAt" | "evidenceDigest">> & {
+    live?: boolean;
+    awaiting?: boolean;
+    leaseSeconds?: number;
+    /** Move only if the driving replica's claim has lapsed, judged under the row lock (a renewal may just have committed). */
+    onlyIfLeaseLapsed?: boolean;
+  } = {},
 ): Promise<Release | undefined> {
   const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
   if (!current || !canTransition(current.state, to)) return undefined;
-  const { live, awaiting, leaseSeconds, ...columns } = set;
+  const { live, awaiting, leaseSeconds, onlyIfLeaseLapsed, ...columns } = set;
   const [row] = await tx
     .update(releases)
     .set({
@@ -106,7 +112,7 @@ export async function moveRelease(
       ...(awaiting ? { awaitingSince: sql`now()` } : {}),
       leaseUntil: leaseSeconds ? sql`now() + make_interval(secs => ${leaseSeconds})` : null,
     })
-    .where(and(eq(releases.id, id), eq(releases.state, current.state)))
+    .where(and(eq(releases.id, id), eq(releases.state, current.state), onlyIfLeaseLapsed ? leaseLapsed() : undefined))
     .returning();
   if (!row) return undefined;
   await tx.insert(releaseTransitions).values({ releaseId: id, fromState: current.state, toState: to, actor, detail });
@@ -327,20 +333,36 @@ export async function expirePending(db: Db, expiresAfterMs: number): Promise<Rel
   return expired;
 }
 
+/** Whose driving replica's claim has run out (or was never taken). */
+const leaseLapsed = () => or(isNull(releases.leaseUntil), lt(releases.leaseUntil, sql`now()`));
+
+/** Releases gating, deploying or verifying whose claim has lapsed, as last seen: candidates for the sweep. */
+export function staleReleases(db: Executor): Promise<Array<{ id: number; state: ReleaseState }>> {
+  return db
+    .select({ id: releases.id, state: releases.state })
+    .from(releases)
+    .where(and(inArray(releases.state, ["gating", "deploying", "verifying"]), leaseLapsed()));
+}
+
+/**
+ * Marks one stale release failed ("interrupted"), unless its replica renewed the claim since it was
+ * seen stale: the lapse is checked again in the conditional update, under the row lock.
+ */
+export function sweepInterrupted(db: Db, id: number, state: ReleaseState): Promise<Release | undefined> {
+  return transition(db, id, "failed", SYSTEM_ACTOR, `interrupted while ${state}`, {
+    reason: `Interrupted: Orchestrator stopped while this release was ${state}. Nothing is re-run automatically; check the environment, then release again.`,
+    onlyIfLeaseLapsed: true,
+  });
+}
+
 /**
  * Releases whose driving replica stopped heartbeating while gating, deploying or verifying: the
  * process died. They are marked failed ("interrupted") and never re-run by themselves.
  */
 export async function failInterrupted(db: Db): Promise<Release[]> {
-  const stale = await db
-    .select({ id: releases.id, state: releases.state })
-    .from(releases)
-    .where(and(inArray(releases.state, ["gating", "deploying", "verifying"]), or(isNull(releases.leaseUntil), lt(releases.leaseUntil, sql`now()`))));
   const failed: Release[] = [];
-  for (const { id, state } of stale) {
-    const moved = await transition(db, id, "failed", SYSTEM_ACTOR, `interrupted while ${state}`, {
-      reason: `Interrupted: Orchestrator stopped while this release was ${state}. Nothing is re-run automatically; check the environment, then release again.`,
-    });
+  for (const { id, state } of await staleReleases(db)) {
+    const moved = await sweepInterrupted(db, id, state);
     if (moved) failed.push(moved);
   }
   return failed;

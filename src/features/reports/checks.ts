@@ -1,7 +1,8 @@
 import type { HttpCheckConfig } from "../../config/schema.js";
-import { runArgv } from "../../exec/run.js";
+import { type ExecContext, runArgv } from "../../exec/run.js";
 import { runHttpCheck } from "../../http/check.js";
 import { measuredValues } from "../releases/index.js";
+import { displayUrl } from "../../redact.js";
 import type { JobName } from "../../core/jobs/catalog.js";
 import { interpretRun } from "./outputs.js";
 import type { JobBody, JobContext, JobOutcome } from "../../core/jobs/registry.js";
@@ -19,10 +20,10 @@ export const CHECK_JOBS = {
 } as const satisfies Partial<Record<JobName, string>>;
 
 /** Runs the job's configured `run` (argv, in the config folder, with its timeout) or `http` check; undefined when it has neither. */
-async function configuredCheck(context: JobContext, cwd: string): Promise<JobOutcome | undefined> {
+async function configuredCheck(context: JobContext, exec: ExecContext): Promise<JobOutcome | undefined> {
   const config = context.config;
   if (config?.run) {
-    const run = await runArgv({ argv: config.run, cwd, timeoutMs: config.timeout, signal: context.signal });
+    const run = await runArgv({ argv: config.run, exec, timeoutMs: config.timeout, signal: context.signal });
     return interpretRun(config.run, run);
   }
   if (config?.http) {
@@ -33,7 +34,7 @@ async function configuredCheck(context: JobContext, cwd: string): Promise<JobOut
       status: result.ok ? "succeeded" : "failed",
       summary: `${verdict}: ${result.detail}.`,
       details: {
-        url: config.http.url,
+        url: displayUrl(config.http.url),
         values: result.values,
         // Read back by the Orchestrator Report's ML validation section.
         ...(Object.keys(result.values).length > 0 ? { measured: measuredValues(result.values, expect) } : {}),
@@ -46,14 +47,14 @@ async function configuredCheck(context: JobContext, cwd: string): Promise<JobOut
 }
 
 /** A job that is only its configured check; without one it says plainly what to configure and succeeds. */
-export function checkJob(job: keyof typeof CHECK_JOBS, cwd: string): JobBody {
-  return async (context) => (await configuredCheck(context, cwd)) ?? { status: "succeeded", summary: `Not configured, so nothing was checked: ${CHECK_JOBS[job]}.` };
+export function checkJob(job: keyof typeof CHECK_JOBS, exec: ExecContext): JobBody {
+  return async (context) => (await configuredCheck(context, exec)) ?? { status: "succeeded", summary: `Not configured, so nothing was checked: ${CHECK_JOBS[job]}.` };
 }
 
 /** A built-in job plus the configured check, when the config gives the job a `run` or `http` too. */
-export function withConfiguredCheck(body: JobBody, cwd: string): JobBody {
+export function withConfiguredCheck(body: JobBody, exec: ExecContext): JobBody {
   return async (context) => {
-    const check = await configuredCheck(context, cwd);
+    const check = await configuredCheck(context, exec);
     const outcome = await body(context);
     if (!check) return outcome;
     return {

@@ -37,7 +37,7 @@ const STATUS_ICON: Record<string, string> = {
 /** Scheduled jobs and digests (SPEC §6): the scheduler, the job bodies it owns, `jobs`, `jobs run`, `report`. */
 export function reportsFeature(options: ReportsFeatureOptions): Feature {
   return ({ services, commands, status, jobs, onStart, onStop }) => {
-    const { config, db, log, poster, configDir } = services;
+    const { config, db, log, poster, exec } = services;
     const tz = config.timezone;
     const writer = options.writer ?? plainWriter;
     const scheduler = new Scheduler(
@@ -89,10 +89,10 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
       return { status: "succeeded", summary: report.summary, details: { since: period.since, until: period.until, ...report.details } };
     };
 
-    jobs.define("weekly-digest", withConfiguredCheck(digest("weekly"), configDir));
-    jobs.define("monthly-digest", withConfiguredCheck(digest("monthly"), configDir));
-    for (const job of Object.keys(CHECK_JOBS) as Array<keyof typeof CHECK_JOBS>) jobs.define(job, checkJob(job, configDir));
-    for (const job of MAINTENANCE_JOBS) jobs.define(job, withConfiguredCheck(maintenance(job), configDir));
+    jobs.define("weekly-digest", withConfiguredCheck(digest("weekly"), exec));
+    jobs.define("monthly-digest", withConfiguredCheck(digest("monthly"), exec));
+    for (const job of Object.keys(CHECK_JOBS) as Array<keyof typeof CHECK_JOBS>) jobs.define(job, checkJob(job, exec));
+    for (const job of MAINTENANCE_JOBS) jobs.define(job, withConfiguredCheck(maintenance(job), exec));
 
     commands.add(
       defineCommand({

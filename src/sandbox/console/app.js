@@ -108,10 +108,13 @@ async function refresh() {
   return refreshing;
 }
 
+/** Written into the page by the server at each start; every action carries it. */
+const CONSOLE_TOKEN = document.querySelector('meta[name="console-token"]')?.getAttribute("content") ?? "";
+
 async function act(action) {
   const response = await fetch("/console/act", {
     method: "POST",
-    headers: { "content-type": "application/json", "x-orchestrator-console": "1" },
+    headers: { "content-type": "application/json", "x-orchestrator-console-token": CONSOLE_TOKEN },
     body: JSON.stringify({ as: ui.as, ...action }),
   }).catch(() => {
     throw new Error(`${RESTARTING}: try again in a moment.`);

@@ -51,7 +51,7 @@ const EMOJI = {
   trophy: "🏆", checkered_flag: "🏁", traffic_light: "🚦", vertical_traffic_light: "🚦", satellite: "📡", computer: "💻",
   test_tube: "🧪", microscope: "🔬", brain: "🧠", moneybag: "💰", smile: "😄", slightly_smiling_face: "🙂", joy: "😂",
   disappointed: "😞", cry: "😢", scream: "😱", sweat_smile: "😅", hugging_face: "🤗", partying_face: "🥳", 100: "💯",
-  stethoscope: "🩺", fast_forward: "⏩", rewind: "⏪", pause_button: "⏸️", white_large_square: "⬜", hospital: "🏥", snowflake: "❄️", leftwards_arrow_with_hook: "↩️",
+  stethoscope: "🩺", fast_forward: "⏩", rewind: "⏪", pause_button: "⏸️", white_large_square: "⬜", hospital: "🏥", snowflake: "❄️", leftwards_arrow_with_hook: "↩️", star2: "🌟", heavy_multiplication_x: "✖️",
   new: "🆕", sos: "🆘", stop_sign: "🛑", recycle: "♻️", hammer: "🔨", toolbox: "🧰", mailbox: "📫", email: "📧", telephone: "☎️",
 };
 
