@@ -28,7 +28,22 @@ import { orchestratorFigures } from "../src/features/reports/figures.js";
 import { periodEnding } from "../src/core/jobs/slots.js";
 import { inFlight } from "./lib/load.js";
 import { seedReportData } from "./lib/seed.js";
-import { APP_TOKEN, BARE_APP_TOKEN, BENCH_CONFIG_YAML, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, COMMAND, type MemorySample, memorySample, notify, serveRpc, SIGNING_SECRET, TEAM_ID } from "./lib/shared.js";
+import {
+  APP_TOKEN,
+  BARE_APP_TOKEN,
+  BENCH_CONFIG_YAML,
+  type BenchMessage,
+  BOT_ID,
+  BOT_TOKEN,
+  BOT_USER_ID,
+  COMMAND,
+  type MemorySample,
+  memorySample,
+  notify,
+  serveRpc,
+  SIGNING_SECRET,
+  TEAM_ID,
+} from "./lib/shared.js";
 
 const mode = process.env.BENCH_MODE ?? "bot";
 const databaseUrl = process.env.BENCH_DB_URL || undefined;

@@ -11,7 +11,22 @@ import { serveEmulator } from "../src/emulator/server.js";
 import type { SlackMessage } from "../src/emulator/workspace.js";
 import type { SocketModeServer } from "../src/emulator/socket-mode.js";
 import { inFlight } from "./lib/load.js";
-import { APP_TOKEN, BARE_APP_TOKEN, type BenchMessage, BOT_ID, BOT_TOKEN, BOT_USER_ID, CHANNELS, memorySample, messageEnvelope, notify, serveRpc, SIGNING_SECRET, TEAM_ID, USERS } from "./lib/shared.js";
+import {
+  APP_TOKEN,
+  BARE_APP_TOKEN,
+  type BenchMessage,
+  BOT_ID,
+  BOT_TOKEN,
+  BOT_USER_ID,
+  CHANNELS,
+  memorySample,
+  messageEnvelope,
+  notify,
+  serveRpc,
+  SIGNING_SECRET,
+  TEAM_ID,
+  USERS,
+} from "./lib/shared.js";
 
 const workspaceOptions = {
   botToken: BOT_TOKEN,
@@ -139,7 +154,12 @@ serveRpc({
   /** (e) slash-command envelopes with the given form bodies to one app, timed to their acks. */
   socketCommands: (args) => {
     const { app, bodies, concurrency } = args as { app: "bot" | "bare"; bodies: string[]; concurrency: number };
-    return socketBatch(socketOf(app), "slash_commands", bodies.map((body) => Object.fromEntries(new URLSearchParams(body))), concurrency);
+    return socketBatch(
+      socketOf(app),
+      "slash_commands",
+      bodies.map((body) => Object.fromEntries(new URLSearchParams(body))),
+      concurrency,
+    );
   },
   /** (e) events_api envelopes of these messages to the bot, timed to their acks. */
   socketEvents: (args) => {

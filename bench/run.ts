@@ -204,15 +204,15 @@ function compiled(script: string): Promise<string> {
   const cached = builds.get(script);
   if (cached) return cached;
   const built = build({
-      // The embedded database's process is bundled beside each bench process, where the bot looks for it.
-      entryPoints: { [script.replace(/\.ts$/, "")]: join(BENCH_DIR, script), "pglite-server": join(ROOT, "src", "db", "pglite-server.ts") },
-      outdir: join(BENCH_DIR, ".build"),
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      packages: "external",
-      logLevel: "warning",
+    // The embedded database's process is bundled beside each bench process, where the bot looks for it.
+    entryPoints: { [script.replace(/\.ts$/, "")]: join(BENCH_DIR, script), "pglite-server": join(ROOT, "src", "db", "pglite-server.ts") },
+    outdir: join(BENCH_DIR, ".build"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
   }).then(() => join(BENCH_DIR, ".build", script.replace(/\.ts$/, ".js")));
   builds.set(script, built);
   return built;
@@ -509,7 +509,10 @@ async function measureSocketMode(emulator: Child, emulatorUrl: string, bareUrl: 
   const bare = await startChild("e-bare-bolt-socket", "bot-process.ts", { BENCH_MODE: "bare-socket", BENCH_EMULATOR_URL: bareUrl });
   const bot = await startChild("e-bot-socket", "bot-process.ts", { BENCH_MODE: "bot", BENCH_TRANSPORT: "socket", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
   await bot.child.call("idle");
-  const connected = await waitFor(async () => (await emulator.call<number>("socketConnections", { app: "bot" })) === 1 && (await emulator.call<number>("socketConnections", { app: "bare" })) === 1, 30_000);
+  const connected = await waitFor(
+    async () => (await emulator.call<number>("socketConnections", { app: "bot" })) === 1 && (await emulator.call<number>("socketConnections", { app: "bare" })) === 1,
+    30_000,
+  );
   if (!connected) throw new Error("the Socket Mode apps did not connect to the emulator");
   const bodies = async () => (await commandBodies(replies.child, ACK_TEXT, ACK_WARMUP + ACK_REQUESTS)).map((b) => b.body);
   const bareBodies = await bodies();
@@ -622,7 +625,9 @@ async function measureReports(emulator: Child, emulatorUrl: string) {
   const bot = await startChild("c-bot-reports", "bot-process.ts", { BENCH_MODE: "bot", BENCH_EMULATOR_URL: emulatorUrl, ...db.env });
   await bot.child.call("idle");
   const seed = await bot.child.call<SeedReport>("seed", { feedbackRows: FEEDBACK_ROWS, ledgerReleases: LEDGER_RELEASES }, 600_000);
-  log(`    seeded ${seed.feedback} feedback, ${seed.jobRuns} job runs, ${seed.healthChecks} health checks, ${seed.releases} releases in ${seed.seconds.toFixed(1)} s (+ VACUUM ANALYZE ${seed.analyzeSeconds.toFixed(1)} s)`);
+  log(
+    `    seeded ${seed.feedback} feedback, ${seed.jobRuns} job runs, ${seed.healthChecks} health checks, ${seed.releases} releases in ${seed.seconds.toFixed(1)} s (+ VACUUM ANALYZE ${seed.analyzeSeconds.toFixed(1)} s)`,
+  );
 
   type Timed = { samples: number[]; sample: unknown };
   const timeIt = (what: string) => bot.child.call<Timed>("time", { what, runs: QUERY_RUNS, warmup: QUERY_WARMUP }, 600_000);
@@ -720,13 +725,17 @@ async function main(): Promise<void> {
     const { ingestion, memory } = ingested;
     log(`    bot ${ingestion.bot.eventsPerSecond} events/s vs ${ingestion.baseline.rowsPerSecond} rows/s: ${ingestion.ratio}×; RSS ${memory.afterEventsMb} MB`);
     log(`    CPU ms per event: ${JSON.stringify(ingestion.bot.cpuMsPerEvent)}; per baseline row: ${JSON.stringify(ingestion.baseline.cpuMsPerRow)}`);
-    log(`    event response ms: ${JSON.stringify(ingestion.bot.responseLatencyMs)}; statuses ${JSON.stringify(ingestion.bot.statuses)}; reactions done after ${ingestion.bot.secondsUntilReactionsDone} s`);
+    log(
+      `    event response ms: ${JSON.stringify(ingestion.bot.responseLatencyMs)}; statuses ${JSON.stringify(ingestion.bot.statuses)}; reactions done after ${ingestion.bot.secondsUntilReactionsDone} s`,
+    );
   }
   const reports = ONLY.has("c") ? await measureReports(emulator.child, emulatorUrl) : undefined;
   const socket = ONLY.has("e") ? await measureSocketMode(emulator.child, emulatorUrl, String(emulator.ready.bareUrl)) : undefined;
   if (socket) {
     log(`    Socket Mode: bare Bolt p99 ${socket.ack.bare.latencyMs.p99} ms, bot p99 ${socket.ack.bot.latencyMs.p99} ms: ${socket.ack.ratioP99}×`);
-    log(`    Socket Mode ingestion: ${socket.ingestion.bot.eventsPerSecond} events/s vs ${socket.ingestion.baseline.rowsPerSecond} rows/s: ${socket.ingestion.ratio}×; statuses ${JSON.stringify(socket.ingestion.bot.statuses)}`);
+    log(
+      `    Socket Mode ingestion: ${socket.ingestion.bot.eventsPerSecond} events/s vs ${socket.ingestion.baseline.rowsPerSecond} rows/s: ${socket.ingestion.ratio}×; statuses ${JSON.stringify(socket.ingestion.bot.statuses)}`,
+    );
   }
   const emulatorStats = await emulator.child.call<EmulatorStats>("stats");
   await emulator.child.stop();
@@ -823,7 +832,14 @@ async function main(): Promise<void> {
     },
     database: { kind: dbKind, ...database },
     table: rows,
-    measures: { ack, ingestion: ingested?.ingestion, reports, memory: ingested?.memory, socketMode: socket, emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) } },
+    measures: {
+      ack,
+      ingestion: ingested?.ingestion,
+      reports,
+      memory: ingested?.memory,
+      socketMode: socket,
+      emulator: { calls: emulatorStats.calls, responses: emulatorStats.responses, rssMb: round(mb(emulatorStats.memory.rss)) },
+    },
   };
 
   process.stdout.write(`\n${renderTable(run)}\n`);

@@ -85,7 +85,6 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
-
 export class StartupError extends Error {
   constructor(message: string) {
     super(message);
@@ -202,9 +201,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       progress: options.progress ?? ((line) => log.warn(line)),
       pausesMs: options.slackConnectRetriesMs ?? [1000, 2000, 4000, 8000, 15_000],
     });
-    const socket = appToken
-      ? new LosslessSocketModeReceiver({ appToken, ...(apiUrl ? { apiUrl } : {}), log, metrics, logger: slackLogger(log, env.logLevel), ...options.socketMode })
-      : undefined;
+    const socket = appToken ? new LosslessSocketModeReceiver({ appToken, ...(apiUrl ? { apiUrl } : {}), log, metrics, logger: slackLogger(log, env.logLevel), ...options.socketMode }) : undefined;
     const receiver = signed ?? socket;
     if (!receiver) throw new StartupError("no Slack receiver for this mode");
 
@@ -265,7 +262,10 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const feedback = new FeedbackService(services, options.reactionSpacingMs);
     const feedbackAccess = new FeedbackAccess(slack, () => config.people.admins, log);
     const claude = env.anthropic.apiKey
-      ? new Claude({ apiKey: env.anthropic.apiKey, model: env.anthropic.model, ...(env.anthropic.baseUrl ? { baseUrl: env.anthropic.baseUrl } : {}), ...options.claude }, { db: database.db, log, metrics })
+      ? new Claude(
+          { apiKey: env.anthropic.apiKey, model: env.anthropic.model, ...(env.anthropic.baseUrl ? { baseUrl: env.anthropic.baseUrl } : {}), ...options.claude },
+          { db: database.db, log, metrics },
+        )
       : undefined;
     const triage = claude ? new ClaudeTriage(claude, prompts.triage.body, services, options.triage) : undefined;
     if (triage) feedback.useTriager(triage);
@@ -277,7 +277,14 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       healthFeature,
       feedbackFeature(feedback, feedbackAccess),
       reportsFeature({ access: feedbackAccess, timings: options.jobs, ...(claude ? { writer: claudeWriter(claude, prompts.digest.body) } : {}) }),
-      aiFeature({ prompts, releases, access: feedbackAccess, ...(claude ? { claude } : {}), ...(triage ? { triage } : {}), ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}) }),
+      aiFeature({
+        prompts,
+        releases,
+        access: feedbackAccess,
+        ...(claude ? { claude } : {}),
+        ...(triage ? { triage } : {}),
+        ...(options.mentionDeadlineMs ? { mentionDeadlineMs: options.mentionDeadlineMs } : {}),
+      }),
     ];
     for (const feature of features) feature(context);
     listenForCommands(app, commands, services);

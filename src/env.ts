@@ -48,7 +48,12 @@ const envSchema = z.object({
     }
     return port;
   }),
-  DATABASE_URL: optional.pipe(z.string().regex(/^postgres(ql)?:\/\//, { error: "DATABASE_URL: expected postgres://user@host:port/database" }).optional()),
+  DATABASE_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: "DATABASE_URL: expected postgres://user@host:port/database" })
+      .optional(),
+  ),
   DATA_DIR: optional.transform((v) => v ?? "./data"),
   ORCH_CONFIG: optional.transform((v) => v ?? "./orchestrator.yaml"),
   ANTHROPIC_API_KEY: optional,

@@ -60,7 +60,16 @@ describe.each(dbKinds())("Claude in the loop on %s", (kind) => {
     const [first, second] = fake.requests as [ClaudeRequest, ClaudeRequest];
     expect(first.system[0]?.cache_control).toEqual({ type: "ephemeral" });
     expect(first.model).toBe("claude-test");
-    expect(first.tools?.map((t) => t.name).sort()).toEqual(["ask_specialist", "environment_health", "feedback_stats", "get_release_log", "get_status", "job_history", "list_feedback", "start_release"]);
+    expect(first.tools?.map((t) => t.name).sort()).toEqual([
+      "ask_specialist",
+      "environment_health",
+      "feedback_stats",
+      "get_release_log",
+      "get_status",
+      "job_history",
+      "list_feedback",
+      "start_release",
+    ]);
     const toolResult = (second.messages.at(-1)!.content as Array<Record<string, unknown>>)[0];
     expect(toolResult).toMatchObject({ type: "tool_result", tool_use_id: expect.stringMatching(/^toolu_/) });
     expect(JSON.parse(String(toolResult?.content))).toMatchObject({ environments: [{ name: "staging" }, { name: "production" }] });

@@ -54,10 +54,7 @@ jobs:
 
   it("a cron field out of range is named", () => {
     const yaml = `${valid}\njobs:\n  weekly-digest: { schedule: "0 25 * * *" }\n  monthly-digest: { schedule: "0 9 32 * *" }\n`;
-    expect(problems(yaml)).toEqual([
-      'jobs.weekly-digest.schedule: "0 25 * * *": hour 25 is out of range 0–23',
-      'jobs.monthly-digest.schedule: "0 9 32 * *": day of month 32 is out of range 1–31',
-    ]);
+    expect(problems(yaml)).toEqual(['jobs.weekly-digest.schedule: "0 25 * * *": hour 25 is out of range 0–23', 'jobs.monthly-digest.schedule: "0 9 32 * *": day of month 32 is out of range 1–31']);
   });
 
   it("judges each cron field in cron's own terms, and leaves cron-parser's extensions to it", () => {

@@ -33,10 +33,7 @@ describe("config file", () => {
   });
 
   it("names the path of every problem, one line each", () => {
-    const yaml = valid
-      .replace("approvals: 2", "approvals: 0")
-      .replace("timezone: Asia/Bangkok", "timezone: Mars/Olympus")
-      .replace("releases: C0RELEASES", "releases: general");
+    const yaml = valid.replace("approvals: 2", "approvals: 0").replace("timezone: Asia/Bangkok", "timezone: Mars/Olympus").replace("releases: C0RELEASES", "releases: general");
     expect(problems(yaml)).toEqual([
       "timezone: expected an IANA time zone like Asia/Bangkok",
       "channels.releases: expected a Slack channel id like C0123ABCD",
@@ -45,16 +42,16 @@ describe("config file", () => {
   });
 
   it("reports a wrong type, a missing key and an unknown key in the file's terms", () => {
-    const yaml = valid.replace("approvals: 1", 'approvals: "one"').replace("command: /orch", "command: /orch\ncolour: blue").replace(/channels: \{ releases.*\}/, "");
+    const yaml = valid
+      .replace("approvals: 1", 'approvals: "one"')
+      .replace("command: /orch", "command: /orch\ncolour: blue")
+      .replace(/channels: \{ releases.*\}/, "");
     expect(problems(yaml)).toEqual(["channels: is required", "environments[0].approvals: expected a number >= 1", "colour: unknown key"]);
   });
 
   it("checks that promotion order and approval counts can work", () => {
     const yaml = valid.replace("after: staging", "after: qa").replace("approvers: [U0APPROVER1, U0APPROVER2, U0APPROVER3]", "approvers: [U0APPROVER1]");
-    expect(problems(yaml)).toEqual([
-      "environments[1].after: expected an environment listed before this one (staging)",
-      "environments[1].approvals: needs 2 approvals but people.approvers lists 1",
-    ]);
+    expect(problems(yaml)).toEqual(["environments[1].after: expected an environment listed before this one (staging)", "environments[1].approvals: needs 2 approvals but people.approvers lists 1"]);
   });
 
   it("validates gates, jobs and durations", () => {

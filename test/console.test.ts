@@ -110,7 +110,10 @@ describe.runIf(runBrowser)("sandbox console in a real browser", () => {
           { type: "mrkdwn", text: `*Requested by*\n<@${USERS.engineer}>` },
         ],
       },
-      { type: "section", text: { type: "mrkdwn", text: "Gates: _all_ ~none~ failed, see <https://example.org/ci?a=1&amp;b=2|the CI run> in <#C0RELEASES> &lt;ok&gt;\n```npm test\n&gt; 138 passed```" } },
+      {
+        type: "section",
+        text: { type: "mrkdwn", text: "Gates: _all_ ~none~ failed, see <https://example.org/ci?a=1&amp;b=2|the CI run> in <#C0RELEASES> &lt;ok&gt;\n```npm test\n&gt; 138 passed```" },
+      },
       { type: "divider" },
       {
         type: "actions",
@@ -274,7 +277,10 @@ describe.runIf(runBrowser)("sandbox console in a real browser", () => {
     await rollback.locator(".bk-button", { hasText: "Approve" }).waitFor();
     await clickButton(page, "Release 1.4.0 → staging (rollback)", "Approve");
     await rollback.locator(".bk-field", { hasText: "Live" }).waitFor({ timeout: 15_000 });
-    const rows = await sandbox.db.database.db.select({ version: releases.version, kind: releases.kind, state: releases.state, requester: releases.requester }).from(releases).where(eq(releases.kind, "rollback"));
+    const rows = await sandbox.db.database.db
+      .select({ version: releases.version, kind: releases.kind, state: releases.state, requester: releases.requester })
+      .from(releases)
+      .where(eq(releases.kind, "rollback"));
     expect(rows).toEqual([{ version: "1.4.0", kind: "rollback", state: "live", requester: USERS.engineer }]);
   });
 

@@ -32,10 +32,7 @@ describe.each(dbKinds())("migrations on %s", (kind) => {
     // PGlite in memory: empty at every start (the test databases of other files start from a migrated copy).
     const test = kind === "pglite" ? await openDatabase({}).then((database) => ({ database, close: () => database.close() })) : await openTestDatabase(kind);
     try {
-      const tables = await queryRows<{ table_name: string }>(
-        test.database.db,
-        sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
-      );
+      const tables = await queryRows<{ table_name: string }>(test.database.db, sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`);
       expect(tables.map((t) => t.table_name)).toEqual(EXPECTED_TABLES);
       const applied = await queryRows<{ n: number }>(test.database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
       expect(applied[0]?.n).toBe(readdirSync(MIGRATIONS_FOLDER).filter((f) => f.endsWith(".sql")).length);

@@ -124,7 +124,11 @@ describe("deploys", () => {
     const failing = await verifyDeploy(env({ health: { url, maxLatencyMs: 1000, timeout: 2000 } }), request, { ...options(), healthAttempts: 1 });
     expect(failing).toMatchObject({ ok: false, detail: `health check failed: HTTP 500 in ${failing.detail.split(" in ")[1]}` });
     expect(await checkHealth({ url, maxLatencyMs: 0, timeout: 2000 })).toMatchObject({ ok: false, detail: expect.stringMatching(/^slow: \d+ ms \(limit 0 ms\)$/) });
-    const smoke = await verifyDeploy(env({ smoke: { run: [`${FIXTURES}/smoke.sh`, workDir(), "{environment}", "{version}"], timeout: 10_000 } }), { ...request, version: "1.4.0-smokefail" }, options());
+    const smoke = await verifyDeploy(
+      env({ smoke: { run: [`${FIXTURES}/smoke.sh`, workDir(), "{environment}", "{version}"], timeout: 10_000 } }),
+      { ...request, version: "1.4.0-smokefail" },
+      options(),
+    );
     expect(smoke).toMatchObject({ ok: false, detail: "smoke test failed: exit code 1" });
     expect(smoke.tail).toContain("GET /api/v1/forecast/solar -> 500");
   });

@@ -112,7 +112,9 @@ describe("embedded PGlite serves the bot only", () => {
   });
 
   it("starts its database process again when it dies, on the same socket, with the data kept", async () => {
-    await database.db.insert(feedback).values({ channel: CHANNELS.helpdesk, ts: "1.000042", author: USERS.stakeholder, text: "kept across a crash", source: "PEA Help Desk", kind: "bug", priority: "high", capturedBy: "message" });
+    await database.db
+      .insert(feedback)
+      .values({ channel: CHANNELS.helpdesk, ts: "1.000042", author: USERS.stakeholder, text: "kept across a crash", source: "PEA Help Desk", kind: "bug", priority: "high", capturedBy: "message" });
     const crashed = database.embedded!.pid;
     process.kill(crashed, "SIGKILL");
     await until(() => !alive(crashed), 10_000, "the killed process to end");

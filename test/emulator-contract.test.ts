@@ -92,7 +92,10 @@ describe("emulator contract with Slack's shapes", () => {
   it("refuses a bad view with invalid_arguments and Slack's response_metadata messages", async () => {
     await emulator.command(USERS.engineer, CHANNELS.general, "help");
     const trigger = (received.filter((m) => m.type === "slash_commands").at(-1)!.payload as { trigger_id: string }).trigger_id;
-    const result = api("views.open", { trigger_id: trigger, view: JSON.stringify({ type: "modal", title: { type: "plain_text", text: "A title far longer than twenty-four characters" }, blocks: [] }) });
+    const result = api("views.open", {
+      trigger_id: trigger,
+      view: JSON.stringify({ type: "modal", title: { type: "plain_text", text: "A title far longer than twenty-four characters" }, blocks: [] }),
+    });
     expect(result).toMatchObject({ ok: false, error: "invalid_arguments", response_metadata: { messages: [expect.stringMatching(/^\[ERROR\] .*\[json-pointer:\/view\/title\/text\]$/)] } });
   });
 
@@ -102,7 +105,20 @@ describe("emulator contract with Slack's shapes", () => {
     const event = await eventOf((e) => e.ts === message.ts && e.type === "message");
     expect(drift(events.message!, event)).toEqual([]);
     expect(event.blocks).toEqual([
-      { type: "rich_text", block_id: expect.any(String), elements: [{ type: "rich_text_section", elements: [{ type: "text", text: "Feeder " }, { type: "user", user_id: USERS.engineer }, { type: "text", text: " looks off" }] }] },
+      {
+        type: "rich_text",
+        block_id: expect.any(String),
+        elements: [
+          {
+            type: "rich_text_section",
+            elements: [
+              { type: "text", text: "Feeder " },
+              { type: "user", user_id: USERS.engineer },
+              { type: "text", text: " looks off" },
+            ],
+          },
+        ],
+      },
     ]);
     const envelope = envelopes().find((e) => (e.payload as { event: { ts?: string } }).event.ts === message.ts)?.payload;
     expect(drift(events.envelope!, envelope)).toEqual([]);
@@ -133,10 +149,24 @@ describe("emulator contract with Slack's shapes", () => {
     expect(drift(samples["apps.connections.open"]!, emulator.api("apps.connections.open", {}, APP_TOKEN))).toEqual([]);
     expect(drift(samples.hello!, received[0])).toEqual([]);
     expect(drift(samples.events_api!, envelopes()[0])).toEqual([]);
-    expect(drift(samples.slash_commands!, received.find((m) => m.type === "slash_commands"))).toEqual([]);
-    const posted = api("chat.postMessage", { channel: CHANNELS.releases, text: "Approve?", blocks: JSON.stringify([{ type: "actions", block_id: "b1", elements: [{ type: "button", text: { type: "plain_text", text: "Approve" }, action_id: "release_approve", value: "1" }] }]) });
+    expect(
+      drift(
+        samples.slash_commands!,
+        received.find((m) => m.type === "slash_commands"),
+      ),
+    ).toEqual([]);
+    const posted = api("chat.postMessage", {
+      channel: CHANNELS.releases,
+      text: "Approve?",
+      blocks: JSON.stringify([{ type: "actions", block_id: "b1", elements: [{ type: "button", text: { type: "plain_text", text: "Approve" }, action_id: "release_approve", value: "1" }] }]),
+    });
     await emulator.click(USERS.approver1, { channel: CHANNELS.releases, ts: String(posted.ts) }, "release_approve");
-    expect(drift(samples.interactive!, received.find((m) => m.type === "interactive"))).toEqual([]);
+    expect(
+      drift(
+        samples.interactive!,
+        received.find((m) => m.type === "interactive"),
+      ),
+    ).toEqual([]);
     emulator.socketMode!.disconnect("refresh_requested");
     const disconnect = await eventually(() => {
       const found = received.find((m) => m.type === "disconnect");
@@ -164,6 +194,7 @@ describe("emulator contract with Slack's shapes", () => {
     const cases = fixture<{ accepted: Array<{ name: string; blocks: unknown }>; refused: Array<{ name: string; blocks: unknown; error: string }> }>("block-kit.json");
     const post = (blocks: unknown) => api("chat.postMessage", { channel: CHANNELS.general, text: "fallback", blocks: JSON.stringify(expand(blocks)) });
     for (const { name, blocks } of cases.accepted) expect({ name, ok: post(blocks).ok }).toEqual({ name, ok: true });
-    for (const { name, blocks, error } of cases.refused) expect({ name, result: post(blocks) }).toMatchObject({ name, result: { ok: false, error, response_metadata: { messages: [expect.stringMatching(/^\[ERROR\]/)] } } });
+    for (const { name, blocks, error } of cases.refused)
+      expect({ name, result: post(blocks) }).toMatchObject({ name, result: { ok: false, error, response_metadata: { messages: [expect.stringMatching(/^\[ERROR\]/)] } } });
   });
 });

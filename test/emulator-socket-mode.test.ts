@@ -25,7 +25,11 @@ describe("emulator Socket Mode server", () => {
   });
 
   const call = async (method: string, token: string, body: Record<string, string> = {}) => {
-    const response = await fetch(`${served.url}/api/${method}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(body) });
+    const response = await fetch(`${served.url}/api/${method}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(body),
+    });
     return (await response.json()) as Record<string, unknown>;
   };
 
@@ -48,7 +52,8 @@ describe("emulator Socket Mode server", () => {
     return { socket, messages, closed };
   };
   const envelopes = (client: Client) => client.messages.filter((m) => typeof m.envelope_id === "string");
-  const ack = (client: Client, envelope: Record<string, unknown>, payload?: Record<string, unknown>) => client.socket.send(JSON.stringify({ envelope_id: envelope.envelope_id, ...(payload ? { payload } : {}) }));
+  const ack = (client: Client, envelope: Record<string, unknown>, payload?: Record<string, unknown>) =>
+    client.socket.send(JSON.stringify({ envelope_id: envelope.envelope_id, ...(payload ? { payload } : {}) }));
 
   it("opens connections only for the app-level token, with one-use ws:// URLs", async () => {
     expect(await call("apps.connections.open", BOT_TOKEN)).toEqual({ ok: false, error: "not_allowed_token_type" });
@@ -69,7 +74,12 @@ describe("emulator Socket Mode server", () => {
   it("says hello with the number of connections and debug info", async () => {
     const a = await connect();
     const b = await connect();
-    expect(a.messages[0]).toMatchObject({ type: "hello", num_connections: 1, debug_info: { host: expect.any(String), approximate_connection_time: expect.any(Number) }, connection_info: { app_id: "A0ORCH" } });
+    expect(a.messages[0]).toMatchObject({
+      type: "hello",
+      num_connections: 1,
+      debug_info: { host: expect.any(String), approximate_connection_time: expect.any(Number) },
+      connection_info: { app_id: "A0ORCH" },
+    });
     expect(b.messages[0]).toMatchObject({ type: "hello", num_connections: 2 });
   });
 
@@ -97,7 +107,10 @@ describe("emulator Socket Mode server", () => {
       if (!found) throw new Error("no command yet");
       return found;
     });
-    expect(commandEnvelope).toMatchObject({ accepts_response_payload: true, payload: { command: "/orch", text: "help", user_id: USERS.engineer, response_url: expect.stringContaining("/response/"), trigger_id: expect.any(String) } });
+    expect(commandEnvelope).toMatchObject({
+      accepts_response_payload: true,
+      payload: { command: "/orch", text: "help", user_id: USERS.engineer, response_url: expect.stringContaining("/response/"), trigger_id: expect.any(String) },
+    });
     expect(commandEnvelope).not.toHaveProperty("retry_attempt");
     ack(client, commandEnvelope, { response_type: "ephemeral", text: "Here is the help" });
     expect(await command).toEqual({ status: 200, body: { response_type: "ephemeral", text: "Here is the help" } });
@@ -138,11 +151,13 @@ describe("emulator Socket Mode server", () => {
 
   it("delivers each envelope to exactly one of several connections, in turn", async () => {
     const connections = [await connect(), await connect(), await connect()];
-    for (const c of connections) c.socket.on("message", (data) => {
-      const message = JSON.parse(String(data)) as Record<string, unknown>;
-      if (message.envelope_id) ack(c, message);
-    });
-    for (let i = 0; i < 9; i += 1) emulator.dispatchEvent({ type: "app_mention", user: USERS.engineer, text: `<@U0ORCHBOT> ${i}`, ts: `2.00000${i}`, channel: CHANNELS.general, event_ts: `2.00000${i}` });
+    for (const c of connections)
+      c.socket.on("message", (data) => {
+        const message = JSON.parse(String(data)) as Record<string, unknown>;
+        if (message.envelope_id) ack(c, message);
+      });
+    for (let i = 0; i < 9; i += 1)
+      emulator.dispatchEvent({ type: "app_mention", user: USERS.engineer, text: `<@U0ORCHBOT> ${i}`, ts: `2.00000${i}`, channel: CHANNELS.general, event_ts: `2.00000${i}` });
     await emulator.idle();
     const counts = connections.map((c) => envelopes(c).length);
     expect(counts).toEqual([3, 3, 3]);

@@ -17,10 +17,22 @@ describe.each(dbKinds())("feedback backfill on %s", (kind) => {
     try {
       // An old thread (3 days) the bot followed: its parent and a reply from yesterday are recorded.
       const now = Date.now();
-      const oldParent = emulator.workspace.insert({ type: "message", ts: formatTs((now - 3 * 86_400_000) * 1000), channel: CHANNELS.helpdesk, user: USERS.stakeholder, text: "Forecast for Udon Thani substation is off by 15%" });
+      const oldParent = emulator.workspace.insert({
+        type: "message",
+        ts: formatTs((now - 3 * 86_400_000) * 1000),
+        channel: CHANNELS.helpdesk,
+        user: USERS.stakeholder,
+        text: "Forecast for Udon Thani substation is off by 15%",
+      });
       emulator.workspace.insert({ type: "message", ts: formatTs((now - 86_400_000) * 1000), channel: CHANNELS.helpdesk, user: USERS.engineer, text: "Looking into it", thread_ts: oldParent.ts });
       // A five-day-old thread nobody had replied to yet.
-      const quietParent = emulator.workspace.insert({ type: "message", ts: formatTs((now - 5 * 86_400_000) * 1000), channel: CHANNELS.stakeholders, user: USERS.stakeholder, text: "Can the portal show the MAPE per feeder?" });
+      const quietParent = emulator.workspace.insert({
+        type: "message",
+        ts: formatTs((now - 5 * 86_400_000) * 1000),
+        channel: CHANNELS.stakeholders,
+        user: USERS.stakeholder,
+        text: "Can the portal show the MAPE per feeder?",
+      });
       const first = await startTestBot({ db, loaded, emulator: { emulator, url: served.url } });
       await first.idle();
       expect((await db.database.db.select().from(feedback).orderBy(asc(feedback.ts))).map((r) => r.text)).toEqual([

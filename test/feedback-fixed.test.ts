@@ -50,7 +50,11 @@ describe.each(dbKinds())("feedback closed by the release that fixes it on %s", (
     await bot.idle();
   };
   const idOf = async (channel: string, ts: string) => (await db.database.db.select().from(feedback).where(eq(feedback.ts, ts))).find((r) => r.channel === channel)!.id;
-  const botMessages = (channel: string, ts: string) => bot.emulator.workspace.thread(channel, ts).filter((m) => m.user === bot.emulator.botUserId).map((m) => m.text);
+  const botMessages = (channel: string, ts: string) =>
+    bot.emulator.workspace
+      .thread(channel, ts)
+      .filter((m) => m.user === bot.emulator.botUserId)
+      .map((m) => m.text);
 
   it("closes items fixed in a version once it is live on the last environment, telling each thread once", async () => {
     const parent = await bot.emulator.message(USERS.stakeholder, CHANNELS.helpdesk, "Voltage chart shows the wrong feeder");

@@ -33,7 +33,13 @@ describe.each(dbKinds())("feedback text in every order on %s", (kind) => {
     await db?.close();
   });
 
-  const rowOf = async (channel: string, ts: string) => (await db.database.db.select().from(feedback).where(and(eq(feedback.channel, channel), eq(feedback.ts, ts))))[0];
+  const rowOf = async (channel: string, ts: string) =>
+    (
+      await db.database.db
+        .select()
+        .from(feedback)
+        .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)))
+    )[0];
   const wire = (message: SlackMessage) => {
     const { deleted: _deleted, channel: _channel, ...rest } = message;
     return { ...rest, client_msg_id: `c-${message.ts}`, blocks: [{ type: "rich_text", block_id: "b", elements: [{ type: "rich_text_section", elements: [{ type: "text", text: message.text }] }] }] };
@@ -55,7 +61,17 @@ describe.each(dbKinds())("feedback text in every order on %s", (kind) => {
   };
   const deleted = (channel: string, message: SlackMessage | undefined, ts: string) => {
     const eventTs = emulator.workspace.nextTs();
-    return { type: "message", subtype: "message_deleted", hidden: true, channel, channel_type: "channel", ts: eventTs, event_ts: eventTs, deleted_ts: ts, ...(message ? { previous_message: wire(message) } : {}) };
+    return {
+      type: "message",
+      subtype: "message_deleted",
+      hidden: true,
+      channel,
+      channel_type: "channel",
+      ts: eventTs,
+      event_ts: eventTs,
+      deleted_ts: ts,
+      ...(message ? { previous_message: wire(message) } : {}),
+    };
   };
   const newEvent = (channel: string, message: SlackMessage) => ({ ...wire(message), channel, channel_type: "channel", event_ts: message.ts });
   const send = async (event: Record<string, unknown>) => {
@@ -108,7 +124,18 @@ describe.each(dbKinds())("feedback text in every order on %s", (kind) => {
       channel_type: "channel",
       ts: eventTs,
       event_ts: eventTs,
-      message: { type: "message", subtype: "tombstone", user: "USLACKBOT", text: "This message was deleted.", hidden: true, ts: parent.ts, thread_ts: parent.ts, reply_count: 1, reply_users: [USERS.engineer], latest_reply: emulator.workspace.thread(CHANNELS.stakeholders, parent.ts).at(-1)?.ts },
+      message: {
+        type: "message",
+        subtype: "tombstone",
+        user: "USLACKBOT",
+        text: "This message was deleted.",
+        hidden: true,
+        ts: parent.ts,
+        thread_ts: parent.ts,
+        reply_count: 1,
+        reply_users: [USERS.engineer],
+        latest_reply: emulator.workspace.thread(CHANNELS.stakeholders, parent.ts).at(-1)?.ts,
+      },
       previous_message: wire(emulator.workspace.find(CHANNELS.stakeholders, parent.ts)!),
     });
     const row = await rowOf(CHANNELS.stakeholders, parent.ts);
@@ -169,7 +196,10 @@ describe.each(dbKinds())("feedback text in every order on %s", (kind) => {
     expect((await rowOf(CHANNELS.helpdesk, kept.ts))?.deletedAt).toBeNull();
     expect((await rowOf(CHANNELS.helpdesk, gone.ts))?.deletedAt).toBeInstanceOf(Date);
     expect((await rowOf(CHANNELS.helpdesk, reply.ts))?.deletedAt).toBeInstanceOf(Date);
-    const history = await db.database.db.select().from(feedbackEvents).where(eq(feedbackEvents.feedbackId, (await rowOf(CHANNELS.helpdesk, edited.ts))!.id));
+    const history = await db.database.db
+      .select()
+      .from(feedbackEvents)
+      .where(eq(feedbackEvents.feedbackId, (await rowOf(CHANNELS.helpdesk, edited.ts))!.id));
     expect(history).toMatchObject([{ kind: "edited", detail: { previousText: "Voltage chart hides feeders" } }]);
 
     // The hourly job finds nothing more to change, and says what it did.

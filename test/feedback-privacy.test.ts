@@ -75,8 +75,18 @@ describe.each(dbKinds())("private feedback stays private on %s", (kind) => {
   const mention = async (user: string, text: string) => {
     const asked = await emulator.message(user, CHANNELS.general, `<@${BOT}> ${text}`);
     await bot.idle();
-    const answer = emulator.ephemeralsFor(user, CHANNELS.general).filter((e) => e.thread_ts === asked.ts).at(-1);
-    return { asked, answer: answer?.text ?? "", thread: emulator.workspace.thread(CHANNELS.general, asked.ts).slice(1).map((m) => m.text) };
+    const answer = emulator
+      .ephemeralsFor(user, CHANNELS.general)
+      .filter((e) => e.thread_ts === asked.ts)
+      .at(-1);
+    return {
+      asked,
+      answer: answer?.text ?? "",
+      thread: emulator.workspace
+        .thread(CHANNELS.general, asked.ts)
+        .slice(1)
+        .map((m) => m.text),
+    };
   };
 
   it("lists private feedback text only to members of its channel and admins", async () => {

@@ -45,8 +45,24 @@ describe.each(dbKinds())("feedback capture on %s", (kind) => {
   it("ignores bots, the bot itself, joins and messages outside feedback channels", async () => {
     const before = (await rows()).length;
     await bot.emulator.message(USERS.engineer, CHANNELS.general, "Not feedback: general chatter");
-    bot.emulator.dispatchEvent({ type: "message", subtype: "bot_message", bot_id: "B0GRAFANA", text: "Alert: CPU 95%", ts: bot.emulator.workspace.nextTs(), channel: CHANNELS.helpdesk, channel_type: "channel" });
-    bot.emulator.dispatchEvent({ type: "message", subtype: "channel_join", user: USERS.admin, text: "<@U0ADMIN> has joined the channel", ts: bot.emulator.workspace.nextTs(), channel: CHANNELS.helpdesk, channel_type: "channel" });
+    bot.emulator.dispatchEvent({
+      type: "message",
+      subtype: "bot_message",
+      bot_id: "B0GRAFANA",
+      text: "Alert: CPU 95%",
+      ts: bot.emulator.workspace.nextTs(),
+      channel: CHANNELS.helpdesk,
+      channel_type: "channel",
+    });
+    bot.emulator.dispatchEvent({
+      type: "message",
+      subtype: "channel_join",
+      user: USERS.admin,
+      text: "<@U0ADMIN> has joined the channel",
+      ts: bot.emulator.workspace.nextTs(),
+      channel: CHANNELS.helpdesk,
+      channel_type: "channel",
+    });
     await bot.orchestrator.services.slack.chat.postMessage({ channel: CHANNELS.stakeholders, text: "Reminder: stakeholder meeting at 10:00" });
     await bot.idle();
     expect((await rows()).length).toBe(before);
@@ -107,7 +123,14 @@ describe.each(dbKinds())("feedback capture on %s", (kind) => {
     await bot.emulator.react(USERS.admin, CHANNELS.general, parent.ts, "eyes");
     await bot.idle();
     const captured = await rowOf(CHANNELS.general, reply.ts);
-    expect(captured).toMatchObject({ text: "And the SMS alerts not at all", author: USERS.admin, threadTs: parent.ts, source: "Slack reaction", capturedBy: "reaction", theme: "alerts and notifications" });
+    expect(captured).toMatchObject({
+      text: "And the SMS alerts not at all",
+      author: USERS.admin,
+      threadTs: parent.ts,
+      source: "Slack reaction",
+      capturedBy: "reaction",
+      theme: "alerts and notifications",
+    });
     expect(await rowOf(CHANNELS.general, parent.ts)).toBeUndefined();
   });
 

@@ -49,7 +49,11 @@ describe("command grammar", () => {
 
 describe("command router", () => {
   const ran: unknown[] = [];
-  const router = new CommandRouter("/orch", (u) => u === "UADMIN", () => "Admins: <@UADMIN>.");
+  const router = new CommandRouter(
+    "/orch",
+    (u) => u === "UADMIN",
+    () => "Admins: <@UADMIN>.",
+  );
   router.add(
     defineCommand({ usage: "release <version> [to <env>]", summary: "s", example: "release 1.4.0", group: "Releases", run: async (_c, a) => void ran.push(a) }),
     defineCommand({ usage: "release log <version>", summary: "s", example: "release log 1.4.0", group: "Releases", run: async () => {} }),

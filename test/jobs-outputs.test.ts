@@ -66,13 +66,18 @@ describe("trivy --format json", () => {
   });
 
   it("fails a run with HIGH or CRITICAL findings, recognised by argv or by the JSON's shape", () => {
-    for (const argv of [["trivy", "fs", ".", "--format", "json"], ["cat", "scan.json"]]) {
+    for (const argv of [
+      ["trivy", "fs", ".", "--format", "json"],
+      ["cat", "scan.json"],
+    ]) {
       const outcome = interpretRun(argv, finished(sample("trivy.json")));
       expect(outcome.status).toBe("failed");
       expect(outcome.summary).toBe(
         "1 critical and 4 high findings (1 critical, 4 high, 3 medium, 1 low): a secret (aws-access-key-id) in backend/app/core/settings.py, CVE-2024-21538 in cross-spawn (fix: 7.0.5, 6.0.6), CVE-2024-45296 in path-to-regexp (fix: 1.9.0, 0.1.10, 8.0.0, 3.3.0, 6.3.0) and 2 more.",
       );
-      expect(outcome.outputTail).toContain("HIGH CVE-2024-47874 in starlette 0.37.2 (fixed in 0.40.0) — backend/requirements.txt: starlette: Starlette Denial of service (DoS) via multipart/form-data");
+      expect(outcome.outputTail).toContain(
+        "HIGH CVE-2024-47874 in starlette 0.37.2 (fixed in 0.40.0) — backend/requirements.txt: starlette: Starlette Denial of service (DoS) via multipart/form-data",
+      );
     }
   });
 

@@ -29,10 +29,12 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
     db = await openTestDatabase(kind);
     const dir = workDir();
     const environments = Array.from({ length: 12 }, (_, i) => i)
-      .map((i) => `
+      .map(
+        (i) => `
   - name: ${i === 0 ? "staging" : i === 1 ? "production" : `region-${i}`}
     approvals: 1
-    deploy: { run: ["${FIXTURES}/deploy.sh", "${dir}", "{environment}", "{version}"], timeout: 20s }`)
+    deploy: { run: ["${FIXTURES}/deploy.sh", "${dir}", "{environment}", "{version}"], timeout: 20s }`,
+      )
       .join("");
     bot = await startTestBot({ db, loaded: testConfig({ dir, environments }), start: { jobs: { timers: false } } });
   });
@@ -45,7 +47,13 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
   describe("over hand-counted data", () => {
     beforeAll(async () => {
       const d = db.database.db;
-      const release = async (version: string, environment: string, state: ReleaseState, createdAt: string, extra: { liveAt?: string; awaitingSince?: string; reason?: string; gates?: GateResult[]; requiredApprovals?: number } = {}) => {
+      const release = async (
+        version: string,
+        environment: string,
+        state: ReleaseState,
+        createdAt: string,
+        extra: { liveAt?: string; awaitingSince?: string; reason?: string; gates?: GateResult[]; requiredApprovals?: number } = {},
+      ) => {
         const [row] = await d
           .insert(releases)
           .values({
@@ -83,7 +91,13 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
 
       // staging: latencies 10..90 and 110 ms, the 110 ms one failed; production: 200..500 ms, all fine; one check after the week.
       await d.insert(healthChecks).values([
-        ...Array.from({ length: 10 }, (_, i) => ({ environment: "staging", ok: i !== 9, statusCode: i !== 9 ? 200 : 503, latencyMs: i === 9 ? 110 : (i + 1) * 10, at: at(`2026-05-0${5 + (i % 4)}T0${i % 10}:00:00Z`) })),
+        ...Array.from({ length: 10 }, (_, i) => ({
+          environment: "staging",
+          ok: i !== 9,
+          statusCode: i !== 9 ? 200 : 503,
+          latencyMs: i === 9 ? 110 : (i + 1) * 10,
+          at: at(`2026-05-0${5 + (i % 4)}T0${i % 10}:00:00Z`),
+        })),
         ...[200, 300, 400, 500].map((latencyMs, i) => ({ environment: "production", ok: true, statusCode: 200, latencyMs, at: at(`2026-05-06T1${i}:00:00Z`) })),
         { environment: "staging", ok: false, statusCode: 500, latencyMs: 9999, at: at("2026-05-12T00:00:00Z") },
       ]);
@@ -102,17 +116,19 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
         startedAt: at(slot),
         finishedAt: new Date(at(slot).getTime() + seconds * 1000),
       });
-      await d.insert(jobRuns).values([
-        run("weekly-digest", "2026-05-04T02:00:00Z", "succeeded", 2, "Posted the weekly Orchestrator Report."),
-        run("health-check", "2026-05-05T00:00:00Z", "succeeded", 1, "staging healthy"),
-        run("health-check", "2026-05-06T00:00:00Z", "succeeded", 1, "staging healthy"),
-        run("health-check", "2026-05-07T00:00:00Z", "succeeded", 1, "staging healthy"),
-        run("security-patches", "2026-05-05T01:15:00Z", "failed", 10, "1 critical and 4 high findings."),
-        run("security-patches", "2026-05-11T01:15:00Z", "failed", 20, "1 critical and 3 high findings."),
-        run("knowledge-sync", "2026-05-05T01:30:00Z", "skipped", 0, "Skipped: the previous run was still going."),
-        run("dependency-updates", "2026-05-05T01:00:00Z", "failed", 30, "npm outdated did not produce its JSON report (exit code 1)."),
-        run("dependency-updates", "2026-05-01T01:00:00Z", "failed", 30, "Before the week."),
-      ]);
+      await d
+        .insert(jobRuns)
+        .values([
+          run("weekly-digest", "2026-05-04T02:00:00Z", "succeeded", 2, "Posted the weekly Orchestrator Report."),
+          run("health-check", "2026-05-05T00:00:00Z", "succeeded", 1, "staging healthy"),
+          run("health-check", "2026-05-06T00:00:00Z", "succeeded", 1, "staging healthy"),
+          run("health-check", "2026-05-07T00:00:00Z", "succeeded", 1, "staging healthy"),
+          run("security-patches", "2026-05-05T01:15:00Z", "failed", 10, "1 critical and 4 high findings."),
+          run("security-patches", "2026-05-11T01:15:00Z", "failed", 20, "1 critical and 3 high findings."),
+          run("knowledge-sync", "2026-05-05T01:30:00Z", "skipped", 0, "Skipped: the previous run was still going."),
+          run("dependency-updates", "2026-05-05T01:00:00Z", "failed", 30, "npm outdated did not produce its JSON report (exit code 1)."),
+          run("dependency-updates", "2026-05-01T01:00:00Z", "failed", 30, "Before the week."),
+        ]);
 
       const item = (text: string, kindName: string, priority: string, source: string, postedAt: string, extra: Partial<typeof feedback.$inferInsert> = {}) => ({
         channel: CHANNELS.helpdesk,
@@ -125,17 +141,19 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
         postedAt: at(postedAt),
         ...extra,
       });
-      await d.insert(feedback).values([
-        item("Forecast for Khon Kaen is 20% off at noon", "support-ticket", "high", "PEA Help Desk", "2026-05-05T03:00:00Z", { theme: "forecast accuracy", sprint: "sprint-24" }),
-        item("Solar forecast misses cloud cover", "support-ticket", "high", "PEA Help Desk", "2026-05-06T03:00:00Z", { theme: "forecast accuracy", status: "in-progress", sprint: "sprint-24" }),
-        item("Voltage alerts arrive an hour late", "direct-feedback", "critical", "Stakeholder Meetings", "2026-05-07T03:00:00Z", { theme: "voltage alerts", sprint: "sprint-25" }),
-        item("Export the forecast as CSV", "feature-request", "medium", "User Portal", "2026-05-05T05:00:00Z", { theme: "export", status: "closed", closedAt: at("2026-05-09T00:00:00Z") }),
-        item("Typo on the login page", "bug", "low", "User Portal", "2026-05-08T03:00:00Z"),
-        item("Deleted: wrong channel", "bug", "high", "User Portal", "2026-05-06T04:00:00Z", { deletedAt: at("2026-05-06T05:00:00Z") }),
-        item("Data gaps in the March history", "support-ticket", "critical", "PEA Help Desk", "2026-04-20T03:00:00Z", { theme: "data gaps" }),
-        item("Chart legend overlaps", "bug", "medium", "User Portal", "2026-04-25T03:00:00Z", { status: "closed", closedAt: at("2026-05-06T00:00:00Z") }),
-        item("Forecast API times out at 07:00", "support-ticket", "high", "PEA Help Desk", "2026-05-12T03:00:00Z", { theme: "forecast accuracy" }),
-      ]);
+      await d
+        .insert(feedback)
+        .values([
+          item("Forecast for Khon Kaen is 20% off at noon", "support-ticket", "high", "PEA Help Desk", "2026-05-05T03:00:00Z", { theme: "forecast accuracy", sprint: "sprint-24" }),
+          item("Solar forecast misses cloud cover", "support-ticket", "high", "PEA Help Desk", "2026-05-06T03:00:00Z", { theme: "forecast accuracy", status: "in-progress", sprint: "sprint-24" }),
+          item("Voltage alerts arrive an hour late", "direct-feedback", "critical", "Stakeholder Meetings", "2026-05-07T03:00:00Z", { theme: "voltage alerts", sprint: "sprint-25" }),
+          item("Export the forecast as CSV", "feature-request", "medium", "User Portal", "2026-05-05T05:00:00Z", { theme: "export", status: "closed", closedAt: at("2026-05-09T00:00:00Z") }),
+          item("Typo on the login page", "bug", "low", "User Portal", "2026-05-08T03:00:00Z"),
+          item("Deleted: wrong channel", "bug", "high", "User Portal", "2026-05-06T04:00:00Z", { deletedAt: at("2026-05-06T05:00:00Z") }),
+          item("Data gaps in the March history", "support-ticket", "critical", "PEA Help Desk", "2026-04-20T03:00:00Z", { theme: "data gaps" }),
+          item("Chart legend overlaps", "bug", "medium", "User Portal", "2026-04-25T03:00:00Z", { status: "closed", closedAt: at("2026-05-06T00:00:00Z") }),
+          item("Forecast API times out at 07:00", "support-ticket", "high", "PEA Help Desk", "2026-05-12T03:00:00Z", { theme: "forecast accuracy" }),
+        ]);
     });
 
     it("computes every figure of the week in SQL, matching the hand count", async () => {
@@ -203,7 +221,9 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
     it("lays the week out as the Orchestrator Report, with the five oldest urgent items as recommendations", async () => {
       const figures = await orchestratorFigures(db.database.db, twoEnvironments, week);
       const message = orchestratorReport(figures, { cadence: "weekly", timeZone: tz, recommendations: plainRecommendations(figures), recommendedBy: "the plain rule" });
-      expect(message.text).toBe("Orchestrator Report (weekly, 4 May 2026 – 11 May 2026): 6 releases in the period (0 rollbacks, 0 emergencies), 2 pending approvals; 8 job runs, 3 failed; 5 new feedback, 5 open.");
+      expect(message.text).toBe(
+        "Orchestrator Report (weekly, 4 May 2026 – 11 May 2026): 6 releases in the period (0 rollbacks, 0 emergencies), 2 pending approvals; 8 job runs, 3 failed; 5 new feedback, 5 open.",
+      );
       const texts = blockTexts(message.blocks);
       expect((message.blocks[0] as { text: { text: string } }).text.text).toBe("Orchestrator Report — weekly");
       expect(texts).toContain("*Period:* Mon, 4 May 2026, 09:00 – Mon, 11 May 2026, 09:00 (Asia/Bangkok)");
@@ -227,7 +247,10 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
       expect(texts).toContain("*New by priority*\ncritical: *1*\nhigh: *2*\nmedium: *1*\nlow: *1*");
       expect(texts).toContain("*Backlog now*\n5 open · 1 in progress\n2 closed in the period");
       expect(texts).toContain("*Top themes*\n1. forecast accuracy (2)\n2. export (1)\n3. voltage alerts (1)");
-      const recommendations = texts.find((t) => t.startsWith("*:bulb: Recommendations*"))?.split("\n").slice(1);
+      const recommendations = texts
+        .find((t) => t.startsWith("*:bulb: Recommendations*"))
+        ?.split("\n")
+        .slice(1);
       expect(recommendations).toHaveLength(5);
       expect(recommendations?.[0]).toMatch(/^• Address \*#\d+\* critical support-ticket from PEA Help Desk, 21d old — Data gaps in the March history$/);
     });
@@ -235,7 +258,12 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
     it("summarizes the maintenance windows from the same data", async () => {
       const d = db.database.db;
       const month = { since: at("2026-04-11T02:00:00Z"), until: week.until };
-      const performance = await maintenanceReport("performance-analysis", "Performance analysis", d, testConfig({ environments: `
+      const performance = await maintenanceReport(
+        "performance-analysis",
+        "Performance analysis",
+        d,
+        testConfig({
+          environments: `
   - name: staging
     approvals: 1
     deploy: { run: ["true"] }
@@ -243,7 +271,10 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
   - name: production
     approvals: 1
     deploy: { run: ["true"] }
-    health: { url: "https://forecast.example.org/healthz", maxLatencyMs: 500 }` }).config, month);
+    health: { url: "https://forecast.example.org/healthz", maxLatencyMs: 500 }`,
+        }).config,
+        month,
+      );
       expect(performance.summary).toBe("staging p95 101 ms, production p95 485 ms; above the limit: staging.");
       expect(performance.sections[0]?.lines).toEqual([
         "• *staging*: p50 55 ms · p95 101 ms · max 110 ms · 90.0% of 10 checks passed · :warning: p95 above the 90 ms limit",
@@ -305,7 +336,9 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
         )
         .returning({ id: releases.id, state: releases.state });
       await d.insert(approvals).values(rows.filter((r) => r.state === "awaiting_approval").map((r) => ({ releaseId: r.id, approver: USERS.approver2 })));
-      await d.insert(healthChecks).values(envs.flatMap((environment) => Array.from({ length: 20 }, (_, i) => ({ environment, ok: i % 7 !== 0, statusCode: 200, latencyMs: 40 + i * 13, at: ago(i + 1) }))));
+      await d
+        .insert(healthChecks)
+        .values(envs.flatMap((environment) => Array.from({ length: 20 }, (_, i) => ({ environment, ok: i % 7 !== 0, statusCode: 200, latencyMs: 40 + i * 13, at: ago(i + 1) }))));
       await d.insert(jobRuns).values(
         Array.from({ length: 60 }, (_, i) => ({
           job: i % 2 === 0 ? "security-patches" : "dependency-updates",

@@ -154,7 +154,10 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
 
   it("records a slot that comes while the previous run is still going as skipped, on any replica", async () => {
     const gate = latch();
-    const a = await replica("replica-a", recording((job) => (job === "knowledge-sync" ? gate.opened : Promise.resolve())));
+    const a = await replica(
+      "replica-a",
+      recording((job) => (job === "knowledge-sync" ? gate.opened : Promise.resolve())),
+    );
     const b = await replica("replica-b", recording());
     const first = await a.scheduler.begin("knowledge-sync", new Date("2026-05-04T01:30:00Z"), "schedule");
     expect(first.kind).toBe("started");
@@ -184,7 +187,11 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
 
   it("keeps a long run's lease alive while it works, and treats a run whose lease lapsed as dead", async () => {
     const gate = latch();
-    const a = await replica("replica-a", recording((job) => (job === "tech-debt-assessment" ? gate.opened : Promise.resolve())), { leaseMs: 1200 });
+    const a = await replica(
+      "replica-a",
+      recording((job) => (job === "tech-debt-assessment" ? gate.opened : Promise.resolve())),
+      { leaseMs: 1200 },
+    );
     const b = await replica("replica-b", recording(), { leaseMs: 1200 });
     const long = await a.scheduler.begin("tech-debt-assessment", new Date("2026-05-01T04:00:00Z"), "schedule");
     // Well past the first lease: only renewals keep it alive.
@@ -237,11 +244,14 @@ describe.each(dbKinds())("scheduler on %s", (kind) => {
 
   it("tells the alerts channel when a slot cannot be claimed because the database is down", async () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
-    const down = new Proxy({}, {
-      get: () => () => {
-        throw refused;
+    const down = new Proxy(
+      {},
+      {
+        get: () => () => {
+          throw refused;
+        },
       },
-    }) as Db;
+    ) as Db;
     const alerts: JobFailure[] = [];
     const background = new Background(silent);
     const scheduler = new Scheduler(

@@ -94,7 +94,9 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
 
   it("names the known jobs when asked to run an unknown one", async () => {
     const [reply] = await command(USERS.admin, "jobs run nightly-backup");
-    expect(reply?.text).toMatch(/^`nightly-backup` is not a job: the jobs are `weekly-digest`, `monthly-digest`, `dependency-updates`, .*`approval-expiry`\.\nUsage: `\/orch jobs run <name>`, for example `\/orch jobs run dependency-updates`$/);
+    expect(reply?.text).toMatch(
+      /^`nightly-backup` is not a job: the jobs are `weekly-digest`, `monthly-digest`, `dependency-updates`, .*`approval-expiry`\.\nUsage: `\/orch jobs run <name>`, for example `\/orch jobs run dependency-updates`$/,
+    );
     expect((await command(USERS.admin, "jobs run roadmap-planning"))[0]?.text).toBe(
       "`roadmap-planning` is disabled in the configuration (`jobs.roadmap-planning.enabled: false`), so it does not run, on its schedule or by hand.",
     );
@@ -105,7 +107,9 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
     const replies = await command(USERS.admin, "jobs run security-patches");
     expect(replies.map((r) => r.text)).toEqual([
       expect.stringMatching(/^Running `security-patches` now \(run #\d+\); I will tell you here when it finishes\.$/),
-      expect.stringMatching(/^:x: `security-patches` failed in \d+m?s: 1 critical and 4 high findings \(1 critical, 4 high, 3 medium, 1 low\): a secret \(aws-access-key-id\) in backend\/app\/core\/settings\.py, /),
+      expect.stringMatching(
+        /^:x: `security-patches` failed in \d+m?s: 1 critical and 4 high findings \(1 critical, 4 high, 3 medium, 1 low\): a secret \(aws-access-key-id\) in backend\/app\/core\/settings\.py, /,
+      ),
     ]);
     const [run] = await runs();
     expect(run).toMatchObject({ job: "security-patches", trigger: "manual", requestedBy: USERS.admin, status: "failed", details: { kind: "trivy", counts: { CRITICAL: 1, HIGH: 4 } } });
@@ -120,9 +124,13 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
 
   it("reads npm outdated and the model metrics, succeeding without an alert", async () => {
     const outdated = await command(USERS.admin, "jobs run dependency-updates");
-    expect(outdated.at(-1)?.text).toMatch(/^:white_check_mark: `dependency-updates` succeeded in \d+m?s: 7 outdated packages, 3 behind a major version: @electric-sql\/pglite 0\.2\.17 → 0\.3\.4, react 18\.3\.1 → 19\.1\.0, vite 5\.2\.11 → 6\.3\.5\.$/);
+    expect(outdated.at(-1)?.text).toMatch(
+      /^:white_check_mark: `dependency-updates` succeeded in \d+m?s: 7 outdated packages, 3 behind a major version: @electric-sql\/pglite 0\.2\.17 → 0\.3\.4, react 18\.3\.1 → 19\.1\.0, vite 5\.2\.11 → 6\.3\.5\.$/,
+    );
     const model = await command(USERS.admin, "jobs run model-retraining-review");
-    expect(model.at(-1)?.text).toMatch(/^:white_check_mark: `model-retraining-review` succeeded in \d+m?s: Model accuracy is within limits; no retraining needed: mape 7\.4 ≤ 10, mae_volts 1\.62 ≤ 2\.$/);
+    expect(model.at(-1)?.text).toMatch(
+      /^:white_check_mark: `model-retraining-review` succeeded in \d+m?s: Model accuracy is within limits; no retraining needed: mape 7\.4 ≤ 10, mae_volts 1\.62 ≤ 2\.$/,
+    );
     expect(alerts().filter((m) => m.text.includes("dependency-updates") || m.text.includes("model-retraining-review"))).toEqual([]);
   });
 
@@ -131,7 +139,10 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
       const replies = await command(USERS.admin, "jobs run health-check");
       expect(replies.at(-1)?.text).toMatch(/^:white_check_mark: `health-check` succeeded/);
     };
-    const stagingAlerts = () => alerts().filter((m) => m.text.includes("*staging*")).map((m) => m.text);
+    const stagingAlerts = () =>
+      alerts()
+        .filter((m) => m.text.includes("*staging*"))
+        .map((m) => m.text);
 
     await check();
     services.health.staging = { status: 503, delayMs: 0 };
@@ -156,7 +167,10 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
     expect(stored.every((c) => typeof c.latencyMs === "number")).toBe(true);
     expect(stored[4]?.error).toMatch(/^slow: \d+ ms \(limit 300 ms\)$/);
     const states = await db.database.db.select().from(healthState).orderBy(asc(healthState.environment));
-    expect(states.map((s) => [s.environment, s.ok])).toEqual([["production", true], ["staging", false]]);
+    expect(states.map((s) => [s.environment, s.ok])).toEqual([
+      ["production", true],
+      ["staging", false],
+    ]);
     services.health.staging = { status: 200, delayMs: 0 };
   });
 

@@ -86,7 +86,11 @@ describe("commit ranges from a real git repository", () => {
     expect(summary.more).toBe(3);
     const withoutUrl = commitSummary({ ...range, commits: [{ sha: shas[3] as string, author: "Niran", subject: "Fix voltage bounds (#123)" }] }, undefined, escapeMrkdwn);
     expect(withoutUrl.lines[0]).toBe(`• \`${shas[3]?.slice(0, 7)}\` Fix voltage bounds (#123)`);
-    const linked = commitSummary({ ...range, total: 1, commits: [{ sha: shas[3] as string, author: "Niran", subject: "Fix voltage bounds (#123)" }] }, "https://git.example.org/pea/forecast", escapeMrkdwn);
+    const linked = commitSummary(
+      { ...range, total: 1, commits: [{ sha: shas[3] as string, author: "Niran", subject: "Fix voltage bounds (#123)" }] },
+      "https://git.example.org/pea/forecast",
+      escapeMrkdwn,
+    );
     expect(linked.lines).toEqual([`• <https://git.example.org/pea/forecast/commit/${shas[3]}|\`${shas[3]?.slice(0, 7)}\`> Fix voltage bounds (<https://git.example.org/pea/forecast/pull/123|#123>)`]);
   });
 
@@ -265,7 +269,9 @@ describe.each(dbKinds())("approvals bound to evidence on %s", (kind) => {
   });
 
   it("refuses a regate of a version that is not awaiting approval", async () => {
-    expect(await command(USERS.engineer, "release 9.9.9 regate")).toBe("No release of `9.9.9` is awaiting approval, so there are no gates to re-run. `/orch release log 9.9.9` shows what happened to it.");
+    expect(await command(USERS.engineer, "release 9.9.9 regate")).toBe(
+      "No release of `9.9.9` is awaiting approval, so there are no gates to re-run. `/orch release log 9.9.9` shows what happened to it.",
+    );
     expect(await command(USERS.engineer, "release 1.5.0 regrate")).toContain("Unexpected `regrate`");
   });
 });

@@ -76,7 +76,14 @@ describe("deploy windows across a daylight-saving change", () => {
 describe("freezes and the deploy decision", () => {
   const tz = "Asia/Bangkok";
   const now = at("2026-12-01T03:00:00Z"); // Tue 10:00 Bangkok
-  const freeze = (endsAt: string, id = 1): FreezeFacts => ({ id, environment: "production", reason: "holiday change freeze", createdBy: "U0ADMIN", startsAt: at("2026-12-01T00:00:00Z"), endsAt: at(endsAt) });
+  const freeze = (endsAt: string, id = 1): FreezeFacts => ({
+    id,
+    environment: "production",
+    reason: "holiday change freeze",
+    createdBy: "U0ADMIN",
+    startsAt: at("2026-12-01T00:00:00Z"),
+    endsAt: at(endsAt),
+  });
 
   it("reads `for 2d` and `until YYYY-MM-DD [HH:MM]` in the configured zone, and refuses what makes no sense", () => {
     expect(parseFreezePeriod("for 2d holiday change freeze", now, tz)).toEqual({ ok: true, endsAt: at("2026-12-03T03:00:00Z"), reason: "holiday change freeze" });
@@ -114,7 +121,14 @@ describe("freezes and the deploy decision", () => {
 });
 
 describe("rollback targets, approvals and states", () => {
-  const went = (id: number, version: string, liveAt: string, state: WentLive["state"] = "live", gatesFrom: number | null = null): WentLive => ({ id, version, semver: version, state, liveAt: at(liveAt), gatesFrom });
+  const went = (id: number, version: string, liveAt: string, state: WentLive["state"] = "live", gatesFrom: number | null = null): WentLive => ({
+    id,
+    version,
+    semver: version,
+    state,
+    liveAt: at(liveAt),
+    gatesFrom,
+  });
   const history = [went(3, "1.4.0", "2026-12-03T00:00:00Z"), went(2, "1.3.0", "2026-12-02T00:00:00Z"), went(1, "1.2.0", "2026-12-01T00:00:00Z")];
 
   it("goes back to the version live before the current one, or a named earlier one", () => {
@@ -130,7 +144,11 @@ describe("rollback targets, approvals and states", () => {
   it("passes over a rolled-back version, and after a rollback links the gates of the original release", () => {
     const afterRollback = [went(4, "1.3.0", "2026-12-04T00:00:00Z", "live", 2), went(3, "1.4.0", "2026-12-03T00:00:00Z", "rolled_back"), ...history.slice(1)];
     expect(chooseRollbackTarget({ environment: "production", history: afterRollback })).toMatchObject({ ok: true, target: { id: 1, version: "1.2.0" }, replacing: { id: 4 } });
-    expect(chooseRollbackTarget({ environment: "production", history: [went(5, "1.2.0", "2026-12-05T00:00:00Z", "live", 1), ...afterRollback] , named: "1.3.0" })).toMatchObject({ ok: true, target: { id: 4 }, gatesFrom: 2 });
+    expect(chooseRollbackTarget({ environment: "production", history: [went(5, "1.2.0", "2026-12-05T00:00:00Z", "live", 1), ...afterRollback], named: "1.3.0" })).toMatchObject({
+      ok: true,
+      target: { id: 4 },
+      gatesFrom: 2,
+    });
   });
 
   it("after a failed deploy, puts back what was live before it; says plainly when nothing was", () => {
@@ -138,9 +156,15 @@ describe("rollback targets, approvals and states", () => {
     expect(chooseRollbackTarget({ environment: "production", history, lastFailedDeploy: failed })).toMatchObject({ ok: true, target: { id: 3, version: "1.4.0" }, replacing: undefined });
     // A failure older than the live version no longer matters.
     expect(chooseRollbackTarget({ environment: "production", history, lastFailedDeploy: { ...failed, at: at("2026-12-02T12:00:00Z") } })).toMatchObject({ ok: true, target: { id: 2 } });
-    expect(chooseRollbackTarget({ environment: "production", history: [], lastFailedDeploy: failed })).toEqual({ ok: false, reason: "Nothing was live on production before `1.5.0`, so there is no version to roll back to." });
+    expect(chooseRollbackTarget({ environment: "production", history: [], lastFailedDeploy: failed })).toEqual({
+      ok: false,
+      reason: "Nothing was live on production before `1.5.0`, so there is no version to roll back to.",
+    });
     expect(chooseRollbackTarget({ environment: "production", history: [] })).toEqual({ ok: false, reason: "Nothing has been live on production yet, so there is nothing to roll back to." });
-    expect(chooseRollbackTarget({ environment: "production", history: history.slice(2) })).toEqual({ ok: false, reason: "Nothing was live on production before `1.2.0`, so there is no earlier version to roll back to." });
+    expect(chooseRollbackTarget({ environment: "production", history: history.slice(2) })).toEqual({
+      ok: false,
+      reason: "Nothing was live on production before `1.2.0`, so there is no earlier version to roll back to.",
+    });
   });
 
   it("counts approvals: rollback.approvals for a rollback, an emergency never fewer than emergency.approvals or the environment's own", () => {
@@ -210,7 +234,10 @@ describe("release messages for scheduled, emergency and rollback releases", () =
     expect(emergency.text).toBe("🚨 Release 1.4.1 to production (emergency): awaiting approval (0/2 approvals)");
     expect(JSON.stringify(emergency.blocks)).toContain("🚨 *Emergency:* grid outage");
     expect(JSON.stringify(emergency.blocks)).toContain("As an emergency release, it may deploy anyway.");
-    const rollback = releaseMessage({ ...base, state: "awaiting_approval", kind: "rollback", gatesFrom: 7, gatesLink: "https://example.slack.com/archives/C0RELEASES/p1", scheduledFor: null, freezes: [] }, "Asia/Bangkok");
+    const rollback = releaseMessage(
+      { ...base, state: "awaiting_approval", kind: "rollback", gatesFrom: 7, gatesLink: "https://example.slack.com/archives/C0RELEASES/p1", scheduledFor: null, freezes: [] },
+      "Asia/Bangkok",
+    );
     expect(rollback.text).toBe("Release 1.4.1 to production (rollback): awaiting approval (0/2 approvals)");
     expect(JSON.stringify(rollback.blocks)).toContain("*Rollback* — no gates run: `1.4.1` passed them in <https://example.slack.com/archives/C0RELEASES/p1|release #7>.");
   });

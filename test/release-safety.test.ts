@@ -64,7 +64,10 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
   };
   const alertAbout = (text: string) =>
     eventually(() => {
-      const found = bot.emulator.workspace.history(CHANNELS.alerts).filter((m) => m.text.includes(text)).at(-1);
+      const found = bot.emulator.workspace
+        .history(CHANNELS.alerts)
+        .filter((m) => m.text.includes(text))
+        .at(-1);
       if (!found) throw new Error(`no alert about ${text}`);
       return found;
     });
@@ -99,7 +102,12 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
       ["deploying", "verifying", "orchestrator"],
       ["verifying", "live", "orchestrator"],
     ]);
-    expect((await transitionsOf(d(), replaced!.id)).at(-1)).toMatchObject({ fromState: "live", toState: "rolled_back", actor: USERS.approver1, detail: `rolled back to 1.1.0 by release #${rollback.id}` });
+    expect((await transitionsOf(d(), replaced!.id)).at(-1)).toMatchObject({
+      fromState: "live",
+      toState: "rolled_back",
+      actor: USERS.approver1,
+      detail: `rolled back to 1.1.0 by release #${rollback.id}`,
+    });
     await eventually(() => expect(messageOf(replaced!.id)?.text).toBe("Release 1.2.0 to production: rolled back"));
 
     const status = await command(USERS.stakeholder, "status");
@@ -110,9 +118,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
   });
 
   it("rolls back to a named earlier version, and refuses one that was never live there", async () => {
-    expect(await command(USERS.engineer, "rollback production to 0.9.0")).toBe(
-      "`0.9.0` was never live on production, so it cannot be rolled back to. Versions live there before: `1.2.0`, `1.0.0`.",
-    );
+    expect(await command(USERS.engineer, "rollback production to 0.9.0")).toBe("`0.9.0` was never live on production, so it cannot be rolled back to. Versions live there before: `1.2.0`, `1.0.0`.");
     expect(await command(USERS.engineer, "rollback production to 1.1.0")).toBe("`1.1.0` is what is live on production now; there is nothing to roll back.");
     expect(await command(USERS.engineer, "rollback prod")).toContain("`prod` is not an environment");
     const current = (await releaseRow(d(), "1.1.0", "production"))!;
@@ -121,7 +127,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     await click(USERS.approver3, awaiting, "release_approve");
     await waitForMessageState(bot, "1.0.0", "production", "live");
     await waitForState(d(), current.id, "rolled_back");
-    expect((await command(USERS.engineer, "status"))).toContain("*production*: `1.0.0` live since");
+    expect(await command(USERS.engineer, "status")).toContain("*production*: `1.0.0` live since");
   });
 
   it("offers Roll back on a failed deploy's alert; the click starts the same flow, decided from the database", async () => {
@@ -155,8 +161,12 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     await waitForState(d(), rollback.id, "live");
     // It put back the live version: nothing is rolled back, the failed release stays failed.
     expect((await releaseRow(d(), "1.4.0-fail.1", "staging"))?.state).toBe("failed");
-    expect((await d().select().from(releases).where(sql`${releases.environment} = 'staging' and ${releases.state} = 'rolled_back'`))).toEqual([]);
-    expect(deploysIn(dir).filter((l) => l.startsWith("staging")).slice(-2)).toEqual(["staging 1.4.0-fail.1", "staging 1.3.0"]);
+    expect(await d().select().from(releases).where(sql`${releases.environment} = 'staging' and ${releases.state} = 'rolled_back'`)).toEqual([]);
+    expect(
+      deploysIn(dir)
+        .filter((l) => l.startsWith("staging"))
+        .slice(-2),
+    ).toEqual(["staging 1.4.0-fail.1", "staging 1.3.0"]);
   });
 
   it("offers it after a failed verification too, and says plainly when nothing was live before", async () => {
@@ -189,8 +199,13 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
       "`for` needs a duration like 2d, 36h or 90m (got `2`).\nUsage: `/orch freeze <staging|production|lab|all> <for 2d|until YYYY-MM-DD [HH:MM]> <reason>`, for example `/orch freeze lab until 2026-12-26 09:00 holiday change freeze`",
     );
     expect(await d().select().from(freezes)).toEqual([]);
-    expect(await command(USERS.admin, "freeze production until 2026-12-03 09:00 grid maintenance")).toMatch(/^Frozen production until Thu 09:00 \(Asia\/Bangkok\) \(freeze #\d+\); announced in <#C0RELEASES>\.$/);
-    const announcement = bot.emulator.workspace.history(CHANNELS.releases).filter((m) => m.text.startsWith(":snowflake: *Deploy freeze: production*")).at(-1);
+    expect(await command(USERS.admin, "freeze production until 2026-12-03 09:00 grid maintenance")).toMatch(
+      /^Frozen production until Thu 09:00 \(Asia\/Bangkok\) \(freeze #\d+\); announced in <#C0RELEASES>\.$/,
+    );
+    const announcement = bot.emulator.workspace
+      .history(CHANNELS.releases)
+      .filter((m) => m.text.startsWith(":snowflake: *Deploy freeze: production*"))
+      .at(-1);
     expect(announcement?.text).toContain(`until Thu 09:00 (Asia/Bangkok), set by <@${USERS.admin}>: grid maintenance`);
     expect(await command(USERS.stakeholder, "status")).toContain(`:snowflake: *production* frozen until Thu 09:00 (Asia/Bangkok) by <@${USERS.admin}>: grid maintenance`);
     await eventually(() => expect(JSON.stringify(releaseMessageOf(bot, "1.6.0", "production")?.blocks)).toContain(":snowflake: *production is frozen* until Thu 09:00 (Asia/Bangkok)"));
@@ -203,9 +218,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     expect(await releaseRow(d(), "1.7.0", "production")).toBeUndefined();
 
     // The approval that completes the pending release schedules it for the end of the freeze.
-    expect(await click(USERS.approver2, pending, "release_approve")).toBe(
-      "Your approval completed the release; production is frozen (grid maintenance), so it deploys at Thu 09:00 (Asia/Bangkok).",
-    );
+    expect(await click(USERS.approver2, pending, "release_approve")).toBe("Your approval completed the release; production is frozen (grid maintenance), so it deploys at Thu 09:00 (Asia/Bangkok).");
     const row = (await releaseRow(d(), "1.6.0", "production"))!;
     expect(row.state).toBe("scheduled");
     const scheduled = await waitForMessageState(bot, "1.6.0", "production", "scheduled (approved), deploys at Thu 09:00 (Asia/Bangkok)");
@@ -258,9 +271,7 @@ describe.each(dbKinds())("rollback, freezes, windows and emergencies on %s", (ki
     await command(USERS.engineer, "release 1.8.0 to production");
     const pending = await waitForMessageState(bot, "1.8.0", "production", "awaiting approval");
     await click(USERS.approver1, pending, "release_approve");
-    expect(await click(USERS.approver2, pending, "release_approve")).toBe(
-      "Your approval completed the release; it is outside production's deploy windows, so it deploys at Wed 09:00 (Asia/Bangkok).",
-    );
+    expect(await click(USERS.approver2, pending, "release_approve")).toBe("Your approval completed the release; it is outside production's deploy windows, so it deploys at Wed 09:00 (Asia/Bangkok).");
     await waitForMessageState(bot, "1.8.0", "production", "deploys at Wed 09:00 (Asia/Bangkok)");
     const row = (await releaseRow(d(), "1.8.0", "production"))!;
     expect(row.scheduledFor).toEqual(new Date("2026-12-02T02:00:00Z"));

@@ -29,8 +29,7 @@ describe.each(dbKinds())("the interrupted-release sweep on %s", (kind) => {
     return row!;
   };
   const stateOf = async (id: number) => (await db.database.db.select({ state: releases.state }).from(releases).where(eq(releases.id, id)))[0]?.state;
-  const transitionsTo = async (id: number, state: "failed") =>
-    (await db.database.db.select().from(releaseTransitions).where(eq(releaseTransitions.releaseId, id))).filter((t) => t.toState === state);
+  const transitionsTo = async (id: number, state: "failed") => (await db.database.db.select().from(releaseTransitions).where(eq(releaseTransitions.releaseId, id))).filter((t) => t.toState === state);
 
   it("leaves a release alone when its renewal commits after the sweep saw it stale", async () => {
     const release = await deployingWithLapsedLease("5.0.0", "slow-replica", "staging");

@@ -134,7 +134,12 @@ describe.each(dbKinds())("release approvals on %s", (kind) => {
     const moves = (await transitionsOf(db.database.db, row!.id)).filter((t) => t.toState === "deploying");
     expect(moves).toHaveLength(1);
     // The clicks that lost the race were told so, and none of them counted twice.
-    const notes = [USERS.approver2, USERS.approver3].flatMap((u) => bot.emulator.ephemeralsFor(u, CHANNELS.releases).slice(-2).map((e) => e.text));
+    const notes = [USERS.approver2, USERS.approver3].flatMap((u) =>
+      bot.emulator
+        .ephemeralsFor(u, CHANNELS.releases)
+        .slice(-2)
+        .map((e) => e.text),
+    );
     expect(notes.filter((n) => n.startsWith("Your approval completed the release"))).toHaveLength(1);
   });
 
@@ -236,7 +241,16 @@ describe.each(dbKinds())("gates and crash safety on %s", (kind) => {
     const dir = workDir();
     const [row] = await db.database.db
       .insert(releases)
-      .values({ version: "3.0.0", semver: "3.0.0", environment: "staging", state: "deploying", requester: USERS.engineer, requiredApprovals: 1, owner: "dead-replica", leaseUntil: sql`now() - interval '1 minute'` })
+      .values({
+        version: "3.0.0",
+        semver: "3.0.0",
+        environment: "staging",
+        state: "deploying",
+        requester: USERS.engineer,
+        requiredApprovals: 1,
+        owner: "dead-replica",
+        leaseUntil: sql`now() - interval '1 minute'`,
+      })
       .returning();
     const bot = await startTestBot({ db, loaded: testConfig({ dir }) });
     try {
@@ -284,7 +298,16 @@ describe.each(dbKinds())("gates and crash safety on %s", (kind) => {
     const db = await openTestDatabase(kind);
     const [row] = await db.database.db
       .insert(releases)
-      .values({ version: "3.1.0", semver: "3.1.0", environment: "staging", state: "deploying", requester: USERS.engineer, requiredApprovals: 1, owner: "live-replica", leaseUntil: sql`now() + interval '1 minute'` })
+      .values({
+        version: "3.1.0",
+        semver: "3.1.0",
+        environment: "staging",
+        state: "deploying",
+        requester: USERS.engineer,
+        requiredApprovals: 1,
+        owner: "live-replica",
+        leaseUntil: sql`now() + interval '1 minute'`,
+      })
       .returning();
     const bot = await startTestBot({ db, loaded: testConfig() });
     try {

@@ -61,7 +61,28 @@ const NASTY = [
   "../../etc/passwd",
 ];
 
-const WORDS = ["help", "status", "release", "log", "health", "feedback", "add", "list", "analyze", "link", "jobs", "run", "report", "ask", "swe", "security-auditor", "weekly-digest", "approve", "deploy", ""];
+const WORDS = [
+  "help",
+  "status",
+  "release",
+  "log",
+  "health",
+  "feedback",
+  "add",
+  "list",
+  "analyze",
+  "link",
+  "jobs",
+  "run",
+  "report",
+  "ask",
+  "swe",
+  "security-auditor",
+  "weekly-digest",
+  "approve",
+  "deploy",
+  "",
+];
 
 const token = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...WORDS) },
@@ -141,7 +162,12 @@ describe("forged, stale and malformed requests", () => {
     "x-slack-signature": `v0=${createHmac("sha256", secret).update(`v0:${at}:${body}`).digest("hex")}`,
   });
   const event = (text: string) =>
-    JSON.stringify({ type: "event_callback", event_id: `Ev${Math.random().toString(36).slice(2, 12)}`, team_id: "T0SANDBOX", event: { type: "message", channel: CHANNELS.helpdesk, user: USERS.stakeholder, text, ts: `${Math.floor(Date.now() / 1000)}.000001` } });
+    JSON.stringify({
+      type: "event_callback",
+      event_id: `Ev${Math.random().toString(36).slice(2, 12)}`,
+      team_id: "T0SANDBOX",
+      event: { type: "message", channel: CHANNELS.helpdesk, user: USERS.stakeholder, text, ts: `${Math.floor(Date.now() / 1000)}.000001` },
+    });
 
   it("answers 401 to anything not signed with the secret, within five minutes, over the exact body", async () => {
     const forgedEvents = await fc.sample(

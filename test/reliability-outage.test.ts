@@ -29,7 +29,12 @@ describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("PostgreSQL cut f
         // Half top-level messages, half replies in their threads, across two feedback channels.
         const channel = i % 4 < 2 ? CHANNELS.helpdesk : CHANNELS.stakeholders;
         const threadTs = i % 2 === 1 ? parents[parents.length - 1] : undefined;
-        const message = await emulator.message(i % 3 === 0 ? USERS.engineer : USERS.stakeholder, channel, `Feedback number ${i}: the forecast for feeder ${i % 17} looks off`, threadTs ? { threadTs } : {});
+        const message = await emulator.message(
+          i % 3 === 0 ? USERS.engineer : USERS.stakeholder,
+          channel,
+          `Feedback number ${i}: the forecast for feeder ${i % 17} looks off`,
+          threadTs ? { threadTs } : {},
+        );
         if (!threadTs) parents.push(message.ts);
         await new Promise((resolve) => setTimeout(resolve, 12));
       }

@@ -45,7 +45,10 @@ describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("three bot proces
   });
 
   const releaseMessage = (version: string, env: string) =>
-    emulator.workspace.history(CHANNELS.releases).filter((m) => JSON.stringify(m.blocks ?? []).includes(`Release ${version} → ${env}`)).at(-1);
+    emulator.workspace
+      .history(CHANNELS.releases)
+      .filter((m) => JSON.stringify(m.blocks ?? []).includes(`Release ${version} → ${env}`))
+      .at(-1);
 
   const waitForRelease = (version: string, env: string, state: string) =>
     eventually(async () => {
@@ -92,7 +95,10 @@ describe.runIf(process.env.TEST_DATABASE_URL).each(TRANSPORTS)("three bot proces
     await new Promise((resolve) => setTimeout(resolve, nextMinute - Date.now() + 3000));
     const slot = new Date(nextMinute);
     const rows = await eventually(async () => {
-      const found = await queryRows<{ job: string; status: string; replica: string }>(database.db, sql`select job, status, replica from job_runs where slot = ${slot.toISOString()} and job = 'dependency-updates'`);
+      const found = await queryRows<{ job: string; status: string; replica: string }>(
+        database.db,
+        sql`select job, status, replica from job_runs where slot = ${slot.toISOString()} and job = 'dependency-updates'`,
+      );
       if (found[0]?.status !== "succeeded") throw new Error(`run is ${found[0]?.status ?? "missing"}`);
       return found;
     }, 20_000);

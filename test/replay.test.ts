@@ -83,7 +83,9 @@ describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
     const awaiting = await waitForMessageState(replicaA, "2.0.0", "staging", "awaiting approval");
     await emulator().click(USERS.approver1, { channel: CHANNELS.releases, ts: awaiting.ts }, "release_approve");
     await idle();
-    const click = emulator().deliveries.filter((d) => d.kind === "action").at(-1) as Delivery;
+    const click = emulator()
+      .deliveries.filter((d) => d.kind === "action")
+      .at(-1) as Delivery;
     expect(click.status).toBe(200);
     await waitForMessageState(replicaA, "2.0.0", "staging", "live");
     const ephemerals = emulator().ephemeralsFor(USERS.approver1).length;
@@ -108,7 +110,11 @@ describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
     const messageEvent = events.find((d) => d.body.includes("The forecast page times out")) as Delivery;
     for (const delivery of [mentionEvent, messageEvent, mentionEvent]) expect((await replay(delivery, replicaB)).status).toBe(200);
     await idle();
-    expect(emulator().workspace.thread(CHANNELS.general, mention.ts).filter((m) => m.user === emulator().botUserId)).toHaveLength(1);
+    expect(
+      emulator()
+        .workspace.thread(CHANNELS.general, mention.ts)
+        .filter((m) => m.user === emulator().botUserId),
+    ).toHaveLength(1);
     expect((await feedbackRows()).filter((r) => r.text.startsWith("The forecast page"))).toHaveLength(1);
     expect(replicaB.logs.filter((l) => l.msg.startsWith("event already processed") && l.eventId === mentionEvent.eventId)).toHaveLength(2);
   });
@@ -139,7 +145,11 @@ describe.each(dbKinds())("replayed Slack requests on %s", (kind) => {
     expect(left.map((r) => r.signature)).not.toContain("v0=old-1");
     expect(left.map((r) => r.signature)).not.toContain("v0=old-2");
     // The commands and clicks of this test file are all inside the window, so all of them are still remembered.
-    const accepted = new Set(emulator().deliveries.filter((d) => d.kind !== "event" && d.status === 200).map((d) => d.headers["x-slack-signature"]));
+    const accepted = new Set(
+      emulator()
+        .deliveries.filter((d) => d.kind !== "event" && d.status === 200)
+        .map((d) => d.headers["x-slack-signature"]),
+    );
     expect(accepted.size).toBeGreaterThan(3);
     expect(left.length).toBe(accepted.size + 1);
   });

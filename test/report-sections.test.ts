@@ -19,7 +19,15 @@ const texts = (blocks: unknown[]) =>
     .filter((t): t is string => typeof t === "string")
     .join("\n");
 
-const testsGate = (output: string, status: GateResult["status"] = "passed"): GateResult => ({ name: "Tests pass", kind: "run", status, detail: output.split("\n").at(-1) ?? "", output, exitCode: status === "passed" ? 0 : 1, durationMs: 1200 });
+const testsGate = (output: string, status: GateResult["status"] = "passed"): GateResult => ({
+  name: "Tests pass",
+  kind: "run",
+  status,
+  detail: output.split("\n").at(-1) ?? "",
+  output,
+  exitCode: status === "passed" ? 0 : 1,
+  durationMs: 1200,
+});
 const modelGate = (mape: number, mae: number): GateResult => ({
   name: "ML model accuracy",
   kind: "http",
@@ -49,25 +57,49 @@ describe.each(dbKinds())("the report's reference sections on %s", (kind) => {
       d.insert(releases).values({ version, semver: version, environment, state, requester: USERS.engineer, requiredApprovals: 1, createdAt: at(created), updatedAt: at(created), ...extra });
     const range = (total: number) => ({ status: "ok" as const, tag: "v", total, authors: [], commits: [] });
     await release("1.3.0", "production", "live", "2026-04-20T03:00:00Z", { liveAt: at("2026-04-21T03:00:00Z"), commits: range(40), gates: [testsGate("backend: 400 passed")] });
-    await release("1.4.0", "staging", "live", "2026-05-05T03:00:00Z", { liveAt: at("2026-05-05T04:00:00Z"), commits: range(12), gates: [testsGate("backend: 412 passed, 3 skipped\nfrontend: 138 passed"), modelGate(7.2, 1.4)] });
+    await release("1.4.0", "staging", "live", "2026-05-05T03:00:00Z", {
+      liveAt: at("2026-05-05T04:00:00Z"),
+      commits: range(12),
+      gates: [testsGate("backend: 412 passed, 3 skipped\nfrontend: 138 passed"), modelGate(7.2, 1.4)],
+    });
     await release("1.4.0", "production", "live", "2026-05-06T03:00:00Z", { liveAt: at("2026-05-06T05:00:00Z"), commits: range(12), gates: [testsGate("backend: 412 passed")] });
     await release("1.4.1", "production", "live", "2026-05-08T03:00:00Z", { liveAt: at("2026-05-08T05:00:00Z"), commits: range(3) });
     await release("1.5.0", "staging", "blocked", "2026-05-09T03:00:00Z", { reason: "Tests pass: 3 failed", gates: [testsGate("backend: 409 passed, 3 failed", "failed"), modelGate(11.5, 1.9)] });
     await release("1.4.2", "staging", "failed", "2026-05-07T03:00:00Z", { reason: "deploy command failed: exit code 3" });
     await release("1.3.9", "staging", "failed", "2026-05-01T03:00:00Z", { reason: "fixed by the later live 1.4.0" });
     await d.insert(jobRuns).values([
-      { job: "model-retraining-review", slot: at("2026-05-01T03:00:00Z"), trigger: "schedule", replica: "r", status: "succeeded", startedAt: at("2026-05-01T03:00:00Z"), details: { measured: modelGate(6.1, 1.2).measured } },
+      {
+        job: "model-retraining-review",
+        slot: at("2026-05-01T03:00:00Z"),
+        trigger: "schedule",
+        replica: "r",
+        status: "succeeded",
+        startedAt: at("2026-05-01T03:00:00Z"),
+        details: { measured: modelGate(6.1, 1.2).measured },
+      },
       { job: "security-patches", slot: at("2026-05-05T01:00:00Z"), trigger: "schedule", replica: "r", status: "failed", summary: "1 critical finding.", startedAt: at("2026-05-05T01:00:00Z") },
       { job: "dependency-updates", slot: at("2026-05-04T01:00:00Z"), trigger: "schedule", replica: "r", status: "failed", summary: "older failure", startedAt: at("2026-05-04T01:00:00Z") },
       { job: "dependency-updates", slot: at("2026-05-05T01:00:00Z"), trigger: "schedule", replica: "r", status: "succeeded", summary: "fine now", startedAt: at("2026-05-05T01:00:00Z") },
     ]);
-    const item = (text: string, priority: string, extra: Partial<typeof feedback.$inferInsert> = {}) => ({ channel: CHANNELS.helpdesk, author: USERS.stakeholder, text, kind: "support-ticket", priority, source: "PEA Help Desk", capturedBy: "message", postedAt: at("2026-05-05T03:00:00Z"), ...extra });
-    await d.insert(feedback).values([
-      item("Secret critical text one", "critical"),
-      item("Secret critical text two", "critical", { status: "in-progress" }),
-      item("Secret high text", "high", { fixedIn: "1.6.0", fixedVersion: "1.6.0" }),
-      item("Secret closed critical", "critical", { status: "closed", closedAt: at("2026-05-06T00:00:00Z") }),
-    ]);
+    const item = (text: string, priority: string, extra: Partial<typeof feedback.$inferInsert> = {}) => ({
+      channel: CHANNELS.helpdesk,
+      author: USERS.stakeholder,
+      text,
+      kind: "support-ticket",
+      priority,
+      source: "PEA Help Desk",
+      capturedBy: "message",
+      postedAt: at("2026-05-05T03:00:00Z"),
+      ...extra,
+    });
+    await d
+      .insert(feedback)
+      .values([
+        item("Secret critical text one", "critical"),
+        item("Secret critical text two", "critical", { status: "in-progress" }),
+        item("Secret high text", "high", { fixedIn: "1.6.0", fixedVersion: "1.6.0" }),
+        item("Secret closed critical", "critical", { status: "closed", closedAt: at("2026-05-06T00:00:00Z") }),
+      ]);
   });
 
   afterAll(async () => {

@@ -20,9 +20,7 @@ function releaseMessage(emulator: SlackEmulator, version: string): SlackMessage 
 }
 
 function buttons(message: SlackMessage | undefined): string[] {
-  return (message?.blocks ?? [])
-    .filter((b) => (b as { type: string }).type === "actions")
-    .flatMap((b) => (b as { elements: Array<{ action_id: string }> }).elements.map((e) => e.action_id));
+  return (message?.blocks ?? []).filter((b) => (b as { type: string }).type === "actions").flatMap((b) => (b as { elements: Array<{ action_id: string }> }).elements.map((e) => e.action_id));
 }
 
 async function awaitingApproval(emulator: SlackEmulator, version: string): Promise<SlackMessage> {

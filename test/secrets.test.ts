@@ -71,7 +71,12 @@ describe.each(dbKinds())("secrets on %s", (kind) => {
     const port = (server.address() as AddressInfo).port;
     const dir = workDir();
     // A script that finds credentials some other way (a dotfile, a mounted secret) and prints them.
-    writeFileSync(join(dir, "leak.txt"), Object.entries(SECRETS).map(([name, value]) => `found ${name.toLowerCase()}: ${value}`).join("\n"));
+    writeFileSync(
+      join(dir, "leak.txt"),
+      Object.entries(SECRETS)
+        .map(([name, value]) => `found ${name.toLowerCase()}: ${value}`)
+        .join("\n"),
+    );
     db = await openTestDatabase(kind);
     const loaded = testConfig({
       dir,
@@ -167,7 +172,12 @@ describe.each(dbKinds())("secrets on %s", (kind) => {
     const lines = JSON.stringify(bot.logs.slice(before));
     expect(lines).not.toContain(DEPLOY_TOKEN);
     expect(lines).not.toContain(ANTHROPIC_KEY);
-    expect(bot.logs.at(-1)).toMatchObject({ msg: `webhook refused ${REDACTED}`, webhook: `https://ci.example.org/hooks?token=${REDACTED}`, key: REDACTED, error: { message: `401 for Bearer ${REDACTED}` } });
+    expect(bot.logs.at(-1)).toMatchObject({
+      msg: `webhook refused ${REDACTED}`,
+      webhook: `https://ci.example.org/hooks?token=${REDACTED}`,
+      key: REDACTED,
+      error: { message: `401 for Bearer ${REDACTED}` },
+    });
   });
 
   it("has no secret in any Slack call, response_url body, acknowledgement, audit row or log line", async () => {

@@ -43,8 +43,12 @@ describe.each(dbKinds())("walking skeleton on %s", (kind) => {
   });
 
   it("answers /orch status from the database", async () => {
-    await db.database.db.execute(sql`insert into releases (version, semver, environment, state, requester, required_approvals, live_at) values ('1.3.0', '1.3.0', 'staging', 'live', 'U0ENGINEER', 1, now() - interval '2 hours')`);
-    await db.database.db.execute(sql`insert into feedback (channel, ts, author, text, source, kind, priority, captured_by) values ('C0HELPDESK', '1.000001', 'U0STAKEHOLDER', 'Forecast page slow', 'PEA Help Desk', 'support-ticket', 'high', 'message')`);
+    await db.database.db.execute(
+      sql`insert into releases (version, semver, environment, state, requester, required_approvals, live_at) values ('1.3.0', '1.3.0', 'staging', 'live', 'U0ENGINEER', 1, now() - interval '2 hours')`,
+    );
+    await db.database.db.execute(
+      sql`insert into feedback (channel, ts, author, text, source, kind, priority, captured_by) values ('C0HELPDESK', '1.000001', 'U0STAKEHOLDER', 'Forecast page slow', 'PEA Help Desk', 'support-ticket', 'high', 'message')`,
+    );
     await bot.emulator.command(USERS.engineer, CHANNELS.general, "status");
     await bot.idle();
     const text = ephemeralTexts(USERS.engineer).at(-1) ?? "";
@@ -69,7 +73,15 @@ describe.each(dbKinds())("walking skeleton on %s", (kind) => {
 
   it("refuses forged, stale and unsigned requests with 401 and processes nothing", async () => {
     const url = `${bot.orchestrator.url}/slack/events`;
-    const body = new URLSearchParams({ command: "/orch", text: "status", user_id: USERS.engineer, channel_id: CHANNELS.general, response_url: `${bot.emulatorUrl}/response/x`, trigger_id: "1.2.3", team_id: "T0SANDBOX" }).toString();
+    const body = new URLSearchParams({
+      command: "/orch",
+      text: "status",
+      user_id: USERS.engineer,
+      channel_id: CHANNELS.general,
+      response_url: `${bot.emulatorUrl}/response/x`,
+      trigger_id: "1.2.3",
+      team_id: "T0SANDBOX",
+    }).toString();
     const now = Math.floor(Date.now() / 1000);
     const attempts = [
       { "content-type": "application/x-www-form-urlencoded", ...sign(body, now, "wrong-secret") },

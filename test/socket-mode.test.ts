@@ -101,7 +101,15 @@ describe.each(dbKinds())("Socket Mode bot on %s", (kind) => {
   it("refuses to start with an app token Slack does not know, saying which variable to check", async () => {
     const loaded = testConfig();
     const start = startOrchestrator({
-      env: { mode: { kind: "socket", botToken: BOT_TOKEN, appToken: "xapp-1-A0ORCH-revoked", apiUrl: `${bot.emulatorUrl}/api/` }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "error", shutdownGraceMs: 1000 },
+      env: {
+        mode: { kind: "socket", botToken: BOT_TOKEN, appToken: "xapp-1-A0ORCH-revoked", apiUrl: `${bot.emulatorUrl}/api/` },
+        port: 0,
+        dataDir: "",
+        configPath: loaded.path,
+        anthropic: { model: "x" },
+        logLevel: "error",
+        shutdownGraceMs: 1000,
+      },
       loaded,
       database: db.database,
       host: "127.0.0.1",

@@ -153,7 +153,15 @@ describe("start-up that never reaches Slack", () => {
     const apiUrl = `http://127.0.0.1:${await freePort()}/api/`;
     const said: string[] = [];
     const starting = startOrchestrator({
-      env: { mode: { kind: "http", botToken: "xoxb-1", signingSecret: "s", apiUrl }, port: 0, dataDir: "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "error", shutdownGraceMs: 1000 },
+      env: {
+        mode: { kind: "http", botToken: "xoxb-1", signingSecret: "s", apiUrl },
+        port: 0,
+        dataDir: "",
+        configPath: loaded.path,
+        anthropic: { model: "x" },
+        logLevel: "error",
+        shutdownGraceMs: 1000,
+      },
       loaded,
       database: db.database,
       host: "127.0.0.1",

@@ -55,7 +55,10 @@ describe("start-up failures exit 1 with a readable message", () => {
   it("an invalid config file, one line per problem", async () => {
     const dir = workDir();
     const path = join(dir, "bad.yaml");
-    writeFileSync(path, "timezone: Asia/Bangkok\nchannels: { releases: C0R, digests: C0D, alerts: nope }\npeople: { approvers: [] }\nenvironments:\n  - name: staging\n    approvals: 0\n    deploy: { run: [] }\n");
+    writeFileSync(
+      path,
+      "timezone: Asia/Bangkok\nchannels: { releases: C0R, digests: C0D, alerts: nope }\npeople: { approvers: [] }\nenvironments:\n  - name: staging\n    approvals: 0\n    deploy: { run: [] }\n",
+    );
     const result = await run({ ORCH_CONFIG: path, DATA_DIR: dir });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toEqual([

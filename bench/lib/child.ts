@@ -41,7 +41,13 @@ export class Child {
   }
 
   /** Starts the script and waits for its `ready` notice (whose fields it returns). */
-  static async start(name: string, script: string, env: Record<string, string>, logFile: string, options: { exposeGc?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<{ child: Child; ready: ChildNotice }> {
+  static async start(
+    name: string,
+    script: string,
+    env: Record<string, string>,
+    logFile: string,
+    options: { exposeGc?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {},
+  ): Promise<{ child: Child; ready: ChildNotice }> {
     const fd = openSync(logFile, "a");
     const proc = fork(script, [], {
       execArgv: [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.nodeArgs ?? [])],

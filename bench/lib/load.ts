@@ -40,15 +40,12 @@ export class SignedClient {
     };
     return new Promise((resolve) => {
       const started = performance.now();
-      const req = request(
-        { agent: this.agent, method: "POST", hostname: this.url.hostname, port: this.url.port, path: this.url.pathname, headers, timeout: timeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
-          res.on("error", () => resolve({ status: 0, body: "", ms: performance.now() - started }));
-        },
-      );
+      const req = request({ agent: this.agent, method: "POST", hostname: this.url.hostname, port: this.url.port, path: this.url.pathname, headers, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
+        res.on("error", () => resolve({ status: 0, body: "", ms: performance.now() - started }));
+      });
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", (error) => resolve({ status: error.message === "timeout" ? 408 : 0, body: String(error), ms: performance.now() - started }));
       req.end(body);

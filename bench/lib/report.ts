@@ -33,7 +33,11 @@ function cells(row: MeasureRow): string[] {
 export function renderTable(run: RunResult): string {
   const lines = [HEADERS as readonly string[], ...run.table.map(cells)];
   const widths = HEADERS.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
-  const format = (l: readonly string[]) => l.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const format = (l: readonly string[]) =>
+    l
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [
     `Orchestrator bench — ${run.database.label}`,
@@ -52,7 +56,13 @@ function markdownTable(run: RunResult): string {
   return [
     `| ${HEADERS.join(" | ")} |`,
     `|${HEADERS.map(() => "---").join("|")}|`,
-    ...run.table.map((r) => `| ${cells(r).map(escapePipes).map((c, i) => (i === 5 ? `**${c}**` : c)).join(" | ")} |`),
+    ...run.table.map(
+      (r) =>
+        `| ${cells(r)
+          .map(escapePipes)
+          .map((c, i) => (i === 5 ? `**${c}**` : c))
+          .join(" | ")} |`,
+    ),
   ].join("\n");
 }
 

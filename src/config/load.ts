@@ -58,7 +58,11 @@ function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv): Pi
         const message = e.message.split("\n")[0] ?? "";
         const noticed = lineCounter.linePos(e.pos[0]);
         // An unclosed [, { or quote is noticed where the next line starts: point at where it was opened.
-        const opened = /end with a|Missing closing/.test(message) ? unclosedOpenings(text).filter((offset) => offset < e.pos[0]).at(-1) : undefined;
+        const opened = /end with a|Missing closing/.test(message)
+          ? unclosedOpenings(text)
+              .filter((offset) => offset < e.pos[0])
+              .at(-1)
+          : undefined;
         if (opened === undefined) return `line ${noticed.line}, column ${noticed.col}: ${message}`;
         const { line, col } = lineCounter.linePos(opened);
         return `line ${line}, column ${col}: ${message.replace(/ at line \d+, column \d+:?$/, "")} (noticed at line ${noticed.line}, column ${noticed.col})`;

@@ -25,7 +25,7 @@ const duration = (fallback: string) =>
     });
 
 const argv = z
-  .array(z.string().min(1, { error: "must not be empty" }), { error: "expected a list of arguments, e.g. [\"./deploy.sh\", \"{version}\"]" })
+  .array(z.string().min(1, { error: "must not be empty" }), { error: 'expected a list of arguments, e.g. ["./deploy.sh", "{version}"]' })
   .min(1, { error: "expected at least the program to run" });
 
 const runStep = z.strictObject({ run: argv, timeout: duration("10m") });
@@ -62,7 +62,7 @@ const webhookDeploy = z.strictObject({
 export const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
-const clockTime = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: "expected a time like \"09:00\" (24-hour clock)" });
+const clockTime = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, { error: 'expected a time like "09:00" (24-hour clock)' });
 
 /** A deploy window: deploys start on these days between `from` and `to` (a `to` before `from` ends the next day). */
 const deployWindow = z
@@ -86,7 +86,7 @@ const environment = z.strictObject({
   smoke: runStep.optional(),
   health: z.strictObject({ url: httpUrl, maxLatencyMs: z.number().int().positive().default(1000), timeout: duration("10s") }).optional(),
   /** Deploys start only inside one of these (in the configured timezone); none: at any time. */
-  windows: z.array(deployWindow, { error: "expected a list of windows like [{ days: [mon, tue], from: \"09:00\", to: \"16:00\" }]" }).default([]),
+  windows: z.array(deployWindow, { error: 'expected a list of windows like [{ days: [mon, tue], from: "09:00", to: "16:00" }]' }).default([]),
   rollback: z.strictObject({ approvals: approvalCount.default(1) }).prefault({}),
 });
 
@@ -158,12 +158,18 @@ const exec = z.strictObject({
 export const configSchema = z
   .strictObject({
     timezone: z.string().refine(isTimeZone, { error: "expected an IANA time zone like Asia/Bangkok" }),
-    command: z.string().regex(/^\/[a-z0-9_-]+$/, { error: "expected a slash command like /orch" }).default("/orch"),
+    command: z
+      .string()
+      .regex(/^\/[a-z0-9_-]+$/, { error: "expected a slash command like /orch" })
+      .default("/orch"),
     channels: z.strictObject({ releases: channelId, digests: channelId, alerts: channelId }),
     people: z.strictObject({ approvers: z.array(userId).min(1, { error: "expected at least one approver" }), admins: z.array(userId).default([]) }),
     feedback: z
       .strictObject({
-        reaction: z.string().regex(/^[a-z0-9_+-]+$/, { error: "expected an emoji name without colons, e.g. memo" }).default("memo"),
+        reaction: z
+          .string()
+          .regex(/^[a-z0-9_+-]+$/, { error: "expected an emoji name without colons, e.g. memo" })
+          .default("memo"),
         channels: z.array(feedbackChannel).default([]),
       })
       .prefault({}),
@@ -173,7 +179,12 @@ export const configSchema = z
     emergency: z.strictObject({ approvals: approvalCount.default(2) }).prefault({}),
     repository: repository.optional(),
     exec: exec.prefault({}),
-    jobs: z.record(z.string().refine((name): boolean => isJobName(name), { error: `expected a built-in job: ${JOB_NAMES.join(", ")}` }), job).default({}),
+    jobs: z
+      .record(
+        z.string().refine((name): boolean => isJobName(name), { error: `expected a built-in job: ${JOB_NAMES.join(", ")}` }),
+        job,
+      )
+      .default({}),
     sandbox: sandbox.optional(),
   })
   .superRefine((config, ctx) => {

@@ -125,13 +125,9 @@ export const releases = pgTable(
   },
   (t) => [
     // One release of a version in flight per environment, whoever asks and however often.
-    uniqueIndex("releases_in_flight_version")
-      .on(t.environment, t.semver)
-      .where(sql`${t.state} in ('gating', 'awaiting_approval', 'scheduled', 'deploying', 'verifying')`),
+    uniqueIndex("releases_in_flight_version").on(t.environment, t.semver).where(sql`${t.state} in ('gating', 'awaiting_approval', 'scheduled', 'deploying', 'verifying')`),
     // One deploy at a time per environment.
-    uniqueIndex("releases_one_deploy_per_environment")
-      .on(t.environment)
-      .where(sql`${t.state} in ('deploying', 'verifying')`),
+    uniqueIndex("releases_one_deploy_per_environment").on(t.environment).where(sql`${t.state} in ('deploying', 'verifying')`),
     index("releases_environment_live").on(t.environment, t.liveAt),
     index("releases_state").on(t.state),
   ],
@@ -259,12 +255,8 @@ export const feedback = pgTable(
     // "Resolved by releases" in a period, without scanning every closed item.
     index("feedback_closed_by_release").on(t.closedAt).where(sql`${t.closedByRelease} is not null`),
     // Open critical and high counts (remaining work and blockers), from the index alone.
-    index("feedback_open_priority")
-      .on(t.priority)
-      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
-    index("feedback_open_by_age")
-      .on(t.postedAt, t.id)
-      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    index("feedback_open_priority").on(t.priority).where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    index("feedback_open_by_age").on(t.postedAt, t.id).where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
   ],
 );
 

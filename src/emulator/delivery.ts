@@ -140,7 +140,10 @@ export class BotDelivery {
     const type: EnvelopeType = kind === "event" ? "events_api" : kind === "command" ? "slash_commands" : "interactive";
     // Slack accepts a response in the ack for slash commands, view submissions and options requests.
     const acceptsResponsePayload = kind === "command" || kind === "view" || payload.type === "block_suggestion";
-    const outcome = await server.deliver(type, payload, { acceptsResponsePayload, ...(extra.retryNum !== undefined ? { retryAttempt: extra.retryNum, retryReason: extra.retryReason ?? "timeout" } : {}) });
+    const outcome = await server.deliver(type, payload, {
+      acceptsResponsePayload,
+      ...(extra.retryNum !== undefined ? { retryAttempt: extra.retryNum, retryReason: extra.retryReason ?? "timeout" } : {}),
+    });
     const status = outcome.acked ? 200 : outcome.failure === "timeout" ? 408 : 0;
     this.deliveries.push({ kind, eventId: extra.eventId, attempt: extra.retryNum ?? 0, status, body, headers: {}, at: Date.now(), transport: "socket", envelopeId: outcome.envelopeId });
     if (outcome.acked) return { status, body: outcome.payload ?? {} };

@@ -131,7 +131,8 @@ export function checkBlocks(blocks: unknown, surface: "message" | "modal" = "mes
 function checkImage(image: Json, at: string): BlockProblem | undefined {
   const alt = typeof image.alt_text === "string" ? image.alt_text : "";
   if (alt.length === 0 || alt.length > LIMITS.imageAltText) return { error: "invalid_blocks", detail: `alt_text must be 1 to ${LIMITS.imageAltText} characters ${at}/alt_text]` };
-  if (typeof image.image_url === "string" && image.image_url.length > LIMITS.imageUrl) return { error: "invalid_blocks", detail: `must be less than ${LIMITS.imageUrl + 1} characters ${at}/image_url]` };
+  if (typeof image.image_url === "string" && image.image_url.length > LIMITS.imageUrl)
+    return { error: "invalid_blocks", detail: `must be less than ${LIMITS.imageUrl + 1} characters ${at}/image_url]` };
   if (image.image_url === undefined && image.slack_file === undefined) return { error: "invalid_blocks", detail: `must provide image_url or slack_file ${at}]` };
   return undefined;
 }
@@ -152,10 +153,15 @@ function checkElement(raw: unknown, at: string): BlockProblem | undefined {
   }
   if (element.type === "overflow") {
     const options = element.options;
-    if (!Array.isArray(options) || options.length === 0 || options.length > LIMITS.overflowOptions) return { error: "invalid_blocks", detail: `must have 1 to ${LIMITS.overflowOptions} options ${at}/options]` };
+    if (!Array.isArray(options) || options.length === 0 || options.length > LIMITS.overflowOptions)
+      return { error: "invalid_blocks", detail: `must have 1 to ${LIMITS.overflowOptions} options ${at}/options]` };
   }
   if (element.type === "static_select" || element.type === "multi_static_select") {
-    const options = Array.isArray(element.options) ? element.options : Array.isArray(element.option_groups) ? (element.option_groups as Json[]).flatMap((g) => (Array.isArray(g.options) ? g.options : [])) : undefined;
+    const options = Array.isArray(element.options)
+      ? element.options
+      : Array.isArray(element.option_groups)
+        ? (element.option_groups as Json[]).flatMap((g) => (Array.isArray(g.options) ? g.options : []))
+        : undefined;
     if (!options || options.length === 0) return { error: "invalid_blocks", detail: `must provide options or option_groups ${at}]` };
     if (options.length > LIMITS.selectOptions) return { error: "invalid_blocks", detail: `no more than ${LIMITS.selectOptions} items allowed ${at}/options]` };
   }

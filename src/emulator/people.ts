@@ -236,10 +236,7 @@ export class People {
     const open = this.host.workspace.views.get(viewId);
     if (!open || open.closed || open.user !== userId) throw new Error(`no open view ${viewId} for ${userId}`);
     const stateValues = Object.fromEntries(
-      Object.entries(values).map(([blockId, actions]) => [
-        blockId,
-        Object.fromEntries(Object.entries(actions).map(([actionId, value]) => [actionId, { type: "plain_text_input", value }])),
-      ]),
+      Object.entries(values).map(([blockId, actions]) => [blockId, Object.fromEntries(Object.entries(actions).map(([actionId, value]) => [actionId, { type: "plain_text_input", value }]))]),
     );
     const view = { ...open.view, state: { values: stateValues } };
     const payload = {

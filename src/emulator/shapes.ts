@@ -103,7 +103,12 @@ export function channelObject(channel: EmulatedChannel, team: WorkspaceRef, crea
 }
 
 /** A file as a `file_share` message carries it; the emulator keeps only id, name and title. */
-export function fileObject(file: { id: string; name: string; title: string }, owner: string, channel: string, team: WorkspaceRef): { id: string; name: string; title: string; [field: string]: unknown } {
+export function fileObject(
+  file: { id: string; name: string; title: string },
+  owner: string,
+  channel: string,
+  team: WorkspaceRef,
+): { id: string; name: string; title: string; [field: string]: unknown } {
   const extension = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? "binary";
   const mimetype = MIME_TYPES[extension] ?? "application/octet-stream";
   const path = `${team.teamId}-${file.id}/${encodeURIComponent(file.name.toLowerCase())}`;

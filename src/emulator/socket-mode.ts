@@ -209,7 +209,13 @@ export class SocketModeServer {
     const pending = parsed.success ? connection.pending.get(parsed.data.envelope_id) : undefined;
     const lost = pending !== undefined && this.acksToLose.count > 0 && this.acksToLose.match(pending.envelope);
     if (lost) this.acksToLose.count -= 1;
-    this.frames.push({ connection: connection.record.id, direction: "received", message: (message && typeof message === "object" ? message : { value: message }) as Record<string, unknown>, at: Date.now(), ...(lost ? { lost } : {}) });
+    this.frames.push({
+      connection: connection.record.id,
+      direction: "received",
+      message: (message && typeof message === "object" ? message : { value: message }) as Record<string, unknown>,
+      at: Date.now(),
+      ...(lost ? { lost } : {}),
+    });
     if (!parsed.success || !pending || lost) return;
     pending.settle({ envelopeId: parsed.data.envelope_id, acked: true, connection: connection.record.id, ...(parsed.data.payload ? { payload: parsed.data.payload } : {}) });
   }
@@ -250,5 +256,4 @@ export class SocketModeServer {
     }
     return undefined;
   }
-
 }

@@ -222,7 +222,8 @@ function checkView(view: Record<string, unknown>): string | undefined {
     const text = (view[key] as { text?: unknown } | undefined)?.text;
     if (typeof text === "string" && text.length > LIMITS.viewTitle) return `[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/${key}/text]`;
   }
-  if (typeof view.private_metadata === "string" && view.private_metadata.length > LIMITS.privateMetadata) return `[ERROR] must be less than ${LIMITS.privateMetadata + 1} characters [json-pointer:/view/private_metadata]`;
+  if (typeof view.private_metadata === "string" && view.private_metadata.length > LIMITS.privateMetadata)
+    return `[ERROR] must be less than ${LIMITS.privateMetadata + 1} characters [json-pointer:/view/private_metadata]`;
   if (typeof view.callback_id === "string" && view.callback_id.length > LIMITS.callbackId) return `[ERROR] must be less than ${LIMITS.callbackId + 1} characters [json-pointer:/view/callback_id]`;
   const problem = checkBlocks(view.blocks ?? [], "modal");
   return problem ? `[ERROR] ${problem.detail.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks")}` : undefined;
@@ -273,7 +274,11 @@ function paginate<T>(items: T[], args: Record<string, unknown>, shape: (page: T[
   let start = 0;
   const cursor = str(args.cursor);
   if (cursor) {
-    const decoded = Number(Buffer.from(cursor, "base64").toString("utf8").replace(/^offset:/, ""));
+    const decoded = Number(
+      Buffer.from(cursor, "base64")
+        .toString("utf8")
+        .replace(/^offset:/, ""),
+    );
     if (!Number.isInteger(decoded) || decoded < 0 || decoded > items.length) return { ok: false, error: "invalid_cursor" };
     start = decoded;
   }

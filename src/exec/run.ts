@@ -136,7 +136,5 @@ export function runArgv(options: RunOptions): Promise<RunResult> {
 
 /** Fills `{version}` and `{environment}`, the only substitutions a configured argv may use. */
 export function substitute(argv: readonly string[], values: { version?: string; environment?: string }): string[] {
-  return argv.map((arg) =>
-    arg.replace(/\{(version|environment)\}/g, (match, key: "version" | "environment") => values[key] ?? match),
-  );
+  return argv.map((arg) => arg.replace(/\{(version|environment)\}/g, (match, key: "version" | "environment") => values[key] ?? match));
 }

@@ -72,7 +72,12 @@ export async function runHttpCheck(check: { url: string; expect: HttpCheckConfig
     return { ...evaluateExpectations(data, check.expect), statusCode: response.status, latencyMs };
   } catch (error) {
     const name = (error as Error).name;
-    const reason = name === "TimeoutError" ? `no answer within ${Math.round(check.timeout / 1000)}s` : name === "AbortError" ? "interrupted" : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
+    const reason =
+      name === "TimeoutError"
+        ? `no answer within ${Math.round(check.timeout / 1000)}s`
+        : name === "AbortError"
+          ? "interrupted"
+          : `cannot reach ${displayUrl(check.url)} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
     return { ok: false, detail: reason, latencyMs: elapsed(), values: {} };
   }
 }

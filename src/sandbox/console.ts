@@ -18,7 +18,6 @@ import { SANDBOX_GENERAL_CHANNEL } from "./seed.js";
  * Every action goes through the emulator, which sends the bot signed requests exactly as Slack does.
  */
 
-
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -27,7 +26,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 // The page only loads its own files; rendered message text can never bring in a script.
-const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The message shortcuts the Slack app declares (slack-manifest.yaml), offered in each message's menu. */
 const MESSAGE_SHORTCUTS = [{ callbackId: "record_feedback", name: "Record as feedback" }] as const;
@@ -279,7 +279,10 @@ export function consoleRoutes(emulator: SlackEmulator, config: Config): (req: In
         return { ...consoleMessage(message), ...(isParent ? { replies: workspace.thread(current, message.ts).slice(1).map(consoleMessage) } : {}) };
       }),
       olderMessages: history.length - shown.length,
-      ephemerals: as && current ? emulator.ephemeralsFor(as, current).map((e) => ({ id: e.id, ts: e.ts, text: e.text, ...(e.blocks ? { blocks: e.blocks } : {}), ...(e.thread_ts ? { threadTs: e.thread_ts } : {}) })) : [],
+      ephemerals:
+        as && current
+          ? emulator.ephemeralsFor(as, current).map((e) => ({ id: e.id, ts: e.ts, text: e.text, ...(e.blocks ? { blocks: e.blocks } : {}), ...(e.thread_ts ? { threadTs: e.thread_ts } : {}) }))
+          : [],
       views: [...workspace.views.values()].filter((v) => v.user === as && !v.closed).map((v) => ({ id: v.id, view: v.view })),
       notices: notices.of(as),
     };

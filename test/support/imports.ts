@@ -45,7 +45,11 @@ export function importsOf(path: string, text: string): ImportClause[] {
     if (/\*/.test(clause)) names.push("*");
     const braces = /\{([\s\S]*)\}/.exec(clause);
     for (const part of (braces?.[1] ?? "").split(",")) {
-      const name = part.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0]?.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, "")
+        .split(/\s+as\s+/)[0]
+        ?.trim();
       if (name) names.push(name);
     }
     clauses.push({ specifier, target: resolve(specifier), names });
@@ -62,7 +66,12 @@ export function exportsOf(text: string): string[] {
   const names = [...text.matchAll(DECLARED)].map((m) => m[1] ?? "");
   for (const match of text.matchAll(LISTED)) {
     for (const part of (match[1] ?? "").split(",")) {
-      const name = part.trim().replace(/^type\s+/, "").split(/\s+as\s+/).at(-1)?.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, "")
+        .split(/\s+as\s+/)
+        .at(-1)
+        ?.trim();
       if (name) names.push(name);
     }
   }

@@ -13,7 +13,10 @@ import { MIGRATIONS_FOLDER, PROJECT_ROOT } from "../../src/paths.js";
 export default async function setup({ provide }: { provide: (key: "pgliteTemplate", value: string) => void }): Promise<void> {
   const pglite = JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", "@electric-sql", "pglite", "package.json"), "utf8")) as { version: string };
   const hash = createHash("sha256").update(pglite.version);
-  for (const file of readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name)).sort()) {
+  for (const file of readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => join(f.parentPath, f.name))
+    .sort()) {
     hash.update(file).update(readFileSync(file));
   }
   const cache = join(PROJECT_ROOT, "node_modules", ".cache", "orchestrator");

@@ -53,7 +53,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const db = options.db ?? (await openTestDatabase(options.kind ?? "pglite"));
   const loaded = options.loaded ?? sandboxConfig();
   const orchestrator = await startOrchestrator({
-    env: { mode: { kind: "sandbox", transport: options.transport ?? "http" }, port: options.port ?? 0, dataDir: options.dataDir ?? "", configPath: loaded.path, anthropic: { model: "x" }, logLevel: "warn", shutdownGraceMs: 2000 },
+    env: {
+      mode: { kind: "sandbox", transport: options.transport ?? "http" },
+      port: options.port ?? 0,
+      dataDir: options.dataDir ?? "",
+      configPath: loaded.path,
+      anthropic: { model: "x" },
+      logLevel: "warn",
+      shutdownGraceMs: 2000,
+    },
     loaded,
     database: db.database,
     host: "127.0.0.1",

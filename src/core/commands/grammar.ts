@@ -36,9 +36,7 @@ interface Token {
 
 export type Values = Record<string, string | undefined>;
 
-type MatchResult =
-  | { ok: true; values: Values }
-  | { ok: false; problem: string };
+type MatchResult = { ok: true; values: Values } | { ok: false; problem: string };
 
 const ARG = /^<([a-z][a-z-]*)(?::([^>]+))?(\.\.\.)?>$/;
 

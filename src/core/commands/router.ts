@@ -69,9 +69,7 @@ export function defineCommand<A = Values>(spec: CommandSpec<A>): Command {
   };
 }
 
-export type Resolution =
-  | { kind: "run"; command: Command; args: unknown }
-  | { kind: "refuse"; text: string };
+export type Resolution = { kind: "run"; command: Command; args: unknown } | { kind: "refuse"; text: string };
 
 /** One place that decides what a command text means: which command, which arguments, or what was wrong. */
 export class CommandRouter {

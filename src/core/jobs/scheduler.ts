@@ -193,16 +193,19 @@ export class Scheduler {
     const { db, log, metrics, replicaId } = this.deps;
     const job = run.job as JobName;
     const lost = new AbortController();
-    const renewal = setInterval(() => {
-      renewLease(db, run.id, replicaId, this.leaseMs).then(
-        (held) => {
-          if (held) return;
-          log.warn("job run lost its lease to another replica; stopping it", { job, runId: run.id });
-          lost.abort();
-        },
-        (error: unknown) => log.warn("could not renew a job run's lease", { job, runId: run.id, error }),
-      );
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        renewLease(db, run.id, replicaId, this.leaseMs).then(
+          (held) => {
+            if (held) return;
+            log.warn("job run lost its lease to another replica; stopping it", { job, runId: run.id });
+            lost.abort();
+          },
+          (error: unknown) => log.warn("could not renew a job run's lease", { job, runId: run.id, error }),
+        );
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     const started = performance.now();
     let outcome: JobOutcome;
     try {

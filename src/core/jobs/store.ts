@@ -51,7 +51,11 @@ export async function claimSlot(db: Db, request: ClaimRequest): Promise<Claim> {
     const values = blocking
       ? { ...base, status: "skipped" as const, summary: `Skipped: the run of ${blocking.slot.toISOString()} was still going on ${blocking.replica}.`, finishedAt: sql`now()` }
       : { ...base, status: "running" as const, leaseUntil: lease(request.leaseMs) };
-    const [run] = await tx.insert(jobRuns).values(values).onConflictDoNothing({ target: [jobRuns.job, jobRuns.slot] }).returning();
+    const [run] = await tx
+      .insert(jobRuns)
+      .values(values)
+      .onConflictDoNothing({ target: [jobRuns.job, jobRuns.slot] })
+      .returning();
     return { ...(run ? { run } : {}), ...(run && blocking ? { blocking } : {}), dead };
   });
 }
@@ -60,7 +64,12 @@ export async function claimSlot(db: Db, request: ClaimRequest): Promise<Claim> {
 function markDead(db: Executor, scope?: SQL): Promise<JobRun[]> {
   return db
     .update(jobRuns)
-    .set({ status: "failed", summary: sql`'Abandoned: replica ' || ${jobRuns.replica} || ' stopped renewing its lease while this run was going (it crashed or lost the database).'`, finishedAt: sql`now()`, leaseUntil: null })
+    .set({
+      status: "failed",
+      summary: sql`'Abandoned: replica ' || ${jobRuns.replica} || ' stopped renewing its lease while this run was going (it crashed or lost the database).'`,
+      finishedAt: sql`now()`,
+      leaseUntil: null,
+    })
     .where(and(scope, eq(jobRuns.status, "running"), lt(jobRuns.leaseUntil, sql`now()`)))
     .returning();
 }
@@ -126,7 +135,10 @@ export async function latestRuns(db: Executor): Promise<Map<string, JobRun>> {
 }
 
 export async function runOf(db: Executor, job: JobName, slot: Date): Promise<JobRun | undefined> {
-  const [row] = await db.select().from(jobRuns).where(and(eq(jobRuns.job, job), eq(jobRuns.slot, slot)));
+  const [row] = await db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.job, job), eq(jobRuns.slot, slot)));
   return row;
 }
 

@@ -11,7 +11,12 @@ const proposal = z.object({
       id: z.number().int(),
       kind: z.enum(KINDS),
       priority: z.enum(PRIORITIES),
-      theme: z.string().trim().min(2).max(60).transform((t) => t.toLowerCase()),
+      theme: z
+        .string()
+        .trim()
+        .min(2)
+        .max(60)
+        .transform((t) => t.toLowerCase()),
     }),
   ),
 });

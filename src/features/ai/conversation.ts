@@ -52,10 +52,7 @@ interface ConversationResult {
  * The tool-use loop: Claude answers, or asks for tools whose results go back to it, for at most
  * MAX_ROUNDS rounds and until the deadline. Errors become a sentence, never silence.
  */
-export async function converse(
-  claude: Claude,
-  request: { system: string; turns: MessageParam[]; tools: ToolContext; deadlineMs: number; signal?: AbortSignal },
-): Promise<ConversationResult> {
+export async function converse(claude: Claude, request: { system: string; turns: MessageParam[]; tools: ToolContext; deadlineMs: number; signal?: AbortSignal }): Promise<ConversationResult> {
   const messages: MessageParam[] = [...request.turns];
   const toolsUsed: string[] = [];
   const deadline = Date.now() + request.deadlineMs;

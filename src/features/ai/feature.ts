@@ -129,7 +129,16 @@ export function aiFeature(options: AiFeatureOptions): Feature {
           shown = reply;
           await show(reply);
         };
-        const ctx: CommandContext = { user: mention.user, channel: mention.channel, teamId: services.bot.teamId, triggerId: "", command: commands.name, client: slack, reply: respond, replyInChannel: respond };
+        const ctx: CommandContext = {
+          user: mention.user,
+          channel: mention.channel,
+          teamId: services.bot.teamId,
+          triggerId: "",
+          command: commands.name,
+          client: slack,
+          reply: respond,
+          replyInChannel: respond,
+        };
         await resolution.command.run(ctx, resolution.args);
         return shown ?? { text: "Done." };
       };
@@ -137,7 +146,12 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       if (resolution?.kind === "run") return runCommand(resolution);
       const firstWord = text.split(/\s+/)[0] ?? "";
       if (resolution?.kind === "refuse" && commands.isCommandWord(firstWord)) return { text: resolution.text };
-      switch (plainTopic(text, config.environments.map((e) => e.name))) {
+      switch (
+        plainTopic(
+          text,
+          config.environments.map((e) => e.name),
+        )
+      ) {
         case "releases":
           return status.renderOnly(["Environments", "Releases in flight"], "Releases");
         case "health":

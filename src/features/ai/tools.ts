@@ -65,13 +65,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
     input: z.object({}).passthrough(),
     run: async ({ services, releases }) => {
       const { db, config } = services;
-      const [live, flying, health, frozen, counts] = await Promise.all([
-        liveVersions(db),
-        releasesInFlight(db),
-        latestHealth(db),
-        openFreezes(db, releases.now()),
-        statusCounts(db),
-      ]);
+      const [live, flying, health, frozen, counts] = await Promise.all([liveVersions(db), releasesInFlight(db), latestHealth(db), openFreezes(db, releases.now()), statusCounts(db)]);
       return {
         environments: config.environments.map((env) => ({
           name: env.name,
@@ -139,7 +133,18 @@ export const TOOLS: ToolSpec<unknown>[] = [
       const texts = await shownText(context, rows, 500);
       return {
         total,
-        items: rows.map((f, i) => ({ id: f.id, kind: f.kind, priority: f.priority, status: f.status, theme: f.theme, sprint: f.sprint, source: f.source, author: f.author, postedAt: f.postedAt.toISOString(), ...texts[i] })),
+        items: rows.map((f, i) => ({
+          id: f.id,
+          kind: f.kind,
+          priority: f.priority,
+          status: f.status,
+          theme: f.theme,
+          sprint: f.sprint,
+          source: f.source,
+          author: f.author,
+          postedAt: f.postedAt.toISOString(),
+          ...texts[i],
+        })),
       };
     },
   }),

@@ -35,6 +35,11 @@ export function claudeWriter(claude: Claude, system: string): ReportWriter {
       return lines;
     },
     commentary: async (report: MaintenanceReport) =>
-      ask(`job:${report.job}`, `Write a short commentary (at most 5 bullets) for the ${report.title}.`, { title: report.title, summary: report.summary, sections: report.sections, details: report.details }),
+      ask(`job:${report.job}`, `Write a short commentary (at most 5 bullets) for the ${report.title}.`, {
+        title: report.title,
+        summary: report.summary,
+        sections: report.sections,
+        details: report.details,
+      }),
   };
 }

@@ -70,7 +70,10 @@ function deployedReleases(environments: string[], since: string, until: string):
         max(x.at) filter (where x.to_state = 'failed') as failed_at
       from release_transitions x where x.release_id = r.id
     ) t on true
-    where r.environment in (${sql.join(environments.map((e) => sql`${e}`), sql`, `)})
+    where r.environment in (${sql.join(
+      environments.map((e) => sql`${e}`),
+      sql`, `,
+    )})
       and (r.live_at is not null or r.state in ('failed', 'rolled_back'))
       and (r.live_at >= ${since}::timestamptz or r.updated_at >= ${since}::timestamptz)
       and r.created_at < ${until}::timestamptz`;

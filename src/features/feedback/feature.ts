@@ -110,7 +110,10 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
         group: "Feedback",
         args: z.object({
           text: z.string().max(4000, { error: "the text is too long (at most 4,000 characters)" }),
-          kind: z.string().regex(/^[a-z][a-z0-9-]{1,39}$/, { error: (issue) => `\`${String(issue.input).slice(0, 30)}\` is not a kind: use words joined by dashes, e.g. feature-request` }).optional(),
+          kind: z
+            .string()
+            .regex(/^[a-z][a-z0-9-]{1,39}$/, { error: (issue) => `\`${String(issue.input).slice(0, 30)}\` is not a kind: use words joined by dashes, e.g. feature-request` })
+            .optional(),
           priority: z.enum(PRIORITIES).optional(),
         }),
         run: async (ctx, args) => {
@@ -147,7 +150,13 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
             return;
           }
           // Every item is listed, but its text only for someone who may read it (SPEC §2a).
-          const shown = forAudience(rows, await access.person(ctx.user, rows.map((f) => f.channel)));
+          const shown = forAudience(
+            rows,
+            await access.person(
+              ctx.user,
+              rows.map((f) => f.channel),
+            ),
+          );
           const lines = shown.map((f) => {
             const firstLine = f.text === null ? hiddenText(f.channel) : truncate(quoteSlackText(f.text.split("\n")[0] ?? ""), 90).replace(/<[^>]*$/, "…");
             const link = f.permalink ? ` · <${f.permalink}|message>` : "";
@@ -184,7 +193,8 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
           const changed = await setStatus(db, args.id, args.status, ctx.user);
           if (!changed) throw new UserError(`There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`);
           await ctx.reply({ text: changed.before === args.status ? `Feedback #${args.id} was already ${args.status}.` : `Feedback #${args.id} is now *${args.status}* (was ${changed.before}).` });
-          if (changed.before !== args.status) void background.run(`tell the thread of feedback #${args.id}`, () => tellThread(changed.row, `This feedback (#${args.id}) is now *${args.status}*, set by <@${ctx.user}>.`));
+          if (changed.before !== args.status)
+            void background.run(`tell the thread of feedback #${args.id}`, () => tellThread(changed.row, `This feedback (#${args.id}) is now *${args.status}*, set by <@${ctx.user}>.`));
         },
       }),
       defineCommand({
@@ -228,12 +238,16 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
         access: "admins",
         args: z.object({
           id: feedbackId,
-          sprint: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/, { error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a sprint name: use letters, digits, dots and dashes, e.g. sprint-24` }),
+          sprint: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/, { error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not a sprint name: use letters, digits, dots and dashes, e.g. sprint-24` }),
         }),
         run: async (ctx, args) => {
           const linked = await linkSprint(db, args.id, args.sprint, ctx.user);
           if (!linked) throw new UserError(`There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`);
-          await ctx.reply({ text: `Feedback #${args.id} is linked to sprint *${escapeMrkdwn(args.sprint)}*${linked.before && linked.before !== args.sprint ? ` (was ${escapeMrkdwn(linked.before)})` : ""}.` });
+          await ctx.reply({
+            text: `Feedback #${args.id} is linked to sprint *${escapeMrkdwn(args.sprint)}*${linked.before && linked.before !== args.sprint ? ` (was ${escapeMrkdwn(linked.before)})` : ""}.`,
+          });
         },
       }),
     );

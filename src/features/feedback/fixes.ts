@@ -14,7 +14,11 @@ type MarkResult = { ok: true; before: string | null } | { ok: false; reason: "mi
 /** Ties a feedback item to the version that fixes it. */
 export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<MarkResult> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(feedback).where(and(eq(feedback.id, id), isNull(feedback.deletedAt))).for("update");
+    const [current] = await tx
+      .select()
+      .from(feedback)
+      .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
+      .for("update");
     if (!current) return { ok: false, reason: "missing" };
     if (current.status === "closed") return { ok: false, reason: "closed" };
     await tx.update(feedback).set({ fixedIn: semver, fixedVersion: version, updatedAt: sql`now()` }).where(eq(feedback.id, id));
@@ -67,7 +71,11 @@ async function closeShipped(db: Db, environment: string): Promise<number> {
       entry.feedbackIds.push(c.id);
       threads.set(key, entry);
     }
-    if (threads.size > 0) await tx.insert(fixNotices).values([...threads.values()].map((t) => ({ ...t, feedbackIds: t.feedbackIds.sort((a, b) => a - b) }))).onConflictDoNothing();
+    if (threads.size > 0)
+      await tx
+        .insert(fixNotices)
+        .values([...threads.values()].map((t) => ({ ...t, feedbackIds: t.feedbackIds.sort((a, b) => a - b) })))
+        .onConflictDoNothing();
     return closed.length;
   });
 }
@@ -96,7 +104,11 @@ async function deliverFixNotices(services: Pick<Services, "db" | "poster" | "log
       posted += 1;
     } catch (error) {
       log.warn("could not tell a feedback thread its fix is live; trying again on the next sweep", { channel: notice.channel, threadTs: notice.threadTs, error });
-      await db.update(fixNotices).set({ claimedAt: null }).where(key).catch(() => undefined);
+      await db
+        .update(fixNotices)
+        .set({ claimedAt: null })
+        .where(key)
+        .catch(() => undefined);
     }
   }
   return posted;

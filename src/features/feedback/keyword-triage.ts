@@ -21,8 +21,14 @@ export interface TriageResult {
 }
 
 const KIND_RULES: Array<{ kind: string; pattern: RegExp }> = [
-  { kind: "bug", pattern: /\b(bug|broken|error|errors|crash(es|ed)?|fail(s|ed|ing|ure)?|wrong|incorrect|doesn'?t work|does not work|not working|exception|500|timeout|timed out|stuck|missing data)\b/i },
-  { kind: "feature-request", pattern: /\b(feature|would be (nice|great|good)|please add|could you add|can you add|wish|request|would like|should (be able|have|support)|support for|allow us|it would help)\b/i },
+  {
+    kind: "bug",
+    pattern: /\b(bug|broken|error|errors|crash(es|ed)?|fail(s|ed|ing|ure)?|wrong|incorrect|doesn'?t work|does not work|not working|exception|500|timeout|timed out|stuck|missing data)\b/i,
+  },
+  {
+    kind: "feature-request",
+    pattern: /\b(feature|would be (nice|great|good)|please add|could you add|can you add|wish|request|would like|should (be able|have|support)|support for|allow us|it would help)\b/i,
+  },
   { kind: "praise", pattern: /\b(thank(s| you)|great job|love (it|this)|awesome|excellent|well done|works great|very helpful|kudos)\b/i },
   { kind: "question", pattern: /(\?\s*$|^\s*(how|what|why|when|where|which|who|can|could|is|are|does|do)\b)/i },
 ];

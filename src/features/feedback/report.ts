@@ -25,7 +25,10 @@ export function analysisMessage(stats: FeedbackStats, days: number, timeZone: st
   const weekly = stats.weekly.map((w) => w.count);
   const blocks: KnownBlock[] = [
     { type: "header", text: { type: "plain_text", text: `Feedback, last ${days} days` } },
-    { type: "context", elements: [{ type: "mrkdwn", text: `${range} · ${stats.total} new · backlog now: ${stats.open} open, ${stats.inProgress} in progress · ${stats.closedInPeriod} closed in the period` }] },
+    {
+      type: "context",
+      elements: [{ type: "mrkdwn", text: `${range} · ${stats.total} new · backlog now: ${stats.open} open, ${stats.inProgress} in progress · ${stats.closedInPeriod} closed in the period` }],
+    },
     {
       type: "section",
       fields: [
@@ -39,10 +42,12 @@ export function analysisMessage(stats: FeedbackStats, days: number, timeZone: st
       type: "section",
       text: {
         type: "mrkdwn",
-        text: `*Weekly trend* ${weekly.length > 0 ? `\`${sparkline(weekly)}\` ` : ""}${cutList(
-          stats.weekly.map((w) => `${w.week}: ${w.count}`),
-          12,
-        ).join(", ") || "_no feedback in the period_"}`,
+        text: `*Weekly trend* ${weekly.length > 0 ? `\`${sparkline(weekly)}\` ` : ""}${
+          cutList(
+            stats.weekly.map((w) => `${w.week}: ${w.count}`),
+            12,
+          ).join(", ") || "_no feedback in the period_"
+        }`,
       },
     },
     {

@@ -11,13 +11,19 @@ export type CaptureMethod = "message" | "reaction" | "shortcut" | "command" | "b
 
 /** Feedback typed with `/orch feedback add`: it has no Slack message of its own. */
 export async function addManualFeedback(db: Executor, row: NewFeedback): Promise<Feedback> {
-  const [inserted] = await db.insert(feedback).values({ ...row, ts: null }).returning();
+  const [inserted] = await db
+    .insert(feedback)
+    .values({ ...row, ts: null })
+    .returning();
   if (!inserted) throw new Error("insert returned nothing");
   return inserted;
 }
 
 export async function findByMessage(db: Executor, channel: string, ts: string): Promise<Feedback | undefined> {
-  const [row] = await db.select().from(feedback).where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)));
+  const [row] = await db
+    .select()
+    .from(feedback)
+    .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts)));
   return row;
 }
 
@@ -35,7 +41,10 @@ export async function editFeedback(db: Db, channel: string, ts: string, text: st
       .for("update");
     if (!current) return false;
     if (current.text === text || !isNewerEdit(editedTs, current.editedTs)) return true;
-    await tx.update(feedback).set({ text, editedTs: editedTs ?? current.editedTs, updatedAt: sql`now()` }).where(eq(feedback.id, current.id));
+    await tx
+      .update(feedback)
+      .set({ text, editedTs: editedTs ?? current.editedTs, updatedAt: sql`now()` })
+      .where(eq(feedback.id, current.id));
     await tx.insert(feedbackEvents).values({ feedbackId: current.id, kind: "edited", actor: actor ?? null, detail: { previousText: current.text, editedTs: editedTs ?? null } });
     return true;
   });
@@ -62,7 +71,14 @@ export async function markDeleted(db: Db, channel: string, ts: string, marker?: 
       .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(eq(feedback.channel, channel), eq(feedback.ts, ts), isNull(feedback.deletedAt)))
       .returning({ id: feedback.id });
-    const [marked] = row || !marker ? [] : await tx.insert(feedback).values({ ...marker, channel, ts, deletedAt: sql`now()` }).onConflictDoNothing().returning({ id: feedback.id });
+    const [marked] =
+      row || !marker
+        ? []
+        : await tx
+            .insert(feedback)
+            .values({ ...marker, channel, ts, deletedAt: sql`now()` })
+            .onConflictDoNothing()
+            .returning({ id: feedback.id });
     const id = row?.id ?? marked?.id;
     if (id === undefined) return false;
     await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "deleted", detail: marked ? { beforeRecorded: true } : {} });
@@ -81,7 +97,11 @@ export async function recordedSince(db: Executor, channel: string, sinceTs: stri
 
 export async function setStatus(db: Db, id: number, status: FeedbackStatus, actor: string): Promise<{ before: FeedbackStatus; row: Feedback } | undefined> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(feedback).where(and(eq(feedback.id, id), isNull(feedback.deletedAt))).for("update");
+    const [current] = await tx
+      .select()
+      .from(feedback)
+      .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
+      .for("update");
     if (!current) return undefined;
     const [row] = await tx
       .update(feedback)
@@ -95,7 +115,11 @@ export async function setStatus(db: Db, id: number, status: FeedbackStatus, acto
 
 export async function linkSprint(db: Db, id: number, sprint: string, actor: string): Promise<{ before: string | null; row: Feedback } | undefined> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(feedback).where(and(eq(feedback.id, id), isNull(feedback.deletedAt))).for("update");
+    const [current] = await tx
+      .select()
+      .from(feedback)
+      .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
+      .for("update");
     if (!current) return undefined;
     const [row] = await tx.update(feedback).set({ sprint, updatedAt: sql`now()` }).where(eq(feedback.id, id)).returning();
     await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "sprint", actor, detail: { from: current.sprint, to: sprint } });

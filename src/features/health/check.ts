@@ -13,7 +13,10 @@ export async function checkHealth(health: NonNullable<EnvironmentConfig["health"
   const started = performance.now();
   try {
     const { url, authorization } = splitCredentials(health.url);
-    const response = await fetch(url, { ...(authorization ? { headers: { authorization } } : {}), signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(health.timeout)]) : AbortSignal.timeout(health.timeout) });
+    const response = await fetch(url, {
+      ...(authorization ? { headers: { authorization } } : {}),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(health.timeout)]) : AbortSignal.timeout(health.timeout),
+    });
     await response.arrayBuffer();
     const latencyMs = Math.round(performance.now() - started);
     if (!response.ok) return { ok: false, detail: `HTTP ${response.status} in ${latencyMs} ms`, statusCode: response.status, latencyMs };
@@ -22,7 +25,8 @@ export async function checkHealth(health: NonNullable<EnvironmentConfig["health"
   } catch (error) {
     const latencyMs = Math.round(performance.now() - started);
     const name = (error as Error).name;
-    const detail = name === "TimeoutError" ? `no answer within ${Math.round(health.timeout / 1000)}s` : `unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
+    const detail =
+      name === "TimeoutError" ? `no answer within ${Math.round(health.timeout / 1000)}s` : `unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
     return { ok: false, detail, latencyMs };
   }
 }

@@ -67,7 +67,10 @@ export async function healthCheckJob(services: Services, signal: AbortSignal, on
     }
   }
   const summary = `${lines.join("; ")}.${changes.length > 0 ? ` Alerted: ${changes.map((c) => `${c.environment} ${c.change}`).join(", ")}.` : ""}`;
-  const details = { environments: results.map(({ env, result }) => ({ environment: env.name, ok: result.ok, latencyMs: result.latencyMs, statusCode: result.statusCode ?? null, detail: result.detail })), changes };
+  const details = {
+    environments: results.map(({ env, result }) => ({ environment: env.name, ok: result.ok, latencyMs: result.latencyMs, statusCode: result.statusCode ?? null, detail: result.detail })),
+    changes,
+  };
   // An environment failing is news for the alert above, not a failure of this job; a lost alert is.
   if (unposted.length > 0) return { status: "failed", summary: `${summary} Could not post the alert for ${unposted.join(", ")}.`, details };
   return { status: "succeeded", summary, details };

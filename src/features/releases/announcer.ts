@@ -86,7 +86,11 @@ export class ReleaseAnnouncer {
     if (!release) return undefined;
     const [approvals, voided] = await Promise.all([
       approversOf(db, id),
-      db.select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason }).from(voidedApprovals).where(eq(voidedApprovals.releaseId, id)).orderBy(asc(voidedApprovals.id)),
+      db
+        .select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason })
+        .from(voidedApprovals)
+        .where(eq(voidedApprovals.releaseId, id))
+        .orderBy(asc(voidedApprovals.id)),
     ]);
     let rejectedBy: string | undefined;
     if (release.state === "rejected") {
@@ -103,7 +107,20 @@ export class ReleaseAnnouncer {
     const freezes = (await openFreezes(db, now, release.environment)).filter((f) => f.endedAt === null);
     const source = release.gatesFrom !== null ? await getRelease(db, release.gatesFrom) : undefined;
     const gatesLink = source ? await this.permalink(source) : undefined;
-    return { release, view: { ...release, approvals, voided, approvers: this.services.config.people.approvers, freezes, now, ...(repositoryUrl ? { repositoryUrl } : {}), ...(gatesLink ? { gatesLink } : {}), ...(rejectedBy ? { rejectedBy } : {}) } };
+    return {
+      release,
+      view: {
+        ...release,
+        approvals,
+        voided,
+        approvers: this.services.config.people.approvers,
+        freezes,
+        now,
+        ...(repositoryUrl ? { repositoryUrl } : {}),
+        ...(gatesLink ? { gatesLink } : {}),
+        ...(rejectedBy ? { rejectedBy } : {}),
+      },
+    };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */

@@ -107,7 +107,13 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
   if (view.emergency !== null) {
     blocks.push({
       type: "section",
-      text: { type: "mrkdwn", text: truncate(`🚨 *Emergency:* ${escapeMrkdwn(view.emergency)}\nIt may deploy during a freeze or outside the deploy windows, so it needs ${view.requiredApprovals} approvals and is announced in the alerts channel.`, 3000) },
+      text: {
+        type: "mrkdwn",
+        text: truncate(
+          `🚨 *Emergency:* ${escapeMrkdwn(view.emergency)}\nIt may deploy during a freeze or outside the deploy windows, so it needs ${view.requiredApprovals} approvals and is announced in the alerts channel.`,
+          3000,
+        ),
+      },
     });
   }
   if (view.kind === "rollback") {
@@ -115,7 +121,10 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
     blocks.push({ type: "section", text: { type: "mrkdwn", text: `:leftwards_arrow_with_hook: *Rollback* — no gates run: \`${escapeMrkdwn(view.version)}\` passed them in ${source}.` } });
   }
   if (view.state === "scheduled" && view.scheduledFor) {
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: `:calendar: *Approved; deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}* — it starts by itself then, unless someone rejects it first.` } });
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `:calendar: *Approved; deploys at ${formatWhen(view.scheduledFor, timeZone, view.now)}* — it starts by itself then, unless someone rejects it first.` },
+    });
   }
   if (WAITING.includes(view.state) && view.freezes.length > 0) {
     const lines = view.freezes.map((f) => `:snowflake: *${view.environment} is frozen* until ${formatWhen(f.endsAt, timeZone, view.now)} by <@${f.createdBy}>: ${escapeMrkdwn(f.reason)}`);

@@ -102,7 +102,11 @@ export function commitSummary(range: CommitRange, url: string | undefined, escap
   const what = range.fromTag ? `${range.fromTag}..${range.tag}` : `up to ${range.tag} (first release here)`;
   if (range.status !== "ok") return { heading: `*Commits* — :warning: ${escapeText(range.note ?? "not available")}; the release is not blocked`, lines: [], more: 0 };
   if (range.total === 0) return { heading: `*Commits* (${escapeText(what)}) — none: ${escapeText(range.tag)} adds nothing to the live version`, lines: [], more: 0 };
-  const authors = range.authors.slice(0, 5).map((a) => `${escapeText(a.name)} (${a.commits})`).join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
+  const authors =
+    range.authors
+      .slice(0, 5)
+      .map((a) => `${escapeText(a.name)} (${a.commits})`)
+      .join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
   const base = url?.replace(/\/+$/, "");
   const lines = range.commits.map((c) => {
     const subject = escapeText(c.subject.slice(0, 120));

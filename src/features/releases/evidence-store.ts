@@ -7,9 +7,7 @@ import { LEASE_SECONDS, moveRelease, type Release } from "./store.js";
 async function voidApprovals(tx: Tx, releaseId: number, reason: string): Promise<number> {
   const removed = await tx.delete(approvals).where(eq(approvals.releaseId, releaseId)).returning();
   if (removed.length === 0) return 0;
-  await tx.insert(voidedApprovals).values(
-    removed.map((a) => ({ releaseId, approver: a.approver, approvedAt: a.at, evidenceDigest: a.evidenceDigest, evidence: a.evidence, reason })),
-  );
+  await tx.insert(voidedApprovals).values(removed.map((a) => ({ releaseId, approver: a.approver, approvedAt: a.at, evidenceDigest: a.evidenceDigest, evidence: a.evidence, reason })));
   return removed.length;
 }
 
@@ -24,12 +22,7 @@ interface NewEvidence {
  * digest that was checked (so two replicas noticing the same change void once). A release already
  * deploying goes back to awaiting approval: nothing was deployed, and the new evidence needs approvals.
  */
-export async function replaceEvidence(
-  db: Db,
-  release: Pick<Release, "id" | "state" | "evidenceDigest">,
-  next: NewEvidence,
-  reason: string,
-): Promise<{ release: Release; voided: number } | undefined> {
+export async function replaceEvidence(db: Db, release: Pick<Release, "id" | "state" | "evidenceDigest">, next: NewEvidence, reason: string): Promise<{ release: Release; voided: number } | undefined> {
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(releases).where(eq(releases.id, release.id)).for("update");
     if (!current || current.state !== release.state || current.evidenceDigest !== release.evidenceDigest) return undefined;

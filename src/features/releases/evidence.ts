@@ -47,7 +47,9 @@ export function describeRangeChange(before: CommitRange | null, after: CommitRan
   const changes: string[] = [];
   if (before.sha !== after.sha) changes.push(`tag ${after.tag} ${after.sha ? `moved from ${short(before.sha)} to ${short(after.sha)}` : "is gone"}`);
   if (before.fromSha !== after.fromSha || before.fromTag !== after.fromTag) {
-    changes.push(after.fromTag ? `the live version's tag ${after.fromTag} now points at ${short(after.fromSha)} (was ${before.fromTag ?? "none"} at ${short(before.fromSha)})` : "the live version changed");
+    changes.push(
+      after.fromTag ? `the live version's tag ${after.fromTag} now points at ${short(after.fromSha)} (was ${before.fromTag ?? "none"} at ${short(before.fromSha)})` : "the live version changed",
+    );
   }
   return changes.length > 0 ? changes.join("; ") : undefined;
 }

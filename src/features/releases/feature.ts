@@ -37,7 +37,9 @@ export function releasesFeature(releases: ReleaseService): Feature {
     const freezeTarget = z
       .string()
       .transform((t) => t.toLowerCase())
-      .refine((t) => t === "all" || envNames.includes(t), { error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not an environment: use ${[...envNames, "all"].map((n) => `\`${n}\``).join(", ")}` });
+      .refine((t) => t === "all" || envNames.includes(t), {
+        error: (issue) => `\`${String(issue.input).slice(0, 40)}\` is not an environment: use ${[...envNames, "all"].map((n) => `\`${n}\``).join(", ")}`,
+      });
     const emergencyReason = z.string().max(500, { error: "the emergency reason is too long: at most 500 characters" }).optional();
     const started = (result: Extract<RequestResult, { ok: true }>, what: string) =>
       `${result.release.kind === "rollback" ? "Rollback" : "Release"} #${result.release.id}: ${what}; follow it in <#${config.channels.releases}>${result.permalink ? ` (<${result.permalink}|message>)` : ""}.`;
@@ -50,7 +52,12 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version, env: environment.optional(), emergency: emergencyReason }),
         run: async (ctx, args) => {
-          const result = await releases.request({ version: args.version, ...(args.env ? { environment: args.env } : {}), requester: ctx.user, ...(args.emergency ? { emergency: args.emergency } : {}) });
+          const result = await releases.request({
+            version: args.version,
+            ...(args.env ? { environment: args.env } : {}),
+            requester: ctx.user,
+            ...(args.emergency ? { emergency: args.emergency } : {}),
+          });
           if (!result.ok) {
             await ctx.reply({ text: result.reason });
             return;
@@ -86,16 +93,14 @@ export function releasesFeature(releases: ReleaseService): Feature {
         summary: "no deploy starts there until the freeze ends (approvers and admins)",
         example: `freeze ${envNames.at(-1)} until 2026-12-26 09:00 holiday change freeze`,
         group: "Releases",
-        args: z
-          .object({ target: freezeTarget, period: z.string() })
-          .transform((args, ctx) => {
-            const parsed = parseFreezePeriod(args.period, releases.now(), config.timezone);
-            if (!parsed.ok) {
-              ctx.addIssue({ code: "custom", message: parsed.problem });
-              return z.NEVER;
-            }
-            return { target: args.target, endsAt: parsed.endsAt, reason: parsed.reason };
-          }),
+        args: z.object({ target: freezeTarget, period: z.string() }).transform((args, ctx) => {
+          const parsed = parseFreezePeriod(args.period, releases.now(), config.timezone);
+          if (!parsed.ok) {
+            ctx.addIssue({ code: "custom", message: parsed.problem });
+            return z.NEVER;
+          }
+          return { target: args.target, endsAt: parsed.endsAt, reason: parsed.reason };
+        }),
         run: async (ctx, args) => {
           await ctx.reply({ text: await releases.freezes.freeze({ ...args, by: ctx.user }) });
         },
@@ -139,28 +144,36 @@ export function releasesFeature(releases: ReleaseService): Feature {
             await ctx.reply({ text: `No release of \`${escapeMrkdwn(args.version)}\` yet.` });
             return;
           }
-          const sections = await Promise.all(trail.map(async ({ release, transitions, approvals, voided }) => {
-            const until = transitions.at(-1)?.at ?? release.updatedAt;
-            const freezes = await freezesDuring(db, release.environment, release.createdAt, until);
-            // Approvals before transitions, so at equal times (one transaction) an approval comes before the transition it caused.
-            const events = [
-              ...freezes.flatMap((f) => [
-                { at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` },
-                ...(f.endedAt ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
-              ]),
-              ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>${coverage(a)}` })),
-              ...voided.map((a) => ({ at: a.approvedAt, text: `approved by <@${a.approver}>${coverage(a)} — *void* since ${formatDateTime(a.voidedAt, config.timezone, false)}: ${escapeMrkdwn(a.reason)}` })),
-              ...transitions.map((t) => ({
-                at: t.at,
-                text: t.fromState
-                  ? `${t.fromState.replace("_", " ")} → *${t.toState.replace("_", " ")}* by ${actor(t.actor)}${t.detail ? `: ${escapeMrkdwn(t.detail)}` : ""}`
-                  : `*requested* by ${actor(t.actor)}${t.detail && (release.kind === "rollback" || release.emergency !== null) ? `: ${escapeMrkdwn(t.detail)}` : ""}`,
-              })),
-            ].sort((a, b) => a.at.getTime() - b.at.getTime());
-            const lines = cutList(events.map((e) => `• ${formatDateTime(e.at, config.timezone, false)} — ${e.text}`), 25);
-            const marks = [release.emergency !== null ? ` 🚨 emergency: ${escapeMrkdwn(release.emergency)}` : "", release.kind === "rollback" ? " (rollback, no gates)" : ""].join("");
-            return `*Release #${release.id}: \`${escapeMrkdwn(release.version)}\` → ${release.environment}*${marks} — ${stateLabel(release.state)}\n${lines.join("\n")}`;
-          }));
+          const sections = await Promise.all(
+            trail.map(async ({ release, transitions, approvals, voided }) => {
+              const until = transitions.at(-1)?.at ?? release.updatedAt;
+              const freezes = await freezesDuring(db, release.environment, release.createdAt, until);
+              // Approvals before transitions, so at equal times (one transaction) an approval comes before the transition it caused.
+              const events = [
+                ...freezes.flatMap((f) => [
+                  { at: f.startsAt, text: `:snowflake: ${release.environment} *frozen* by ${actor(f.createdBy)} until ${formatDateTime(f.endsAt, config.timezone, false)}: ${escapeMrkdwn(f.reason)}` },
+                  ...(f.endedAt ? [{ at: f.endedAt, text: `:sunny: freeze of ${release.environment} *ended* ${f.endedBy === "orchestrator" ? "(ran out)" : `by ${actor(f.endedBy ?? "")}`}` }] : []),
+                ]),
+                ...approvals.map((a) => ({ at: a.at, text: `approved by <@${a.approver}>${coverage(a)}` })),
+                ...voided.map((a) => ({
+                  at: a.approvedAt,
+                  text: `approved by <@${a.approver}>${coverage(a)} — *void* since ${formatDateTime(a.voidedAt, config.timezone, false)}: ${escapeMrkdwn(a.reason)}`,
+                })),
+                ...transitions.map((t) => ({
+                  at: t.at,
+                  text: t.fromState
+                    ? `${t.fromState.replace("_", " ")} → *${t.toState.replace("_", " ")}* by ${actor(t.actor)}${t.detail ? `: ${escapeMrkdwn(t.detail)}` : ""}`
+                    : `*requested* by ${actor(t.actor)}${t.detail && (release.kind === "rollback" || release.emergency !== null) ? `: ${escapeMrkdwn(t.detail)}` : ""}`,
+                })),
+              ].sort((a, b) => a.at.getTime() - b.at.getTime());
+              const lines = cutList(
+                events.map((e) => `• ${formatDateTime(e.at, config.timezone, false)} — ${e.text}`),
+                25,
+              );
+              const marks = [release.emergency !== null ? ` 🚨 emergency: ${escapeMrkdwn(release.emergency)}` : "", release.kind === "rollback" ? " (rollback, no gates)" : ""].join("");
+              return `*Release #${release.id}: \`${escapeMrkdwn(release.version)}\` → ${release.environment}*${marks} — ${stateLabel(release.state)}\n${lines.join("\n")}`;
+            }),
+          );
           const blocks = cutList(sections, 8).map((text) => ({ type: "section" as const, text: { type: "mrkdwn" as const, text: text.slice(0, 3000) } }));
           await ctx.reply({ text: sections.join("\n\n").slice(0, 3000), blocks: [{ type: "header", text: { type: "plain_text", text: `Audit trail of ${args.version}`.slice(0, 150) } }, ...blocks] });
         },
@@ -200,7 +213,10 @@ export function releasesFeature(releases: ReleaseService): Feature {
             await tell(respond, allowed.reason);
             return;
           }
-          await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)) });
+          await client.views.open({
+            trigger_id: body.trigger_id,
+            view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)),
+          });
         } catch (error) {
           await tell(respond, failed("reject click", error));
         }
@@ -231,7 +247,13 @@ export function releasesFeature(releases: ReleaseService): Feature {
               await services.poster
                 .update(channel, ts, {
                   text: `${body.message?.text ?? ""}\nRollback to ${result.release.version} requested by <@${body.user.id}>.`,
-                  blocks: [...kept, { type: "context", elements: [{ type: "mrkdwn", text: `:leftwards_arrow_with_hook: <@${body.user.id}> asked to roll back to \`${escapeMrkdwn(result.release.version)}\`: ${link}` }] }],
+                  blocks: [
+                    ...kept,
+                    {
+                      type: "context",
+                      elements: [{ type: "mrkdwn", text: `:leftwards_arrow_with_hook: <@${body.user.id}> asked to roll back to \`${escapeMrkdwn(result.release.version)}\`: ${link}` }],
+                    },
+                  ],
                 })
                 .catch((error: unknown) => log.warn("could not update the alert after a rollback click", { error }));
             }

@@ -24,10 +24,7 @@ export async function openFreezes(db: Executor, now: Date, environment?: string)
 }
 
 /** Freezes `environments` (one row each, in one transaction) from `now` until `endsAt`. */
-export async function createFreezes(
-  db: Db,
-  input: { environments: string[]; scope: string; reason: string; createdBy: string; now: Date; endsAt: Date },
-): Promise<Freeze[]> {
+export async function createFreezes(db: Db, input: { environments: string[]; scope: string; reason: string; createdBy: string; now: Date; endsAt: Date }): Promise<Freeze[]> {
   return db.transaction(async (tx) => {
     // Sorted, so two freezes of overlapping sets of environments take the locks in one order.
     for (const environment of [...input.environments].sort()) await lockEnvironment(tx, environment);

@@ -116,7 +116,8 @@ export function checkApprove(facts: ApprovalFacts, user: string): ClickVerdict {
 /** Whether this person may reject: an approver, or the requester withdrawing their own release (SPEC §4). */
 export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers" | "requester">, user: string): ClickVerdict {
   if (!facts.approvers.includes(user) && user !== facts.requester) return { ok: false, reason: "Only release approvers, or the person who requested the release, can reject it." };
-  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.` };
+  if (facts.state !== "awaiting_approval" && facts.state !== "scheduled")
+    return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.` };
   return { ok: true };
 }
 

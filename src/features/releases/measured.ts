@@ -49,7 +49,9 @@ export function measuredLine(measured: readonly MeasuredValue[]): string {
     .map((m) => {
       const unit = m.unit ? (m.unit === "%" ? "%" : ` ${m.unit}`) : "";
       const value = m.value === null ? "missing" : `${typeof m.value === "string" ? m.value : JSON.stringify(m.value)}${typeof m.value === "number" ? unit : ""}`;
-      const limits = [m.max !== undefined ? `max ${m.max}` : "", m.min !== undefined ? `min ${m.min}` : "", m.equals !== undefined ? `expected ${JSON.stringify(m.equals)}` : ""].filter(Boolean).join(", ");
+      const limits = [m.max !== undefined ? `max ${m.max}` : "", m.min !== undefined ? `min ${m.min}` : "", m.equals !== undefined ? `expected ${JSON.stringify(m.equals)}` : ""]
+        .filter(Boolean)
+        .join(", ");
       return `${m.ok ? "" : ":warning: "}${m.label} ${value}${limits ? ` (${limits})` : ""}`;
     })
     .join(" · ");

@@ -39,7 +39,14 @@ export async function releasesInFlight(db: Executor) {
 /** The latest rollback to go live on each environment. */
 export async function lastRollbacks(db: Executor): Promise<Map<string, { id: number; version: string; requester: string; liveAt: Date; state: ReleaseState }>> {
   const rows = await db
-    .selectDistinctOn([releases.environment], { environment: releases.environment, id: releases.id, version: releases.version, requester: releases.requester, liveAt: releases.liveAt, state: releases.state })
+    .selectDistinctOn([releases.environment], {
+      environment: releases.environment,
+      id: releases.id,
+      version: releases.version,
+      requester: releases.requester,
+      liveAt: releases.liveAt,
+      state: releases.state,
+    })
     .from(releases)
     .where(and(eq(releases.kind, "rollback"), isNotNull(releases.liveAt)))
     .orderBy(releases.environment, desc(releases.liveAt));
@@ -64,7 +71,6 @@ export async function auditTrail(db: Executor, semverText: string) {
   }));
 }
 
-
 /** Every release on an environment that went live, latest first: what a rollback may go back to. */
 export async function liveHistory(db: Executor, environment: string): Promise<Release[]> {
   return db
@@ -74,7 +80,6 @@ export async function liveHistory(db: Executor, environment: string): Promise<Re
     .orderBy(desc(releases.liveAt), desc(releases.id))
     .limit(100);
 }
-
 
 /** The latest release on an environment whose deploy started and then failed. */
 export async function lastFailedDeploy(db: Executor, environment: string): Promise<Release | undefined> {
@@ -93,9 +98,11 @@ export async function lastFailedDeploy(db: Executor, environment: string): Promi
   return row;
 }
 
-
 /** Releases in flight on these environments. */
 export async function inFlightOn(db: Executor, environments: string[]): Promise<Release[]> {
   if (environments.length === 0) return [];
-  return db.select().from(releases).where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
+  return db
+    .select()
+    .from(releases)
+    .where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }

@@ -7,25 +7,12 @@ import { escapeMrkdwn } from "../../slack/text.js";
 import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
-import { replaceEvidence} from "./evidence-store.js";
+import { replaceEvidence } from "./evidence-store.js";
 import { type DeployDecision, deployDecision } from "./freeze.js";
 import type { ReleaseAnnouncer } from "./announcer.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
 import { runGates } from "./gates.js";
-import {
-  approversOf,
-  currentLive,
-  failInterrupted,
-  failOnShutdown,
-  getRelease,
-  goLive,
-  HEARTBEAT_MS,
-  heartbeat,
-  LEASE_SECONDS,
-  type Release,
-  saveGates,
-  transition,
-} from "./store.js";
+import { approversOf, currentLive, failInterrupted, failOnShutdown, getRelease, goLive, HEARTBEAT_MS, heartbeat, LEASE_SECONDS, type Release, saveGates, transition } from "./store.js";
 
 import type { ReleaseTimings } from "./service.js";
 
@@ -91,7 +78,10 @@ export class ReleaseRunner {
       const evidence = { commits, oldestCommitAt: commits?.oldestAt ? new Date(commits.oldestAt) : null, evidenceDigest: digestOf(evidenceOf({ semver: release.semver, gates: results, commits })) };
       if (passed) {
         const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true, ...evidence });
-        const who = this.services.config.people.approvers.filter((u) => u !== release.requester).map((u) => `<@${u}>`).join(", ");
+        const who = this.services.config.people.approvers
+          .filter((u) => u !== release.requester)
+          .map((u) => `<@${u}>`)
+          .join(", ");
         await this.announcer.note(moved, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
         return;
       }
@@ -100,9 +90,16 @@ export class ReleaseRunner {
         gates: results,
         ...evidence,
         reason: failed.map((g) => `${g.name}: ${g.detail}`).join("; "),
-        outputTail: failed.map((g) => (g.output ? `[${g.name}]\n${g.output}` : "")).filter(Boolean).join("\n\n") || null,
+        outputTail:
+          failed
+            .map((g) => (g.output ? `[${g.name}]\n${g.output}` : ""))
+            .filter(Boolean)
+            .join("\n\n") || null,
       });
-      await this.announcer.note(moved, `<@${release.requester}> the release is blocked: ${failed.map((g) => `*${escapeMrkdwn(g.name)}* failed (${escapeMrkdwn(g.detail)})`).join("; ")}. Fix it and release again.`);
+      await this.announcer.note(
+        moved,
+        `<@${release.requester}> the release is blocked: ${failed.map((g) => `*${escapeMrkdwn(g.name)}* failed (${escapeMrkdwn(g.detail)})`).join("; ")}. Fix it and release again.`,
+      );
     } catch (error) {
       log.error("gates failed to run", { releaseId: release.id, replica: replicaId, error });
       await this.announcer.note(
@@ -119,10 +116,7 @@ export class ReleaseRunner {
     const repository = this.services.config.repository;
     if (!repository) return null;
     const live = await currentLive(this.services.db, release.environment);
-    return readCommitRange(
-      { repository, exec: this.services.exec, ...(signal ? { signal } : {}) },
-      { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined },
-    );
+    return readCommitRange({ repository, exec: this.services.exec, ...(signal ? { signal } : {}) }, { semver: release.semver, fromSemver: live && live.id !== release.id ? live.semver : undefined });
   }
 
   /**
@@ -164,7 +158,11 @@ export class ReleaseRunner {
       // The tags may have moved since the last approval: what deploys must be what was approved.
       if (await this.recheckEvidence(release, signal)) return;
       if (release.emergency !== null) {
-        await this.announcer.alert(release, `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}).`, "");
+        await this.announcer.alert(
+          release,
+          `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}).`,
+          "",
+        );
       }
       const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
@@ -182,7 +180,10 @@ export class ReleaseRunner {
       await this.announcer.note(live, `:white_check_mark: \`${release.version}\` is live on ${release.environment} (${escapeMrkdwn(verified.detail)}).`, true);
       if (replaced) {
         this.services.metrics.releases.inc({ environment: release.environment, state: "rolled_back" });
-        await this.announcer.note(replaced, `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`);
+        await this.announcer.note(
+          replaced,
+          `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`,
+        );
       }
       if (release.environment === this.services.config.environments.at(-1)?.name) await this.settleFixes();
     } catch (error) {
@@ -210,7 +211,11 @@ export class ReleaseRunner {
     const moved = await failOnShutdown(this.services.db, release.id, during);
     if (!moved) return;
     await this.announcer.note(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
-    await this.announcer.alert(moved, `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`, moved.outputTail ?? "");
+    await this.announcer.alert(
+      moved,
+      `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`,
+      moved.outputTail ?? "",
+    );
   }
 
   /** Releases left gating, deploying or verifying by a replica that died are marked failed and announced. */
@@ -219,24 +224,30 @@ export class ReleaseRunner {
     for (const release of failed) {
       this.services.metrics.releases.inc({ environment: release.environment, state: "failed" });
       await this.announcer.note(release, `:warning: ${escapeMrkdwn(release.reason ?? "Interrupted.")}`, true);
-      await this.announcer.alert(release, `:warning: *Release \`${escapeMrkdwn(release.version)}\` to ${release.environment} was interrupted*: ${escapeMrkdwn(release.reason ?? "")}`, release.outputTail ?? "");
+      await this.announcer.alert(
+        release,
+        `:warning: *Release \`${escapeMrkdwn(release.version)}\` to ${release.environment} was interrupted*: ${escapeMrkdwn(release.reason ?? "")}`,
+        release.outputTail ?? "",
+      );
     }
     return failed;
   }
 
   /** At start-up, and once more when a dead replica's claims have certainly lapsed. */
   startRecovery(): void {
-    const run = () =>
-      this.recoverInterrupted().catch((error: unknown) => this.services.log.error("could not check for interrupted releases", { error }));
+    const run = () => this.recoverInterrupted().catch((error: unknown) => this.services.log.error("could not check for interrupted releases", { error }));
     void this.services.background.run("recover interrupted releases", async () => {
       await run();
     });
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.services.background.run("recover interrupted releases", async () => {
-        await run();
-      });
-    }, (LEASE_SECONDS + 5) * 1000);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.services.background.run("recover interrupted releases", async () => {
+          await run();
+        });
+      },
+      (LEASE_SECONDS + 5) * 1000,
+    );
     timer.unref();
     this.timers.add(timer);
   }

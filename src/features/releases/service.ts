@@ -13,21 +13,10 @@ import { FreezeDesk } from "./freeze-desk.js";
 import { ReleaseRunner } from "./runner.js";
 import { openFreezes } from "./freezes.js";
 import { lastFailedDeploy, liveHistory } from "./queries.js";
-import { initialGates} from "./gates.js";
+import { initialGates } from "./gates.js";
 import { approvalsFor, emergencyApprovals, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
-import {
-  approve,
-  approversOf,
-  createRelease,
-  currentLive,
-  expirePending,
-  getRelease,
-  type Release,
-  scheduledReleases,
-  startScheduled,
-  transition,
-} from "./store.js";
+import { approve, approversOf, createRelease, currentLive, expirePending, getRelease, type Release, scheduledReleases, startScheduled, transition } from "./store.js";
 
 export type RequestResult = { ok: true; release: Release; permalink?: string } | { ok: false; reason: string };
 
@@ -47,7 +36,6 @@ export interface ReleaseTimings {
  * afterwards, so a lost or late message update never changes what happened.
  */
 export class ReleaseService {
-
   /** `/orch freeze` and `unfreeze`, and freezes that run out. */
   readonly freezes: FreezeDesk;
   /** The release message, its thread notes and the alerts: everything people see of a release. */
@@ -75,7 +63,6 @@ export class ReleaseService {
   now(): Date {
     return this.timings.now?.() ?? new Date();
   }
-
 
   /** A refusal when the environment is frozen now and the request is no emergency. */
   private async frozenRefusal(env: EnvironmentConfig, kind: "release" | "rollback", retry: string): Promise<string | undefined> {
@@ -130,7 +117,11 @@ export class ReleaseService {
     const fresh = (await getRelease(db, release.id)) ?? release;
     const permalink = await this.announcer.permalink(fresh);
     if (emergency) {
-      await this.announcer.alert(fresh, `🚨 *Emergency release \`${escapeMrkdwn(fresh.version)}\` to ${fresh.environment}* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`, "");
+      await this.announcer.alert(
+        fresh,
+        `🚨 *Emergency release \`${escapeMrkdwn(fresh.version)}\` to ${fresh.environment}* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`,
+        "",
+      );
     }
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
@@ -139,7 +130,13 @@ export class ReleaseService {
   private async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
     const shown = flying ? await this.announcer.showMessage(flying) : undefined;
     const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
-    return `\`${version}\` is already in flight to ${environment}${flying ? ` (${stateLabel(flying.state).replace(/^:[a-z_]+: /, "").toLowerCase()}, release #${flying.id})` : ""}.${where}`;
+    return `\`${version}\` is already in flight to ${environment}${
+      flying
+        ? ` (${stateLabel(flying.state)
+            .replace(/^:[a-z_]+: /, "")
+            .toLowerCase()}, release #${flying.id})`
+        : ""
+    }.${where}`;
   }
 
   /**
@@ -201,16 +198,25 @@ export class ReleaseService {
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "awaiting_approval" });
     await this.announcer.refresh(release.id);
-    const who = this.config.people.approvers.filter((u) => u !== release.requester).map((u) => `<@${u}>`).join(", ");
-    await this.announcer.say(release.id, `<@${release.requester}> asked to roll ${env.name} back ${from}to \`${release.version}\`. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
+    const who = this.config.people.approvers
+      .filter((u) => u !== release.requester)
+      .map((u) => `<@${u}>`)
+      .join(", ");
+    await this.announcer.say(
+      release.id,
+      `<@${release.requester}> asked to roll ${env.name} back ${from}to \`${release.version}\`. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`,
+    );
     const fresh = (await getRelease(db, release.id)) ?? release;
     if (emergency) {
-      await this.announcer.alert(fresh, `🚨 *Emergency rollback of ${env.name} to \`${escapeMrkdwn(fresh.version)}\`* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals.`, "");
+      await this.announcer.alert(
+        fresh,
+        `🚨 *Emergency rollback of ${env.name} to \`${escapeMrkdwn(fresh.version)}\`* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals.`,
+        "",
+      );
     }
     const permalink = await this.announcer.permalink(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
-
 
   /**
    * The **Roll back** button on a failed deploy's alert. Only the failed release's id and the version the
@@ -233,7 +239,15 @@ export class ReleaseService {
     if (!verdict.ok) return verdict.reason;
     const changed = await this.runner.recheckEvidence(release);
     if (changed) return `The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`;
-    const outcome = await approve(db, releaseId, user, replicaId, { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers }, this.runner.mayStart, release.evidenceDigest);
+    const outcome = await approve(
+      db,
+      releaseId,
+      user,
+      replicaId,
+      { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers },
+      this.runner.mayStart,
+      release.evidenceDigest,
+    );
     switch (outcome.kind) {
       case "evidence_changed":
         return "The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.";
@@ -272,8 +286,6 @@ export class ReleaseService {
     }
   }
 
-
-
   /**
    * Starts every scheduled release whose freeze has ended and whose window is open. Each start is claimed
    * in the database (see `startScheduled`), so however many replicas run this at once, each release
@@ -292,7 +304,11 @@ export class ReleaseService {
       }
       if (outcome.kind === "superseded") {
         this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
-        await this.announcer.note(outcome.release, `:no_entry_sign: Not deployed: \`${outcome.live.version}\` went live on ${outcome.release.environment} while this release waited, and deploying \`${outcome.release.version}\` now would undo it. Release again if it is still wanted.`, true);
+        await this.announcer.note(
+          outcome.release,
+          `:no_entry_sign: Not deployed: \`${outcome.live.version}\` went live on ${outcome.release.environment} while this release waited, and deploying \`${outcome.release.version}\` now would undo it. Release again if it is still wanted.`,
+          true,
+        );
       }
       if (outcome.kind !== "started") continue;
       started.push(outcome.release);
@@ -314,7 +330,11 @@ export class ReleaseService {
       .where(and(eq(releasesTable.semver, normalized), inArray(releasesTable.state, ["awaiting_approval", "gating"])))
       .orderBy(asc(releasesTable.state), desc(releasesTable.id))
       .limit(1);
-    if (!waiting) return { ok: false, reason: `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.` };
+    if (!waiting)
+      return {
+        ok: false,
+        reason: `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.`,
+      };
     if (waiting.state === "gating") return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).` };
     const started = await startRegate(db, waiting.id, input.requester, replicaId, initialGates(this.config.gates));
     if (!started) return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.` };
@@ -327,8 +347,6 @@ export class ReleaseService {
     const permalink = await this.announcer.permalink(started.release);
     return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
   }
-
-
 
   /** Whether this person may open the reject dialog; the reason when not. */
   async canReject(releaseId: number, user: string): Promise<{ ok: true; release: Release } | { ok: false; reason: string }> {
@@ -356,10 +374,6 @@ export class ReleaseService {
     void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.note(moved, note));
     return undefined;
   }
-
-
-
-
 
   /** Feedback whose fix is now live on the last environment is closed and its threads told (never throws). */
   settleFixes(): Promise<{ closed: number; posted: number }> {

@@ -172,13 +172,7 @@ export async function approve(
       const [locked] = await tx
         .update(releases)
         .set({ revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
-        .where(
-          and(
-            eq(releases.id, releaseId),
-            eq(releases.state, "awaiting_approval"),
-            sql`${releases.awaitingSince} > now() - make_interval(secs => ${expiresAfterMs / 1000})`,
-          ),
-        )
+        .where(and(eq(releases.id, releaseId), eq(releases.state, "awaiting_approval"), sql`${releases.awaitingSince} > now() - make_interval(secs => ${expiresAfterMs / 1000})`))
         .returning();
       if (!locked) {
         const [found] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId));
@@ -187,11 +181,7 @@ export async function approve(
       // The approval covers the evidence checked just before this click; if it changed since, it covers nothing.
       const evidence = evidenceOf(locked);
       if (locked.evidenceDigest !== expectedDigest || digestOf(evidence) !== expectedDigest) return { kind: "evidence_changed" };
-      const inserted = await tx
-        .insert(approvals)
-        .values({ releaseId, approver, evidenceDigest: expectedDigest, evidence })
-        .onConflictDoNothing()
-        .returning({ approver: approvals.approver });
+      const inserted = await tx.insert(approvals).values({ releaseId, approver, evidenceDigest: expectedDigest, evidence }).onConflictDoNothing().returning({ approver: approvals.approver });
       if (inserted.length === 0) return { kind: "duplicate" };
       const recorded = await tx.select({ approver: approvals.approver }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
       const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
@@ -214,7 +204,10 @@ export async function approve(
     if (code === "23505" && (constraint === "releases_one_deploy_per_environment" || constraint === undefined)) {
       const [release] = await db.select({ environment: releases.environment }).from(releases).where(eq(releases.id, releaseId));
       const [deploying] = release
-        ? await db.select().from(releases).where(and(eq(releases.environment, release.environment), inArray(releases.state, ["deploying", "verifying"])))
+        ? await db
+            .select()
+            .from(releases)
+            .where(and(eq(releases.environment, release.environment), inArray(releases.state, ["deploying", "verifying"])))
         : [];
       return { kind: "environment_busy", deploying };
     }
@@ -247,7 +240,11 @@ type StartOutcome =
 export async function startScheduled(db: Db, releaseId: number, owner: string, mayStart: StartCheck): Promise<StartOutcome> {
   try {
     return await db.transaction(async (tx): Promise<StartOutcome> => {
-      const [locked] = await tx.select().from(releases).where(and(eq(releases.id, releaseId), eq(releases.state, "scheduled"))).for("update");
+      const [locked] = await tx
+        .select()
+        .from(releases)
+        .where(and(eq(releases.id, releaseId), eq(releases.state, "scheduled")))
+        .for("update");
       if (!locked) return { kind: "gone" };
       const [live] = await tx
         .select()
@@ -386,11 +383,18 @@ export async function currentLive(db: Executor, environment: string): Promise<Re
 }
 
 export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<void> {
-  await db.update(releases).set({ channel, messageTs: ts }).where(and(eq(releases.id, id), isNull(releases.messageTs)));
+  await db
+    .update(releases)
+    .set({ channel, messageTs: ts })
+    .where(and(eq(releases.id, id), isNull(releases.messageTs)));
 }
 
 /** Forgets a release message that is gone from Slack, unless another replica already replaced it; true when this call did. */
 export async function forgetMessage(db: Db, id: number, ts: string): Promise<boolean> {
-  const rows = await db.update(releases).set({ messageTs: null }).where(and(eq(releases.id, id), eq(releases.messageTs, ts))).returning({ id: releases.id });
+  const rows = await db
+    .update(releases)
+    .set({ messageTs: null })
+    .where(and(eq(releases.id, id), eq(releases.messageTs, ts)))
+    .returning({ id: releases.id });
   return rows.length > 0;
 }

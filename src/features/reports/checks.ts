@@ -29,7 +29,14 @@ async function configuredCheck(context: JobContext, exec: ExecContext): Promise<
   if (config?.http) {
     const expect = Object.keys(config.http.expect).length > 0 ? config.http.expect : (DEFAULT_EXPECTATIONS[context.job] ?? {});
     const result = await runHttpCheck({ ...config.http, expect }, context.signal);
-    const verdict = context.job === "model-retraining-review" ? (result.ok ? "Model accuracy is within limits; no retraining needed" : "The model needs a retraining review") : result.ok ? "Check passed" : "Check failed";
+    const verdict =
+      context.job === "model-retraining-review"
+        ? result.ok
+          ? "Model accuracy is within limits; no retraining needed"
+          : "The model needs a retraining review"
+        : result.ok
+          ? "Check passed"
+          : "Check failed";
     return {
       status: result.ok ? "succeeded" : "failed",
       summary: `${verdict}: ${result.detail}.`,

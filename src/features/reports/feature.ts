@@ -72,22 +72,32 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
         return {
           status: "succeeded",
           summary: `Posted the ${cadence} Orchestrator Report (${formatDate(period.since, tz)} – ${formatDate(period.until, tz)}): ${plural(figures.releases.total, "release")}, ${plural(failedRuns, "failed job run")}, ${figures.feedback.total} new feedback.`,
-          details: { since: period.since, until: period.until, releases: figures.releases.total, pendingApprovals: figures.releases.pendingTotal, jobRuns: figures.jobs.total, failedJobRuns: failedRuns, newFeedback: figures.feedback.total },
+          details: {
+            since: period.since,
+            until: period.until,
+            releases: figures.releases.total,
+            pendingApprovals: figures.releases.pendingTotal,
+            jobRuns: figures.jobs.total,
+            failedJobRuns: failedRuns,
+            newFeedback: figures.feedback.total,
+          },
         };
       };
 
-    const maintenance = (job: (typeof MAINTENANCE_JOBS)[number]): JobBody => async ({ slot }) => {
-      const period = periodEnding(slot, JOB_CATALOG[job].cadence as Cadence, tz);
-      const report = await maintenanceReport(job, JOB_CATALOG[job].title, db, config, period);
-      let commentary: string | undefined;
-      try {
-        commentary = await writer.commentary(report);
-      } catch (error) {
-        log.warn("report writer failed; posting the figures alone", { job, writer: writer.name, error });
-      }
-      await poster.post(config.channels.digests, maintenanceMessage(report, tz, commentary));
-      return { status: "succeeded", summary: report.summary, details: { since: period.since, until: period.until, ...report.details } };
-    };
+    const maintenance =
+      (job: (typeof MAINTENANCE_JOBS)[number]): JobBody =>
+      async ({ slot }) => {
+        const period = periodEnding(slot, JOB_CATALOG[job].cadence as Cadence, tz);
+        const report = await maintenanceReport(job, JOB_CATALOG[job].title, db, config, period);
+        let commentary: string | undefined;
+        try {
+          commentary = await writer.commentary(report);
+        } catch (error) {
+          log.warn("report writer failed; posting the figures alone", { job, writer: writer.name, error });
+        }
+        await poster.post(config.channels.digests, maintenanceMessage(report, tz, commentary));
+        return { status: "succeeded", summary: report.summary, details: { since: period.since, until: period.until, ...report.details } };
+      };
 
     jobs.define("weekly-digest", withConfiguredCheck(digest("weekly"), exec));
     jobs.define("monthly-digest", withConfiguredCheck(digest("monthly"), exec));
@@ -125,7 +135,9 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
               await ctx.reply({ text: `Orchestrator is shutting down, so \`${job}\` was not started. Try again once it is back.` });
               return;
             case "taken":
-              await ctx.reply({ text: `\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.` });
+              await ctx.reply({
+                text: `\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.`,
+              });
               return;
             case "skipped":
               await ctx.reply({
@@ -168,9 +180,7 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
         const next = enabled ? slotAfter(expression, tz, now) : undefined;
         const when = enabled ? `${words} (\`${expression}\`) · next ${next ? formatDateTime(next, tz, false) : "never"}` : `:no_entry_sign: disabled (\`jobs.${job}.enabled: false\`)`;
         const last = latest.get(job);
-        const lastLine = last
-          ? `${STATUS_ICON[last.status] ?? ""} ${last.status} ${formatAge(last.startedAt, now)} ago — ${escapeMrkdwn(oneLine(last.summary ?? "still running", 140))}`
-          : "never run";
+        const lastLine = last ? `${STATUS_ICON[last.status] ?? ""} ${last.status} ${formatAge(last.startedAt, now)} ago — ${escapeMrkdwn(oneLine(last.summary ?? "still running", 140))}` : "never run";
         return `*${job}* — ${JOB_CATALOG[job].title}\n      ${when}\n      last: ${lastLine}`;
       };
       const blocks: KnownBlock[] = [

@@ -82,13 +82,13 @@ async function releaseFigures(db: Executor, config: Config, period: Period): Pro
   const awaiting = eq(releases.state, "awaiting_approval");
   const [live, byState, recent, pendingCount, pending, rollbacks, emergencies, special] = await Promise.all([
     liveVersions(db),
-    db.select({ key: sql<string>`${releases.state}`, count: countColumn }).from(releases).where(inPeriod).groupBy(releases.state).orderBy(desc(countColumn), asc(releases.state)),
     db
-      .select(releaseRowColumns)
+      .select({ key: sql<string>`${releases.state}`, count: countColumn })
       .from(releases)
       .where(inPeriod)
-      .orderBy(desc(releases.createdAt), desc(releases.id))
-      .limit(ROWS),
+      .groupBy(releases.state)
+      .orderBy(desc(countColumn), asc(releases.state)),
+    db.select(releaseRowColumns).from(releases).where(inPeriod).orderBy(desc(releases.createdAt), desc(releases.id)).limit(ROWS),
     db.select({ n: countColumn }).from(releases).where(awaiting),
     db
       .select({
@@ -104,8 +104,18 @@ async function releaseFigures(db: Executor, config: Config, period: Period): Pro
       .where(awaiting)
       .orderBy(asc(releases.awaitingSince), asc(releases.id))
       .limit(ROWS),
-    db.select(releaseRowColumns).from(releases).where(and(inPeriod, eq(releases.kind, "rollback"))).orderBy(desc(releases.createdAt), desc(releases.id)).limit(ROWS),
-    db.select(releaseRowColumns).from(releases).where(and(inPeriod, isNotNull(releases.emergency))).orderBy(desc(releases.createdAt), desc(releases.id)).limit(ROWS),
+    db
+      .select(releaseRowColumns)
+      .from(releases)
+      .where(and(inPeriod, eq(releases.kind, "rollback")))
+      .orderBy(desc(releases.createdAt), desc(releases.id))
+      .limit(ROWS),
+    db
+      .select(releaseRowColumns)
+      .from(releases)
+      .where(and(inPeriod, isNotNull(releases.emergency)))
+      .orderBy(desc(releases.createdAt), desc(releases.id))
+      .limit(ROWS),
     db
       .select({
         rollbacks: sql<number>`(count(*) filter (where ${releases.kind} = 'rollback'))::int`,
@@ -191,7 +201,12 @@ export async function jobFigures(db: Executor, period: Period): Promise<JobFigur
   const inPeriod = and(gte(jobRuns.startedAt, period.since), lt(jobRuns.startedAt, period.until));
   const failed = and(inPeriod, eq(jobRuns.status, "failed"));
   const [byStatus, failuresByJob, failures] = await Promise.all([
-    db.select({ key: sql<string>`${jobRuns.status}`, count: countColumn }).from(jobRuns).where(inPeriod).groupBy(jobRuns.status).orderBy(desc(countColumn), asc(jobRuns.status)),
+    db
+      .select({ key: sql<string>`${jobRuns.status}`, count: countColumn })
+      .from(jobRuns)
+      .where(inPeriod)
+      .groupBy(jobRuns.status)
+      .orderBy(desc(countColumn), asc(jobRuns.status)),
     db.select({ key: jobRuns.job, count: countColumn }).from(jobRuns).where(failed).groupBy(jobRuns.job).orderBy(desc(countColumn), asc(jobRuns.job)).limit(ROWS),
     db
       .select({ id: jobRuns.id, job: jobRuns.job, slot: jobRuns.slot, startedAt: jobRuns.startedAt, summary: jobRuns.summary })
@@ -225,7 +240,11 @@ export async function orchestratorFigures(db: Executor, config: Config, period: 
     healthFigures(db, config, period),
     jobFigures(db, period),
     feedbackStats(db, { ...period, timeZone: config.timezone }),
-    doraFigures(db, config.environments.map((e) => e.name), period),
+    doraFigures(
+      db,
+      config.environments.map((e) => e.name),
+      period,
+    ),
     fixFigures(db, period),
     latestTestResults(db, config),
     latestModelValidation(db, config),
@@ -295,7 +314,9 @@ export async function deliveryFigures(db: Executor, period: Period): Promise<Del
       failed: sql<number>`(count(*) filter (where ${releases.state} = 'failed'))::int`,
       blocked: sql<number>`(count(*) filter (where ${releases.state} = 'blocked'))::int`,
       rejectedOrExpired: sql<number>`(count(*) filter (where ${releases.state} in ('rejected', 'expired')))::int`,
-      medianLeadHours: sql<number | null>`percentile_cont(0.5) within group (order by extract(epoch from ${releases.liveAt} - ${releases.createdAt}) / 3600) filter (where ${releases.liveAt} is not null)`,
+      medianLeadHours: sql<
+        number | null
+      >`percentile_cont(0.5) within group (order by extract(epoch from ${releases.liveAt} - ${releases.createdAt}) / 3600) filter (where ${releases.liveAt} is not null)`,
     })
     .from(releases)
     .where(and(gte(releases.createdAt, period.since), lt(releases.createdAt, period.until)))
@@ -331,7 +352,12 @@ export async function backlogByTheme(db: Executor): Promise<{ themes: ThemeBackl
 /** Releases that went live, failed or were blocked in the period (what runbooks and docs should reflect). */
 export async function releaseEvents(db: Executor, period: Period): Promise<{ wentLive: ReleaseRow[]; troubled: ReleaseRow[] }> {
   const [wentLive, troubled] = await Promise.all([
-    db.select(releaseRowColumns).from(releases).where(and(gte(releases.liveAt, period.since), lt(releases.liveAt, period.until))).orderBy(desc(releases.liveAt)).limit(ROWS),
+    db
+      .select(releaseRowColumns)
+      .from(releases)
+      .where(and(gte(releases.liveAt, period.since), lt(releases.liveAt, period.until)))
+      .orderBy(desc(releases.liveAt))
+      .limit(ROWS),
     db
       .select(releaseRowColumns)
       .from(releases)

@@ -6,16 +6,7 @@ import { escapeMrkdwn, plural } from "../../slack/text.js";
 import { formatDate, formatDateTime } from "../../time.js";
 import { context, fitted, header, listed, oneLine, section } from "../../slack/blocks.js";
 import type { JobName } from "../../core/jobs/catalog.js";
-import {
-  backlogByTheme,
-  deliveryFigures,
-  gateFailures,
-  healthFigures,
-  jobDurations,
-  jobFigures,
-  type Period,
-  releaseEvents,
-} from "./figures.js";
+import { backlogByTheme, deliveryFigures, gateFailures, healthFigures, jobDurations, jobFigures, type Period, releaseEvents } from "./figures.js";
 import { feedbackLine } from "./report.js";
 import { latestRuns } from "../../core/jobs/store.js";
 
@@ -62,7 +53,11 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
     return {
       summary: `${plural(wentLive.length, "release")} went live, ${troubled.length} failed or blocked, ${plural(stats.closedInPeriod, "feedback item")} closed: update the changelog, runbooks and knowledge base to match.`,
       sections: [
-        { heading: "Went live (changelog, release notes)", lines: wentLive.map((r) => `• ${version(r.version)} → ${r.environment}, ${shortDate(r.liveAt as Date, config)}`), empty: "_no release went live_" },
+        {
+          heading: "Went live (changelog, release notes)",
+          lines: wentLive.map((r) => `• ${version(r.version)} → ${r.environment}, ${shortDate(r.liveAt as Date, config)}`),
+          empty: "_no release went live_",
+        },
         {
           heading: "Failed or blocked (runbooks, troubleshooting)",
           lines: troubled.map((r) => `• ${version(r.version)} → ${r.environment}: ${r.state}${r.reason ? ` — ${escapeMrkdwn(oneLine(r.reason, 120))}` : ""}`),
@@ -150,9 +145,14 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
         },
         {
           heading: "Availability per environment",
-          lines: health.map((h) => (h.checks === 0 ? `• *${h.environment}*: not checked` : `• *${h.environment}*: ${percent(h.passed, h.checks)} of ${plural(h.checks, "check")} passed · p95 ${h.p95 ?? "?"} ms`)),
+          lines: health.map((h) =>
+            h.checks === 0 ? `• *${h.environment}*: not checked` : `• *${h.environment}*: ${percent(h.passed, h.checks)} of ${plural(h.checks, "check")} passed · p95 ${h.p95 ?? "?"} ms`,
+          ),
         },
-        { heading: "Job reliability", lines: [`• ${plural(jobs.total, "run")}: ${jobs.byStatus.map((c) => `${c.count} ${c.key}`).join(", ") || "none"}`, ...jobs.failuresByJob.map((c) => `• *${c.key}* failed ${c.count}×`)] },
+        {
+          heading: "Job reliability",
+          lines: [`• ${plural(jobs.total, "run")}: ${jobs.byStatus.map((c) => `${c.count} ${c.key}`).join(", ") || "none"}`, ...jobs.failuresByJob.map((c) => `• *${c.key}* failed ${c.count}×`)],
+        },
       ],
       details: { delivery, jobs: jobs.byStatus },
     };
@@ -164,7 +164,14 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
     return {
       summary:
         `${plural(stats.total, "new feedback item")} this quarter` +
-        `${stats.topThemes.length > 0 ? `; top themes ${stats.topThemes.slice(0, 3).map((t) => `${t.key} (${t.count})`).join(", ")}` : ""}` +
+        `${
+          stats.topThemes.length > 0
+            ? `; top themes ${stats.topThemes
+                .slice(0, 3)
+                .map((t) => `${t.key} (${t.count})`)
+                .join(", ")}`
+            : ""
+        }` +
         `; backlog ${stats.open} open, ${stats.inProgress} in progress; ${stats.closedInPeriod} closed.`,
       sections: [
         { heading: "Top themes", lines: stats.topThemes.map((t, i) => `${i + 1}. ${escapeMrkdwn(oneLine(t.key, 60))} (${t.count})`), empty: "_no themes_" },
@@ -184,12 +191,26 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
     return {
       summary:
         `${plural(stats.open + stats.inProgress, "feedback item")} waiting` +
-        `${urgentThemes.length > 0 ? `; the most urgent themes: ${urgentThemes.slice(0, 3).map((t) => `${t.theme} (${t.urgent} high/critical)`).join(", ")}` : ""}` +
-        `; ${plural(delivery.reduce((n, d) => n + d.live, 0), "release")} shipped this quarter.`,
+        `${
+          urgentThemes.length > 0
+            ? `; the most urgent themes: ${urgentThemes
+                .slice(0, 3)
+                .map((t) => `${t.theme} (${t.urgent} high/critical)`)
+                .join(", ")}`
+            : ""
+        }` +
+        `; ${plural(
+          delivery.reduce((n, d) => n + d.live, 0),
+          "release",
+        )} shipped this quarter.`,
       sections: [
         { heading: "Open backlog by theme", lines: backlog.themes.map((t) => `• ${escapeMrkdwn(oneLine(t.theme, 60))}: ${t.open} open, ${t.urgent} high/critical`), empty: "_the backlog is empty_" },
         { heading: "Oldest open high or critical", lines: stats.oldestUrgent.map((f) => `• ${feedbackLine(f, period.until)}`), empty: "_none_" },
-        { heading: "Already linked to sprints", lines: backlog.sprints.map((s) => `• ${escapeMrkdwn(s.key)}: ${plural(s.count, "item")}`), empty: "_nothing linked yet (`feedback link <id> <sprint>`)_" },
+        {
+          heading: "Already linked to sprints",
+          lines: backlog.sprints.map((s) => `• ${escapeMrkdwn(s.key)}: ${plural(s.count, "item")}`),
+          empty: "_nothing linked yet (`feedback link <id> <sprint>`)_",
+        },
         { heading: "Shipped this quarter", lines: delivery.map((d) => `• *${d.environment}*: ${d.live} live of ${d.requested} requested`), empty: "_nothing shipped_" },
       ],
       details: { themes: backlog.themes, sprints: backlog.sprints },

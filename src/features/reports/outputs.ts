@@ -89,7 +89,7 @@ export function isTrivyReport(data: unknown): data is Json {
 export function parseTrivy(data: Json): TrivyReport {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   const urgent: Finding[] = [];
-  const severityOf = (value: unknown): Severity => (SEVERITIES as readonly string[]).includes(String(value)) ? (String(value) as Severity) : "UNKNOWN";
+  const severityOf = (value: unknown): Severity => ((SEVERITIES as readonly string[]).includes(String(value)) ? (String(value) as Severity) : "UNKNOWN");
   const add = (finding: Finding) => {
     counts[finding.severity] += 1;
     if (finding.severity === "CRITICAL" || finding.severity === "HIGH") urgent.push(finding);
@@ -157,8 +157,7 @@ function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
   if (packages.length === 0) return { status: "succeeded", summary: "Every dependency is up to date.", details: { kind: "npm-outdated", packages: [], majors: 0 } };
   const named = majors.slice(0, 5).map((p) => `${p.name} ${p.current ?? "?"} → ${p.latest}`);
   const summary =
-    `${plural(packages.length, "outdated package")}, ${majors.length} behind a major version` +
-    `${named.length > 0 ? `: ${named.join(", ")}${andMore(majors.length - named.length)}` : ""}.`;
+    `${plural(packages.length, "outdated package")}, ${majors.length} behind a major version` + `${named.length > 0 ? `: ${named.join(", ")}${andMore(majors.length - named.length)}` : ""}.`;
   return {
     status: "succeeded",
     summary,
@@ -170,7 +169,9 @@ function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
 function trivyOutcome(report: TrivyReport): JobOutcome {
   const { counts, urgent } = report;
   const total = SEVERITIES.reduce((n, s) => n + counts[s], 0);
-  const breakdown = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s.toLowerCase()}`).join(", ");
+  const breakdown = SEVERITIES.filter((s) => counts[s] > 0)
+    .map((s) => `${counts[s]} ${s.toLowerCase()}`)
+    .join(", ");
   const details = { kind: "trivy", counts, findings: urgent.slice(0, 50) };
   if (urgent.length === 0) {
     return { status: "succeeded", summary: total === 0 ? "No vulnerabilities found." : `No HIGH or CRITICAL findings (${breakdown}).`, details };

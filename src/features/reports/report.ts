@@ -71,14 +71,17 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
           releases.pendingTotal,
         ),
     ),
-    fieldsSection(
-      "*:chart_with_upwards_trend: DORA* in the period",
-      [...doraFields(figures.dora.slice(0, limit)), ...(figures.dora.length > limit ? [`…and ${figures.dora.length - limit} more environments (\`/orch dora\`)`] : [])],
-    ),
+    fieldsSection("*:chart_with_upwards_trend: DORA* in the period", [
+      ...doraFields(figures.dora.slice(0, limit)),
+      ...(figures.dora.length > limit ? [`…and ${figures.dora.length - limit} more environments (\`/orch dora\`)`] : []),
+    ]),
     context(DORA_FOOTNOTE),
     section(`*:package: Commits shipped* in the period\n${commitsText(figures, limit)}`),
     divider,
-    fieldsSection("*:stethoscope: Health* in the period", health.map((h) => healthField(h, tz))),
+    fieldsSection(
+      "*:stethoscope: Health* in the period",
+      health.map((h) => healthField(h, tz)),
+    ),
     section(`*:test_tube: Test results* — the latest run gates per environment\n${testsText(figures, limit, tz)}`),
     section(`*:bar_chart: ML validation* — the latest measured model values\n${modelText(figures, limit, tz)}`),
     section(
@@ -96,13 +99,34 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
       `*New by kind*\n${countsLines(feedback.byKind, limit)}`,
       `*New by priority*\n${countsLines(feedback.byPriority, limit)}`,
       `*Backlog now*\n${feedback.open} open · ${feedback.inProgress} in progress\n${feedback.closedInPeriod} closed in the period`,
-      `*Top themes*\n${feedback.topThemes.length > 0 ? feedback.topThemes.slice(0, limit).map((t, i) => `${i + 1}. ${escapeMrkdwn(oneLine(t.key, 60))} (${t.count})`).join("\n") : "_no themes yet_"}`,
+      `*Top themes*\n${
+        feedback.topThemes.length > 0
+          ? feedback.topThemes
+              .slice(0, limit)
+              .map((t, i) => `${i + 1}. ${escapeMrkdwn(oneLine(t.key, 60))} (${t.count})`)
+              .join("\n")
+          : "_no themes yet_"
+      }`,
     ]),
-    section(`*Recently closed*\n${listed(feedback.recentlyClosed.map((f) => `• ${feedbackLine(f, period.until)}`), limit, feedback.closedInPeriod, "_nothing closed in the period_")}`),
+    section(
+      `*Recently closed*\n${listed(
+        feedback.recentlyClosed.map((f) => `• ${feedbackLine(f, period.until)}`),
+        limit,
+        feedback.closedInPeriod,
+        "_nothing closed in the period_",
+      )}`,
+    ),
     section(fixesText(figures, limit)),
     divider,
     section(`*:construction: Remaining work and blockers*\n${blockersText(figures, limit, tz)}`),
-    section(`*:bulb: Recommendations*\n${listed(options.recommendations.map((r) => `• ${r}`), Math.max(limit, 5), options.recommendations.length, "_nothing to recommend_")}`),
+    section(
+      `*:bulb: Recommendations*\n${listed(
+        options.recommendations.map((r) => `• ${r}`),
+        Math.max(limit, 5),
+        options.recommendations.length,
+        "_nothing to recommend_",
+      )}`,
+    ),
     context(`Every figure comes from the Orchestrator database${options.recommendedBy ? ` · recommendations: ${options.recommendedBy}` : ""}`),
   ]);
 
@@ -148,7 +172,8 @@ function testsText(figures: OrchestratorFigures, limit: number, tz: string): str
 
 function modelText(figures: OrchestratorFigures, limit: number, tz: string): string {
   const lines = figures.model.map(
-    (m) => `• *${escapeMrkdwn(m.source)}* ${escapeMrkdwn(oneLine(m.name, 60))} (${formatDate(m.at, tz)}): ${m.ok ? ":white_check_mark:" : ":x:"} ${escapeMrkdwn(measuredLine(m.measured)) || "_no values_"}`,
+    (m) =>
+      `• *${escapeMrkdwn(m.source)}* ${escapeMrkdwn(oneLine(m.name, 60))} (${formatDate(m.at, tz)}): ${m.ok ? ":white_check_mark:" : ":x:"} ${escapeMrkdwn(measuredLine(m.measured)) || "_no values_"}`,
   );
   return listed(lines, limit, lines.length, "_no model metrics measured yet (an `http` gate or the model-retraining-review job with `http`)_");
 }
@@ -157,10 +182,19 @@ function modelText(figures: OrchestratorFigures, limit: number, tz: string): str
 function fixesText(figures: OrchestratorFigures, limit: number): string {
   const { resolved, waiting } = figures.fixes;
   const resolvedTotal = resolved.reduce((n, r) => n + r.count, 0);
-  const resolvedLine = resolvedTotal > 0 ? `${resolvedTotal} — ${resolved.slice(0, limit).map((r) => `\`${escapeMrkdwn(oneLine(r.version, 30))}\` (${r.count})`).join(", ")}` : "_none in the period_";
+  const resolvedLine =
+    resolvedTotal > 0
+      ? `${resolvedTotal} — ${resolved
+          .slice(0, limit)
+          .map((r) => `\`${escapeMrkdwn(oneLine(r.version, 30))}\` (${r.count})`)
+          .join(", ")}`
+      : "_none in the period_";
   const waitingLine =
     waiting.length > 0
-      ? waiting.slice(0, limit).map((w) => `\`${escapeMrkdwn(oneLine(w.version, 30))}\`: ${w.count} item${w.count === 1 ? "" : "s"}${w.urgent > 0 ? ` (${w.urgent} high/critical)` : ""}`).join(", ")
+      ? waiting
+          .slice(0, limit)
+          .map((w) => `\`${escapeMrkdwn(oneLine(w.version, 30))}\`: ${w.count} item${w.count === 1 ? "" : "s"}${w.urgent > 0 ? ` (${w.urgent} high/critical)` : ""}`)
+          .join(", ")
       : "_none_";
   return `*Resolved by releases:* ${resolvedLine}\n*Waiting on a release:* ${waitingLine}`;
 }
@@ -173,7 +207,12 @@ function blockersText(figures: OrchestratorFigures, limit: number, tz: string): 
     b.stuckTotal,
     "   ◦ _none_",
   );
-  const jobs = listed(b.failingJobs.map((j) => `   ◦ *${j.job}* ${formatDate(j.at, tz)}: ${escapeMrkdwn(oneLine(j.summary ?? "no summary", 100))}`), limit, b.failingJobs.length, "   ◦ _none_");
+  const jobs = listed(
+    b.failingJobs.map((j) => `   ◦ *${j.job}* ${formatDate(j.at, tz)}: ${escapeMrkdwn(oneLine(j.summary ?? "no summary", 100))}`),
+    limit,
+    b.failingJobs.length,
+    "   ◦ _none_",
+  );
   const scheduled = b.scheduled.length > 0 ? b.scheduled.map((r) => `\`${escapeMrkdwn(oneLine(r.version, 40))}\` → ${r.environment}`).join(", ") : "_none_";
   return [
     `• *Blocked or failed releases not tried again:* ${b.stuckTotal}\n${stuck}`,
@@ -201,5 +240,8 @@ function countsInline(counts: Count[]): string {
 }
 
 function countsLines(counts: Count[], limit: number): string {
-  return listed(counts.map((c) => `${escapeMrkdwn(oneLine(c.key, 50))}: *${c.count}*`), limit);
+  return listed(
+    counts.map((c) => `${escapeMrkdwn(oneLine(c.key, 50))}: *${c.count}*`),
+    limit,
+  );
 }

@@ -10,7 +10,11 @@ import { JOB_NAMES } from "../../core/jobs/catalog.js";
  * query returns at most a few rows per environment.
  */
 
-const envList = (config: Config): SQL => sql`(values ${sql.join(config.environments.map((e) => sql`(${e.name})`), sql`, `)}) as e(name)`;
+const envList = (config: Config): SQL =>
+  sql`(values ${sql.join(
+    config.environments.map((e) => sql`(${e.name})`),
+    sql`, `,
+  )}) as e(name)`;
 
 export interface TestResults {
   environment: string;
@@ -45,9 +49,7 @@ export async function latestTestResults(db: Executor, config: Config): Promise<T
     environment: r.environment,
     version: r.version,
     at: new Date(r.at),
-    gates: r.gates
-      .filter((g) => g.kind === "run" && (g.status === "passed" || g.status === "failed"))
-      .map((g) => ({ name: g.name, status: g.status, summary: testSummary(g) })),
+    gates: r.gates.filter((g) => g.kind === "run" && (g.status === "passed" || g.status === "failed")).map((g) => ({ name: g.name, status: g.status, summary: testSummary(g) })),
   }));
 }
 
@@ -148,7 +150,10 @@ export async function blockers(db: Executor): Promise<Blockers> {
       db,
       sql`
         select j.name as job, (extract(epoch from x.started_at) * 1000)::float8 as at, x.summary
-        from (values ${sql.join(JOB_NAMES.map((name) => sql`(${name})`), sql`, `)}) as j(name)
+        from (values ${sql.join(
+          JOB_NAMES.map((name) => sql`(${name})`),
+          sql`, `,
+        )}) as j(name)
         cross join lateral (
           select started_at, summary, status from job_runs
           where job = j.name and status in ('succeeded', 'failed') order by started_at desc limit 1

@@ -325,7 +325,14 @@ function findMessage(ts) {
 }
 
 function avatar(id, name, bot) {
-  const initials = bot ? "O" : name.split(/\s+/).map((word) => word[0] ?? "").join("").slice(0, 2).toUpperCase();
+  const initials = bot
+    ? "O"
+    : name
+        .split(/\s+/)
+        .map((word) => word[0] ?? "")
+        .join("")
+        .slice(0, 2)
+        .toUpperCase();
   let hash = 0;
   for (const char of id ?? "") hash = (hash * 31 + char.charCodeAt(0)) % 360;
   const node = h("div", { class: bot ? "avatar bot" : "avatar", "aria-hidden": "true", text: initials });
@@ -371,7 +378,13 @@ function renderSidebar() {
     ...(me
       ? [
           avatar(me.id, me.realName, false),
-          h("div", { class: "person-text" }, h("div", { class: "person-name", text: me.realName }), h("div", { class: "person-title", text: me.title || `@${me.name}` }), h("div", { class: "badges" }, roleBadges(me))),
+          h(
+            "div",
+            { class: "person-text" },
+            h("div", { class: "person-name", text: me.realName }),
+            h("div", { class: "person-title", text: me.title || `@${me.name}` }),
+            h("div", { class: "badges" }, roleBadges(me)),
+          ),
         ]
       : []),
   );
@@ -571,8 +584,7 @@ function messageToolbar(message, { inThread, isParent, mine }) {
 function ephemeralNode(ephemeral) {
   const slackError = /^\/\S+ failed with the error/.test(ephemeral.text);
   const ctx = { ...mrkdwnContext(), onAction: (element, _blockId, button) => void clickButton({ ephemeralId: ephemeral.id }, element, button) };
-  const body =
-    Array.isArray(ephemeral.blocks) && ephemeral.blocks.length > 0 ? renderBlocks(ephemeral.blocks, ctx) : h("div", { class: "mrkdwn" }, renderMrkdwn(ephemeral.text, ctx));
+  const body = Array.isArray(ephemeral.blocks) && ephemeral.blocks.length > 0 ? renderBlocks(ephemeral.blocks, ctx) : h("div", { class: "mrkdwn" }, renderMrkdwn(ephemeral.text, ctx));
   return h(
     "div",
     { class: "message ephemeral", dataset: { ephemeralId: ephemeral.id } },
@@ -655,7 +667,12 @@ function editForm(message) {
     "div",
     { class: "edit-form" },
     textarea,
-    h("div", { class: "edit-buttons" }, h("button", { type: "button", class: "button secondary", text: "Cancel", onclick: cancel }), h("button", { type: "button", class: "button primary", text: "Save", onclick: () => void save() })),
+    h(
+      "div",
+      { class: "edit-buttons" },
+      h("button", { type: "button", class: "button secondary", text: "Cancel", onclick: cancel }),
+      h("button", { type: "button", class: "button primary", text: "Save", onclick: () => void save() }),
+    ),
   );
 }
 
@@ -769,7 +786,11 @@ function openReactionPicker(anchor, pick) {
         choose(input.value);
       },
     },
-    h("div", { class: "quick-reactions" }, QUICK_REACTIONS.map((name) => h("button", { type: "button", class: "quick-reaction", title: `:${name}:`, text: emojiChar(name) ?? name, onclick: () => choose(name) }))),
+    h(
+      "div",
+      { class: "quick-reactions" },
+      QUICK_REACTIONS.map((name) => h("button", { type: "button", class: "quick-reaction", title: `:${name}:`, text: emojiChar(name) ?? name, onclick: () => choose(name) })),
+    ),
     h("div", { class: "emoji-form" }, input, h("button", { type: "submit", class: "button primary", text: "Add" })),
   );
   showPopover(anchor, form);

@@ -9,7 +9,11 @@ import { renderMrkdwn, renderPlain } from "./mrkdwn.js";
  *   inputs — an array that input blocks register into (modals), or undefined
  */
 export function renderBlocks(blocks, ctx) {
-  return h("div", { class: "blocks" }, (Array.isArray(blocks) ? blocks : []).map((block) => renderBlock(block ?? {}, ctx)));
+  return h(
+    "div",
+    { class: "blocks" },
+    (Array.isArray(blocks) ? blocks : []).map((block) => renderBlock(block ?? {}, ctx)),
+  );
 }
 
 function renderTextObject(object, ctx) {
@@ -29,7 +33,13 @@ function renderBlock(block, ctx) {
           "div",
           { class: "bk-section-body" },
           block.text ? h("div", { class: "bk-text" }, renderTextObject(block.text, ctx)) : null,
-          Array.isArray(block.fields) ? h("div", { class: "bk-fields" }, block.fields.map((field) => h("div", { class: "bk-field" }, renderTextObject(field, ctx)))) : null,
+          Array.isArray(block.fields)
+            ? h(
+                "div",
+                { class: "bk-fields" },
+                block.fields.map((field) => h("div", { class: "bk-field" }, renderTextObject(field, ctx))),
+              )
+            : null,
         ),
         block.accessory ? h("div", { class: "bk-accessory" }, renderElement(block.accessory, block.block_id, ctx)) : null,
       );
@@ -42,13 +52,21 @@ function renderBlock(block, ctx) {
         (block.elements ?? []).map((element) => (element.type === "image" ? renderImage(element.image_url, element.alt_text, "bk-context-image") : h("span", {}, renderTextObject(element, ctx)))),
       );
     case "actions":
-      return h("div", { class: "bk-actions" }, (block.elements ?? []).map((element) => renderElement(element, block.block_id, ctx)));
+      return h(
+        "div",
+        { class: "bk-actions" },
+        (block.elements ?? []).map((element) => renderElement(element, block.block_id, ctx)),
+      );
     case "image":
       return h("figure", { class: "bk-image" }, block.title ? h("figcaption", {}, renderTextObject(block.title, ctx)) : null, renderImage(block.image_url, block.alt_text, ""));
     case "input":
       return renderInput(block, ctx);
     case "rich_text":
-      return h("div", { class: "bk-rich-text" }, (block.elements ?? []).map((element) => renderRichText(element, ctx)));
+      return h(
+        "div",
+        { class: "bk-rich-text" },
+        (block.elements ?? []).map((element) => renderRichText(element, ctx)),
+      );
     default:
       return h("div", { class: "bk-unsupported", text: `(a ${String(block.type)} block, which the sandbox console does not show)` });
   }
@@ -56,12 +74,16 @@ function renderBlock(block, ctx) {
 
 function renderElement(element, blockId, ctx) {
   if (element.type === "button") {
-    const button = h("button", {
-      type: "button",
-      class: `bk-button${element.style === "primary" || element.style === "danger" ? ` ${element.style}` : ""}`,
-      dataset: { actionId: String(element.action_id ?? "") },
-      onclick: () => ctx.onAction(element, blockId, button),
-    }, renderTextObject(element.text, ctx));
+    const button = h(
+      "button",
+      {
+        type: "button",
+        class: `bk-button${element.style === "primary" || element.style === "danger" ? ` ${element.style}` : ""}`,
+        dataset: { actionId: String(element.action_id ?? "") },
+        onclick: () => ctx.onAction(element, blockId, button),
+      },
+      renderTextObject(element.text, ctx),
+    );
     return button;
   }
   if (element.type === "image") return renderImage(element.image_url, element.alt_text, "bk-accessory-image");
@@ -131,7 +153,11 @@ function renderRichText(element, ctx) {
     case "rich_text_quote":
       return h("blockquote", {}, inline(element.elements));
     case "rich_text_list":
-      return h(element.style === "ordered" ? "ol" : "ul", {}, (element.elements ?? []).map((item) => h("li", {}, inline(item.elements))));
+      return h(
+        element.style === "ordered" ? "ol" : "ul",
+        {},
+        (element.elements ?? []).map((item) => h("li", {}, inline(item.elements))),
+      );
     default:
       return h("div", {}, inline(element.elements));
   }

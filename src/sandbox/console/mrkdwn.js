@@ -72,9 +72,7 @@ function renderInline(text, ctx) {
     tokens.push(node);
     return String.fromCharCode(TOKEN_BASE + tokens.length - 1);
   };
-  const masked = text
-    .replace(/`([^`\n]+)`/g, (_, code) => hold(h("code", { text: decodeEntities(code) })))
-    .replace(/<([^<>\n]*)>/g, (whole, inner) => hold(renderAngle(inner, whole, ctx)));
+  const masked = text.replace(/`([^`\n]+)`/g, (_, code) => hold(h("code", { text: decodeEntities(code) }))).replace(/<([^<>\n]*)>/g, (whole, inner) => hold(renderAngle(inner, whole, ctx)));
   const fragment = document.createDocumentFragment();
   fragment.append(...emphasize(masked, tokens));
   return fragment;
