@@ -52,7 +52,8 @@ const dataDir = process.env.BENCH_DATA_DIR || undefined;
 const configDir = mkdtempSync(join(tmpdir(), "orch-bench-config-"));
 process.on("exit", () => rmSync(configDir, { recursive: true, force: true }));
 writeFileSync(join(configDir, "orchestrator.yaml"), BENCH_CONFIG_YAML);
-const loaded = loadConfigFile(join(configDir, "orchestrator.yaml"), {});
+// No variables to interpolate; PATH so that the config's programs are found as the bot's commands find them.
+const loaded = loadConfigFile(join(configDir, "orchestrator.yaml"), { PATH: process.env.PATH });
 
 async function openBenchDatabase(): Promise<Database> {
   if (databaseUrl) return openDatabase({ databaseUrl });

@@ -32,6 +32,12 @@ describe("config file", () => {
     expect(Object.keys(loaded.config.sandbox?.users ?? {})).toContain("U0STAKEHOLDER");
   });
 
+  it("treats values of Orchestrator's own plain settings (DATA_DIR, PORT) as no secret (test/secrets.test.ts: every other value is one)", () => {
+    const loaded = loadConfigFile("orchestrator.yaml", { PATH: process.env.PATH, DATA_DIR: "/srv/orchestrator-data", PORT: "4100" });
+    expect(loaded.config.repository?.path).toBe("/srv/orchestrator-data/forecast-platform");
+    expect(loaded.interpolated).toEqual([]);
+  });
+
   it("names the path of every problem, one line each", () => {
     const yaml = valid.replace("approvals: 2", "approvals: 0").replace("timezone: Asia/Bangkok", "timezone: Mars/Olympus").replace("releases: C0RELEASES", "releases: general");
     expect(problems(yaml)).toEqual([

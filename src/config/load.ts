@@ -101,6 +101,12 @@ function unclosedOpenings(text: string): number[] {
   return offsets.sort((a, b) => a - b);
 }
 
+/**
+ * Orchestrator's own settings that are no secret (SPEC §1): a value they put into the config (a path
+ * under `${DATA_DIR}`, a port) is shown as it is. Every other interpolated value is treated as a secret.
+ */
+const PLAIN_SETTINGS = new Set(["PORT", "DATA_DIR", "ORCH_CONFIG", "LOG_LEVEL", "SANDBOX_TRANSPORT", "SLACK_API_URL", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"]);
+
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
@@ -112,7 +118,7 @@ function interpolate(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv
     return value.replace(VARIABLE, (match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== "") {
-        values.add(found);
+        if (!PLAIN_SETTINGS.has(name)) values.add(found);
         return found;
       }
       if (fallback !== undefined) return fallback;
