@@ -272,6 +272,8 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
     approvals: 1
     deploy: { run: ["true"] }
     health: { url: "https://forecast.example.org/healthz", maxLatencyMs: 500 }`,
+          // `true` is found on PATH when the config is loaded, as at start-up.
+          env: { PATH: process.env.PATH ?? "" },
         }).config,
         month,
       );
