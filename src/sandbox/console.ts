@@ -7,7 +7,8 @@ import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { InteractionResult } from "../emulator/delivery.js";
 import type { SlackEmulator } from "../emulator/emulator.js";
-import type { EphemeralMessage, SlackMessage, WorkspaceChange } from "../emulator/workspace.js";
+import type { EphemeralMessage, SlackMessage } from "../emulator/workspace.js";
+import { ChangeStream, type Notice, Notices } from "./console-streams.js";
 import { readBody } from "../http/body.js";
 import { CONSOLE_FOLDER } from "../paths.js";
 import { SANDBOX_GENERAL_CHANNEL } from "./seed.js";
@@ -34,8 +35,6 @@ const MESSAGE_SHORTCUTS = [{ callbackId: "record_feedback", name: "Record as fee
 
 /** Top-level messages the console shows per channel; older ones are counted, not sent. */
 const MAX_MESSAGES = 300;
-const NOTICES_PER_PERSON = 10;
-const HEARTBEAT_MS = 20_000;
 
 type Role = "approver" | "admin";
 
@@ -79,12 +78,6 @@ export interface ConsoleState {
   ephemerals: Array<Pick<EphemeralMessage, "id" | "ts" | "text" | "blocks"> & { threadTs?: string }>;
   views: Array<{ id: string; view: Record<string, unknown> }>;
   notices: Notice[];
-}
-
-interface Notice {
-  id: number;
-  text: string;
-  at: string;
 }
 
 const userId = z.string().regex(/^[UW][A-Z0-9]+$/, { error: "expected a user id like U0ENGINEER" });
@@ -132,51 +125,6 @@ const actSchema = z.discriminatedUnion(
 );
 
 type ConsoleAction = z.infer<typeof actSchema>;
-
-/** Slack's own complaints to one person (a click or shortcut the bot did not answer), kept for their next look. */
-class Notices {
-  private readonly byPerson = new Map<string, Notice[]>();
-  private nextId = 1;
-
-  add(person: string, text: string): void {
-    const list = this.byPerson.get(person) ?? [];
-    list.push({ id: this.nextId++, text, at: new Date().toISOString() });
-    this.byPerson.set(person, list.slice(-NOTICES_PER_PERSON));
-  }
-
-  of(person: string): Notice[] {
-    return this.byPerson.get(person) ?? [];
-  }
-}
-
-/** Fans the workspace's changes out to every open console page as server-sent events. */
-class ChangeStream {
-  private readonly clients = new Set<ServerResponse>();
-  private heartbeat: NodeJS.Timeout | undefined;
-
-  open(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
-    res.write("retry: 1000\n\n");
-    this.clients.add(res);
-    // Comments keep proxies and the browser from dropping an idle stream.
-    this.heartbeat ??= setInterval(() => this.write(": keep-alive\n\n"), HEARTBEAT_MS).unref();
-    req.on("close", () => {
-      this.clients.delete(res);
-      if (this.clients.size === 0 && this.heartbeat) {
-        clearInterval(this.heartbeat);
-        this.heartbeat = undefined;
-      }
-    });
-  }
-
-  send(change: { kind: WorkspaceChange["kind"]; channel?: string; user?: string }): void {
-    this.write(`event: change\ndata: ${JSON.stringify(change)}\n\n`);
-  }
-
-  private write(chunk: string): void {
-    for (const client of this.clients) client.write(chunk);
-  }
-}
 
 /** The header the console page sends its token in, on every action. */
 const CONSOLE_TOKEN_HEADER = "x-orchestrator-console-token";

@@ -4,7 +4,7 @@ import type { Services } from "../../core/feature.js";
 import { releaseTransitions, voidedApprovals } from "../../db/schema.js";
 import { permalink } from "../../slack/permalink.js";
 import { codeBlock, escapeMrkdwn } from "../../slack/text.js";
-import { releaseMessage, type ReleaseView, rollbackButton } from "./blocks.js";
+import { releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
 import { openFreezes } from "./freezes.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import { liveHistory } from "./queries.js";
@@ -183,5 +183,18 @@ export class ReleaseAnnouncer {
   permalink(release: Release): string | undefined {
     if (!release.channel || !release.messageTs) return undefined;
     return permalink(this.services.bot.workspaceUrl, release.channel, release.messageTs);
+  }
+
+  /** The refusal for a release already in flight, linking its message (posted again when it is gone, so it can always be acted on). */
+  async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
+    const shown = flying ? await this.showMessage(flying) : undefined;
+    const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
+    return `\`${version}\` is already in flight to ${environment}${
+      flying
+        ? ` (${stateLabel(flying.state)
+            .replace(/^:[a-z_]+: /, "")
+            .toLowerCase()}, release #${flying.id})`
+        : ""
+    }.${where}`;
   }
 }

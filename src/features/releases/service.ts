@@ -5,7 +5,7 @@ import { releases as releasesTable } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import { escapeMrkdwn } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
-import { holdReason, stateLabel } from "./blocks.js";
+import { holdReason } from "./blocks.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import { startRegate } from "./evidence-store.js";
 import { ReleaseAnnouncer } from "./announcer.js";
@@ -109,7 +109,7 @@ export class ReleaseService {
       owner: replicaId,
       ...(emergency ? { emergency, detail: `🚨 emergency release of ${input.version.trim()} to ${env.name} requested: ${emergency}` } : {}),
     });
-    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(normalized, env.name, created.inFlight) };
+    if (!created.ok) return { ok: false, reason: await this.announcer.inFlightRefusal(normalized, env.name, created.inFlight) };
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.announcer.refresh(release.id);
@@ -124,19 +124,6 @@ export class ReleaseService {
       );
     }
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
-  }
-
-  /** The refusal for a release already in flight, linking its message (posted again when it is gone, so it can always be acted on). */
-  private async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
-    const shown = flying ? await this.announcer.showMessage(flying) : undefined;
-    const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
-    return `\`${version}\` is already in flight to ${environment}${
-      flying
-        ? ` (${stateLabel(flying.state)
-            .replace(/^:[a-z_]+: /, "")
-            .toLowerCase()}, release #${flying.id})`
-        : ""
-    }.${where}`;
   }
 
   /**
@@ -194,7 +181,7 @@ export class ReleaseService {
       ...(emergency ? { emergency } : {}),
       detail: `${emergency ? `🚨 emergency (${emergency}): ` : ""}rollback of ${env.name} ${from}to ${choice.target.version} requested; gates skipped, passed in release #${choice.gatesFrom}`,
     });
-    if (!created.ok) return { ok: false, reason: await this.inFlightRefusal(choice.target.version, env.name, created.inFlight) };
+    if (!created.ok) return { ok: false, reason: await this.announcer.inFlightRefusal(choice.target.version, env.name, created.inFlight) };
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "awaiting_approval" });
     await this.announcer.refresh(release.id);
