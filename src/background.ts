@@ -8,7 +8,7 @@ export class Background {
   private readonly tasks = new Set<Promise<void>>();
   /** Aborted when the grace period ends: the work that was running when shutdown began. */
   private readonly controller = new AbortController();
-  /** Aborted when shutdown begins: what is handed to work started after that, so it records itself interrupted and starts nothing. */
+  /** Aborted when shutdown begins: handed to a command-running task started after that (see runWork). */
   private readonly closing = new AbortController();
 
   constructor(
@@ -25,8 +25,19 @@ export class Background {
     return this.tasks.size;
   }
 
+  /**
+   * A task that runs configured commands (gates, a deploy, a job). Started after shutdown began, it gets
+   * an aborted signal, so it runs nothing and records itself interrupted instead of starting new work.
+   */
+  runWork(name: string, task: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    return this.track(name, task, this.closing.signal.aborted ? this.closing.signal : this.controller.signal);
+  }
+
   run(name: string, task: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    const signal = this.closing.signal.aborted ? this.closing.signal : this.controller.signal;
+    return this.track(name, task, this.controller.signal);
+  }
+
+  private track(name: string, task: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
     const promise = (async () => {
       try {
         await task(signal);
@@ -45,7 +56,7 @@ export class Background {
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
   }
 
-  /** Shutdown began: work started from now on gets an aborted signal, so it starts no command and records itself interrupted. */
+  /** Shutdown began: a command-running task started from now on gets an aborted signal (see runWork). */
   close(): void {
     this.closing.abort();
   }

@@ -11,7 +11,7 @@ describe("background work at shutdown", () => {
     // An approval that, once its messages are posted, starts the deploy: as approveClick does.
     void background.run("approve", async () => {
       await sleep(50);
-      void background.run("deploy", async (signal) => {
+      void background.runWork("deploy", async (signal) => {
         await sleep(50);
         recorded.push(signal.aborted ? "interrupted" : "deployed");
       });
@@ -19,6 +19,20 @@ describe("background work at shutdown", () => {
     await background.drain(1000);
     expect(recorded).toEqual(["interrupted"]);
     expect(background.size).toBe(0);
+  });
+
+  it("gives other tasks started during the grace period (a reaction to a message just recorded) the rest of it", async () => {
+    const background = new Background(createLog("error"));
+    const seen: boolean[] = [];
+    void background.run("record", async () => {
+      await sleep(50);
+      void background.run("react", async (signal) => {
+        await sleep(50);
+        seen.push(signal.aborted);
+      });
+    });
+    await background.drain(1000);
+    expect(seen).toEqual([false]);
   });
 
   it("keeps the grace period for work that was running when shutdown began", async () => {
