@@ -206,7 +206,11 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
-    // Writes are in flight now: messages sent and not yet acknowledged.
+    // One more burst, and the kill comes before any of it can be answered: writes are in flight.
+    for (let i = 0; i < 20; i += 1) {
+      sent += 1;
+      void emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `Feedback ${sent}: the solar forecast for feeder ${sent % 13} lags`);
+    }
     expect(sent).toBeGreaterThan(ackedTs().length);
     if (alsoDatabase) process.kill(databasePid, "SIGKILL");
     bot.child.kill("SIGKILL");
