@@ -161,7 +161,7 @@ export class ReleaseService {
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.refresh(release.id);
-    void background.run(`gates of release #${release.id}`, (signal) => this.gatePhase(release, signal));
+    void background.runWork(`gates of release #${release.id}`, (signal) => this.gatePhase(release, signal));
     const fresh = (await getRelease(db, release.id)) ?? release;
     const permalink = await this.permalink(fresh);
     if (emergency) {
@@ -337,7 +337,7 @@ export class ReleaseService {
         this.services.metrics.releases.inc({ environment: release.environment, state: "deploying" });
         await this.refresh(releaseId);
         await this.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}). Deploying \`${release.version}\` to ${release.environment} now.`);
-        void background.run(`deploy of release #${releaseId}`, (signal) => this.deployPhase(outcome.release, signal));
+        void background.runWork(`deploy of release #${releaseId}`, (signal) => this.deployPhase(outcome.release, signal));
         return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
       }
       case "scheduled": {
@@ -383,7 +383,7 @@ export class ReleaseService {
       started.push(outcome.release);
       this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
       await this.afterMove(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
-      void background.run(`deploy of release #${outcome.release.id}`, (signal) => this.deployPhase(outcome.release, signal));
+      void background.runWork(`deploy of release #${outcome.release.id}`, (signal) => this.deployPhase(outcome.release, signal));
     }
     return started;
   }
@@ -408,7 +408,7 @@ export class ReleaseService {
       waiting.id,
       `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
     );
-    void background.run(`gates of release #${waiting.id} (regate)`, (signal) => this.gatePhase(started.release, signal));
+    void background.runWork(`gates of release #${waiting.id} (regate)`, (signal) => this.gatePhase(started.release, signal));
     const permalink = await this.permalink(started.release);
     return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
   }
