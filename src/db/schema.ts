@@ -134,6 +134,11 @@ export const releases = pgTable(
       .where(sql`${t.state} in ('deploying', 'verifying')`),
     index("releases_environment_live").on(t.environment, t.liveAt),
     index("releases_state").on(t.state),
+    // Emergency releases per environment by request time: DORA's "followed by an emergency within 7
+    // days" is one probe per deployed release instead of a scan of the ledger.
+    index("releases_emergency")
+      .on(t.environment, t.createdAt)
+      .where(sql`${t.emergency} is not null`),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "releases_emergency" ON "releases" USING btree ("environment","created_at") WHERE "releases"."emergency" is not null;
