@@ -267,6 +267,15 @@ export const feedback = pgTable(
     index("feedback_open_priority")
       .on(t.priority)
       .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    // The backlog by status (open, in progress), from the index alone.
+    index("feedback_open_status")
+      .on(t.status)
+      .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    // Every breakdown of a period (feedback analyze, digests, the report) from the index alone: the
+    // period is a range of its first column and the grouped columns are the rest.
+    index("feedback_period_breakdown")
+      .on(t.postedAt, t.kind, t.priority, t.source, t.status, t.theme)
+      .where(sql`${t.deletedAt} is null`),
     index("feedback_open_by_age")
       .on(t.postedAt, t.id)
       .where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
