@@ -339,7 +339,12 @@ export const jobRuns = pgTable(
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     leaseUntil: timestamp("lease_until", { withTimezone: true }),
   },
-  (t) => [uniqueIndex("job_runs_slot").on(t.job, t.slot), index("job_runs_job_started").on(t.job, t.startedAt)],
+  (t) => [
+    uniqueIndex("job_runs_slot").on(t.job, t.slot),
+    index("job_runs_job_started").on(t.job, t.startedAt),
+    // Runs of a period by status and failures by job (reports), from the index alone.
+    index("job_runs_started_status").on(t.startedAt, t.status, t.job),
+  ],
 );
 
 /** Replicas that run the scheduler, with when each was last alive: catch-up looks for slots nobody was up for. */
