@@ -243,7 +243,7 @@ describe.each(dbKinds())("the Orchestrator Report and maintenance reports on %s"
   - name: production
     approvals: 1
     deploy: { run: ["true"] }
-    health: { url: "https://forecast.example.org/healthz", maxLatencyMs: 500 }` }).config, month);
+    health: { url: "https://forecast.example.org/healthz", maxLatencyMs: 500 }`, env: { PATH: process.env.PATH ?? "" } }).config, month);
       expect(performance.summary).toBe("staging p95 101 ms, production p95 485 ms; above the limit: staging.");
       expect(performance.sections[0]?.lines).toEqual([
         "• *staging*: p50 55 ms · p95 101 ms · max 110 ms · 90.0% of 10 checks passed · :warning: p95 above the 90 ms limit",
