@@ -305,6 +305,8 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        // A deploy, gates or a job started from now on (by an envelope that arrives while the connection closes) runs no command.
+        background.close();
         // Take no new envelopes first (an un-acked one goes to another replica), as closing the HTTP server takes no new requests.
         if (socket) await app.stop().catch((error: unknown) => log.warn("socket mode disconnect failed", { error }));
         await http.close();

@@ -181,10 +181,13 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
    */
   async function killDuringIngestion(acked: number, alsoDatabase: boolean) {
     const dataDir = mkdtempSync(join(tmpdir(), "orch-kill-"));
-    folders.push(dataDir);
+    // The bot's own temporary folder, where its database socket's folder goes: other test files' databases
+    // start in the shared one at the same time, and their folders are not this test's to clean up.
+    const botTmp = mkdtempSync(join(tmpdir(), "orch-kill-tmp-"));
+    folders.push(dataDir, botTmp);
     copyOfTemplate(inject("pgliteTemplate"), dataDir);
     const loaded = testConfig();
-    const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: `${served.url}/api/`, DATA_DIR: dataDir, ORCH_CONFIG: loaded.path };
+    const env = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: `${served.url}/api/`, DATA_DIR: dataDir, ORCH_CONFIG: loaded.path, TMPDIR: botTmp };
     const bot = await spawnBot(env, 90_000);
     const pidLine = /embedded PGlite in .* \(process (\d+)\)/;
     await until(() => pidLine.test(bot.output()), 10_000, "the start-up line");
@@ -205,7 +208,11 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
-    // Writes are in flight now: messages sent and not yet acknowledged.
+    // One more burst, and the kill comes before any of it can be answered: writes are in flight.
+    for (let i = 0; i < 20; i += 1) {
+      sent += 1;
+      void emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `Feedback ${sent}: the solar forecast for feeder ${sent % 13} lags`);
+    }
     expect(sent).toBeGreaterThan(ackedTs().length);
     if (alsoDatabase) process.kill(databasePid, "SIGKILL");
     bot.child.kill("SIGKILL");
@@ -214,7 +221,7 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
     // Killed or not, it is gone before anything opens the folder again: a bot's database process ends
     // by itself when the bot does (its IPC channel closed), closing PGlite cleanly.
     await until(() => !alive(databasePid), 30_000, "the database process to end");
-    return { dataDir, env, seen: [...new Set(seen)] };
+    return { dataDir, botTmp, env, seen: [...new Set(seen)] };
   }
 
   async function expectAllThere(dataDir: string, seen: string[]): Promise<void> {
@@ -240,24 +247,20 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
   }, 240_000);
 
   it("keeps every acknowledged row when the bot and its database process are both killed mid-write", async () => {
-    const socketFolders = () => new Set(readdirSync(tmpdir()).filter((name) => name.startsWith("orch-db-")));
-    const before = socketFolders();
-    const { dataDir, seen } = await killDuringIngestion(150, true);
+    const { dataDir, botTmp, seen } = await killDuringIngestion(150, true);
     expect(seen.length).toBeGreaterThanOrEqual(150);
     await expectAllThere(dataDir, seen);
-    // With both killed, nobody removed the socket's folder: this test's is the new one whose socket nobody serves.
-    for (const name of socketFolders()) {
-      if (before.has(name)) continue;
-      const socket = join(tmpdir(), name, ".s.PGSQL.5432");
-      const served = await new Promise<boolean>((resolve) => {
-        const probe = connect(socket);
-        probe.once("connect", () => {
-          probe.destroy();
-          resolve(true);
-        });
-        probe.once("error", () => resolve(false));
+    // With both killed, nobody removed the socket's folder; it is in the bot's own temporary folder, which afterAll removes.
+    const left = readdirSync(botTmp).filter((name) => name.startsWith("orch-db-"));
+    expect(left).toHaveLength(1);
+    const served = await new Promise<boolean>((resolve) => {
+      const probe = connect(join(botTmp, left[0]!, ".s.PGSQL.5432"));
+      probe.once("connect", () => {
+        probe.destroy();
+        resolve(true);
       });
-      if (!served) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    }
+      probe.once("error", () => resolve(false));
+    });
+    expect(served).toBe(false);
   }, 240_000);
 });

@@ -130,6 +130,9 @@ export const releases = pgTable(
     uniqueIndex("releases_one_deploy_per_environment").on(t.environment).where(sql`${t.state} in ('deploying', 'verifying')`),
     index("releases_environment_live").on(t.environment, t.liveAt),
     index("releases_state").on(t.state),
+    // Emergency releases per environment by request time: DORA's "followed by an emergency within 7
+    // days" is one probe per deployed release instead of a scan of the ledger.
+    index("releases_emergency").on(t.environment, t.createdAt).where(sql`${t.emergency} is not null`),
   ],
 );
 
@@ -256,6 +259,11 @@ export const feedback = pgTable(
     index("feedback_closed_by_release").on(t.closedAt).where(sql`${t.closedByRelease} is not null`),
     // Open critical and high counts (remaining work and blockers), from the index alone.
     index("feedback_open_priority").on(t.priority).where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    // The backlog by status (open, in progress), from the index alone.
+    index("feedback_open_status").on(t.status).where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
+    // Every breakdown of a period (feedback analyze, digests, the report) from the index alone: the
+    // period is a range of its first column and the grouped columns are the rest.
+    index("feedback_period_breakdown").on(t.postedAt, t.kind, t.priority, t.source, t.status, t.theme).where(sql`${t.deletedAt} is null`),
     index("feedback_open_by_age").on(t.postedAt, t.id).where(sql`${t.deletedAt} is null and ${t.status} <> 'closed'`),
   ],
 );
@@ -317,7 +325,12 @@ export const jobRuns = pgTable(
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     leaseUntil: timestamp("lease_until", { withTimezone: true }),
   },
-  (t) => [uniqueIndex("job_runs_slot").on(t.job, t.slot), index("job_runs_job_started").on(t.job, t.startedAt)],
+  (t) => [
+    uniqueIndex("job_runs_slot").on(t.job, t.slot),
+    index("job_runs_job_started").on(t.job, t.startedAt),
+    // Runs of a period by status and failures by job (reports), from the index alone.
+    index("job_runs_started_status").on(t.startedAt, t.status, t.job),
+  ],
 );
 
 /** Replicas that run the scheduler, with when each was last alive: catch-up looks for slots nobody was up for. */

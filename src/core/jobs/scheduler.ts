@@ -183,7 +183,7 @@ export class Scheduler {
     const finished = new Promise<JobRun>((resolve) => {
       resolveFinished = resolve;
     });
-    void background.run(`job ${job}`, async (shutdown) => {
+    void background.runWork(`job ${job}`, async (shutdown) => {
       resolveFinished(await this.execute(run, shutdown));
     });
     return { kind: "started", run, finished };

@@ -1,4 +1,4 @@
-import { and, asc, desc, gte, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, gte, inArray, isNull, lt, ne, sql } from "drizzle-orm";
 import { type Executor, queryRows } from "../../db/client.js";
 import { feedback } from "../../db/schema.js";
 import { type Audience, forAudience } from "./visibility.js";
@@ -73,28 +73,30 @@ export async function feedbackStats(db: Executor, period: { since: Date; until: 
   const [groups, [backlog], recentlyClosed, oldestUrgent] = await Promise.all([
     queryRows<{ dimension: Dimension; key: string | null; count: number }>(
       db,
-      sql`select case
-            when grouping(kind) = 0 then 'kind' when grouping(priority) = 0 then 'priority'
-            when grouping(source) = 0 then 'source' when grouping(status) = 0 then 'status'
-            when grouping(theme) = 0 then 'theme' else 'week' end as dimension,
-          coalesce(kind, priority, source, status, theme, week) as key,
-          count(*)::int as count
+      // The week is formatted once per group, not once per row.
+      sql`select dimension, case when dimension = 'week' then to_char(week, 'YYYY-MM-DD') else coalesce(kind, priority, source, status, theme) end as key, count
         from (
-          select kind, priority, source, status, theme,
-            to_char(date_trunc('week', posted_at at time zone ${period.timeZone}), 'YYYY-MM-DD') as week
-          from ${feedback}
-          where deleted_at is null and posted_at >= ${period.since.toISOString()} and posted_at < ${period.until.toISOString()}
-        ) as period
-        group by grouping sets ((kind), (priority), (source), (status), (theme), (week))`,
+          select case
+              when grouping(kind) = 0 then 'kind' when grouping(priority) = 0 then 'priority'
+              when grouping(source) = 0 then 'source' when grouping(status) = 0 then 'status'
+              when grouping(theme) = 0 then 'theme' else 'week' end as dimension,
+            kind, priority, source, status, theme, week, count(*)::int as count
+          from (
+            select kind, priority, source, status, theme, date_trunc('week', posted_at at time zone ${period.timeZone}) as week
+            from ${feedback}
+            where deleted_at is null and posted_at >= ${period.since.toISOString()} and posted_at < ${period.until.toISOString()}
+          ) as period
+          group by grouping sets ((kind), (priority), (source), (status), (theme), (week))
+        ) as groups`,
     ),
-    db
-      .select({
-        open: sql<number>`count(*) filter (where ${feedback.status} = 'open')::int`,
-        inProgress: sql<number>`count(*) filter (where ${feedback.status} = 'in-progress')::int`,
-        closed: sql<number>`count(*) filter (where ${closedInPeriod})::int`,
-      })
-      .from(feedback)
-      .where(and(live, or(ne(feedback.status, "closed"), closedInPeriod))),
+    // Two counts, each from a partial index alone (feedback_open_status, feedback_closed).
+    queryRows<{ open: number; inProgress: number; closed: number }>(
+      db,
+      sql`select b.open, b."inProgress", c.closed
+        from (select (count(*) filter (where status = 'open'))::int as open, (count(*) filter (where status = 'in-progress'))::int as "inProgress"
+              from ${feedback} where deleted_at is null and status <> 'closed') as b,
+          (select count(*)::int as closed from ${feedback} where ${and(live, closedInPeriod)}) as c`,
+    ),
     db.select(itemColumns).from(feedback).where(and(live, closedInPeriod)).orderBy(desc(feedback.closedAt)).limit(5),
     db
       .select(itemColumns)

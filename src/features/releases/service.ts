@@ -113,7 +113,7 @@ export class ReleaseService {
     const release = created.release;
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
     await this.announcer.refresh(release.id);
-    void background.run(`gates of release #${release.id}`, (signal) => this.runner.gatePhase(release, signal));
+    void background.runWork(`gates of release #${release.id}`, (signal) => this.runner.gatePhase(release, signal));
     const fresh = (await getRelease(db, release.id)) ?? release;
     const permalink = await this.announcer.permalink(fresh);
     if (emergency) {
@@ -259,7 +259,7 @@ export class ReleaseService {
         this.services.metrics.releases.inc({ environment: release.environment, state: "deploying" });
         await this.announcer.refresh(releaseId);
         await this.announcer.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}). Deploying \`${release.version}\` to ${release.environment} now.`);
-        void background.run(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal));
+        void background.runWork(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal));
         return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
       }
       case "scheduled": {
@@ -301,7 +301,7 @@ export class ReleaseService {
       started.push(outcome.release);
       this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
       await this.announcer.note(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
-      void background.run(`deploy of release #${outcome.release.id}`, (signal) => this.runner.deployPhase(outcome.release, signal));
+      void background.runWork(`deploy of release #${outcome.release.id}`, (signal) => this.runner.deployPhase(outcome.release, signal));
     }
     return started;
   }
@@ -330,7 +330,7 @@ export class ReleaseService {
       waiting.id,
       `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
     );
-    void background.run(`gates of release #${waiting.id} (regate)`, (signal) => this.runner.gatePhase(started.release, signal));
+    void background.runWork(`gates of release #${waiting.id} (regate)`, (signal) => this.runner.gatePhase(started.release, signal));
     const permalink = await this.announcer.permalink(started.release);
     return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
   }

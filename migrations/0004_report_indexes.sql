@@ -1,0 +1,4 @@
+CREATE INDEX "feedback_open_status" ON "feedback" USING btree ("status") WHERE "feedback"."deleted_at" is null and "feedback"."status" <> 'closed';--> statement-breakpoint
+CREATE INDEX "feedback_period_breakdown" ON "feedback" USING btree ("posted_at","kind","priority","source","status","theme") WHERE "feedback"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX "job_runs_started_status" ON "job_runs" USING btree ("started_at","status","job");--> statement-breakpoint
+CREATE INDEX "releases_emergency" ON "releases" USING btree ("environment","created_at") WHERE "releases"."emergency" is not null;
