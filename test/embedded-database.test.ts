@@ -198,13 +198,18 @@ describe("kill -9 during feedback ingestion, then a restart", () => {
         .filter((d) => d.kind === "event" && d.status === 200)
         .map((d) => (JSON.parse(d.body) as { event: { ts: string } }).event.ts);
     let sent = 0;
-    while (ackedTs().length < acked) {
+    const sendBatch = () => {
       for (let i = 0; i < 20; i += 1) {
         sent += 1;
         void emulator.message(USERS.stakeholder, CHANNELS.helpdesk, `Feedback ${sent}: the solar forecast for feeder ${sent % 13} lags`);
       }
+    };
+    while (ackedTs().length < acked) {
+      sendBatch();
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
+    // One more batch without waiting, so writes are surely in flight at the kill (a fast bot may have acknowledged every earlier one).
+    sendBatch();
     // Writes are in flight now: messages sent and not yet acknowledged.
     expect(sent).toBeGreaterThan(ackedTs().length);
     if (alsoDatabase) process.kill(databasePid, "SIGKILL");
