@@ -43,11 +43,8 @@ const workspaceOptions = {
 const emulator = new SlackEmulator({ ...workspaceOptions, appToken: APP_TOKEN });
 const bareEmulator = new SlackEmulator({ ...workspaceOptions, appToken: BARE_APP_TOKEN, appId: "A0BARE" });
 
-/** The emulator's own helpers that `command()` uses; reached through a cast so the load generator can sign and send by itself. */
-const internals = emulator as unknown as {
-  newResponseUrl(state: { user: string; channel: string }): string;
-  newTrigger(user: string): string;
-};
+/** The emulator's trigger ids, private to it; reached through a cast so the load generator can sign and send by itself. */
+const internals = emulator as unknown as { newTrigger(user: string): string };
 
 let watchResponses = false;
 
@@ -103,7 +100,7 @@ serveRpc({
     if (!found || !where) throw new Error(`unknown user ${user} or channel ${channel}`);
     const bodies: Array<{ body: string; responseId: string }> = [];
     for (let i = 0; i < count; i += 1) {
-      const responseUrl = internals.newResponseUrl({ user, channel });
+      const responseUrl = emulator.responseUrls.create({ user, channel });
       const form = new URLSearchParams({
         token: "verification-token-unused",
         team_id: emulator.workspace.teamId,
