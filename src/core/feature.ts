@@ -47,11 +47,3 @@ export interface FeatureContext extends Lifecycle {
 }
 
 export type Feature = (ctx: FeatureContext) => void;
-
-/** A refusal or failure the person should read as it is (unknown id, forbidden action). */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UserError";
-  }
-}

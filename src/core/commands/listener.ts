@@ -1,7 +1,8 @@
 import type { App } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
 import { isConnectionError, isDatabaseError } from "../../db/client.js";
-import { type Services, UserError } from "../feature.js";
+import type { Services } from "../feature.js";
+import { UserError } from "../refusal.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 
 /**
