@@ -47,7 +47,7 @@ const LEDGER_RELEASES = scale(2_000);
 const QUERY_RUNS = 20;
 const QUERY_WARMUP = 3;
 
-/** Diagnostics: BENCH_ONLY=a,b,c runs a subset; BENCH_ACK_TEXT changes the command of (a); BENCH_PROFILE=1 writes CPU profiles of the bot processes. */
+/** Diagnostics: BENCH_ONLY=a,b,c runs a subset; BENCH_ACK_TEXT changes the command of (a); BENCH_PROFILE=1 writes CPU profiles of the bot processes and the bare apps. */
 const ONLY = new Set((process.env.BENCH_ONLY ?? "a,b,c,e").split(",").map((s) => s.trim()));
 const ACK_TEXT = process.env.BENCH_ACK_TEXT ?? "status";
 const PROFILE = process.env.BENCH_PROFILE === "1";
@@ -222,7 +222,8 @@ async function startChild(name: string, script: string, env: Record<string, stri
   const logFile = join(work, `${name}.log`);
   logFiles.push(logFile);
   const isBot = env.BENCH_MODE === "bot";
-  const nodeArgs = [...(PROFILE && isBot ? ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`] : []), ...(isBot ? BOT_NODE_ARGS : [])];
+  const profiled = isBot || env.BENCH_MODE?.startsWith("bare");
+  const nodeArgs = [...(PROFILE && profiled ? ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`] : []), ...(isBot ? BOT_NODE_ARGS : [])];
   const started = await Child.start(name, await compiled(script), env, logFile, { ...options, nodeArgs });
   cleanups.push(() => started.child.stop());
   return started;
