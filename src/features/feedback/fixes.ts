@@ -10,21 +10,19 @@ import { formatDateTime } from "../../time.js";
  * live on the last environment, the items close and each feedback thread is told once.
  */
 
-type MarkResult = { ok: true; before: string | null } | { ok: false; reason: "missing" | "closed" };
-
-/** Ties a feedback item to the version that fixes it. */
-export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<MarkResult> {
+/** Ties a feedback item to the version that fixes it: the version it was tied to before, or why it cannot be. */
+export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<{ before: string | null } | "missing" | "closed"> {
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()
       .from(feedback)
       .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
       .for("update");
-    if (!current) return { ok: false, reason: "missing" };
-    if (current.status === "closed") return { ok: false, reason: "closed" };
+    if (!current) return "missing";
+    if (current.status === "closed") return "closed";
     await tx.update(feedback).set({ fixedIn: semver, fixedVersion: version, updatedAt: sql`now()` }).where(eq(feedback.id, id));
     await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "fixed", actor, detail: { version, previous: current.fixedVersion } });
-    return { ok: true, before: current.fixedVersion };
+    return { before: current.fixedVersion };
   });
 }
 
