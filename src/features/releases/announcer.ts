@@ -1,14 +1,21 @@
 import type { KnownBlock } from "@slack/types";
-import { and, asc, desc, eq } from "drizzle-orm";
 import type { Services } from "../../core/feature.js";
-import { releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import { type Refusal, refuse } from "../../core/refusal.js";
 import { permalink } from "../../slack/permalink.js";
 import { codeBlock, escapeMrkdwn } from "../../slack/text.js";
-import { releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
+import { formatWhen } from "../../time.js";
+import { holdReason, releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
+import type { Approved } from "./deploy-start.js";
 import { openFreezes } from "./freezes.js";
 import { chooseRollbackTarget } from "./rollback.js";
-import { liveHistory } from "./queries.js";
-import { approversOf, forgetMessage, getRelease, type Release, setMessage } from "./store.js";
+import { liveHistory, rejecterOf } from "./queries.js";
+import { type Approval, approversOf, forgetMessage, getRelease, type Release, revisionOf, setMessage, type VoidedApproval, voidedOf } from "./store.js";
+
+/** Parts of a release message the caller has read already (the tally an approval returned, say). */
+interface Known {
+  approvals?: Approval[];
+  voided?: VoidedApproval[];
+}
 
 /**
  * What people see of a release: its one message in the releases channel (rendered from the database, posted
@@ -16,7 +23,7 @@ import { approversOf, forgetMessage, getRelease, type Release, setMessage } from
  * tells the announcer; a lost or late message update never changes what happened.
  */
 export class ReleaseAnnouncer {
-  private readonly refreshing = new Map<number, Promise<void>>();
+  private readonly refreshing = new Map<number, Promise<Release>>();
 
   constructor(
     private readonly services: Services,
@@ -44,17 +51,39 @@ export class ReleaseAnnouncer {
     }
   }
 
-  /** After a move: the message re-rendered, and a note in its thread (in the channel too when `broadcast`). */
-  async note(moved: Release | undefined, note: string, broadcast = false): Promise<void> {
+  /** After a move: the message re-rendered from the moved row, and a note in its thread (in the channel too when `broadcast`). */
+  async note(moved: Release | undefined, note: string, broadcast = false, known: Known = {}): Promise<void> {
     if (!moved) return;
-    await this.refresh(moved.id);
-    await this.say(moved.id, note, broadcast);
+    await this.say(await this.refresh(moved, known), note, broadcast);
   }
 
-  /** Renders the release message from the database, posting it if it has none yet. */
-  refresh(id: number): Promise<void> {
-    const previous = this.refreshing.get(id) ?? Promise.resolve();
-    const next = previous.then(() => this.render(id)).catch((error: unknown) => this.services.log.warn("could not update a release message", { releaseId: id, error }));
+  /** A counted approval on the message and in its thread, from what the approval returned. */
+  async approved(approval: Approved, user: string, voided: VoidedApproval[]): Promise<void> {
+    const { release, tally } = approval;
+    const counted = `<@${user}> approved (${tally.count}/${release.requiredApprovals}).`;
+    const next =
+      approval.kind === "completed"
+        ? ` Deploying \`${release.version}\` to ${release.environment} now.`
+        : approval.kind === "scheduled"
+          ? ` ${holdReason(approval.decision, release.environment)}, so \`${release.version}\` is scheduled: it deploys at ${formatWhen(approval.decision.at, this.services.config.timezone, this.now())}.`
+          : "";
+    await this.note(release, `${counted}${next}`, false, { approvals: tally.approvals, voided });
+  }
+
+  /**
+   * Renders the release message from this row (what the flow that moved it holds), posting it if it has
+   * none yet, and returns the row as shown, with its message. `known`: parts the caller read already.
+   */
+  refresh(release: Release, known: Known = {}): Promise<Release> {
+    const { id } = release;
+    // One render at a time per release, in the order asked, so an older row never overwrites a newer one.
+    const previous = this.refreshing.get(id) ?? Promise.resolve(release);
+    const next = previous
+      .then(() => this.render(release, known))
+      .catch((error: unknown) => {
+        this.services.log.warn("could not update a release message", { releaseId: id, error });
+        return release;
+      });
     this.refreshing.set(id, next);
     void next.finally(() => {
       if (this.refreshing.get(id) === next) this.refreshing.delete(id);
@@ -62,81 +91,71 @@ export class ReleaseAnnouncer {
     return next;
   }
 
-  private async render(id: number): Promise<void> {
+  private async render(release: Release, known: Known): Promise<Release> {
     const { db, poster, config } = this.services;
+    let shown = release;
+    let parts = known;
     // Another replica may change the release while this one renders: render until the revision holds still.
     for (let round = 0; round < 3; round += 1) {
-      const view = await this.view(id);
-      if (!view) return;
-      const message = releaseMessage(view.view, config.timezone);
-      if (view.release.messageTs && view.release.channel) {
-        await poster.update(view.release.channel, view.release.messageTs, message);
+      const message = releaseMessage(await this.view(shown, parts), config.timezone);
+      let current: Release | undefined;
+      if (shown.messageTs && shown.channel) {
+        await poster.update(shown.channel, shown.messageTs, message);
+        const revision = await revisionOf(db, shown.id);
+        if (revision === undefined || revision === shown.revision) return shown;
       } else {
         const posted = await poster.post(config.channels.releases, message);
-        await setMessage(db, id, posted.channel, posted.ts);
+        // The row as recorded with its message; none when another replica's message was recorded first.
+        current = await setMessage(db, shown.id, posted.channel, posted.ts);
+        if (current?.revision === shown.revision) return current;
       }
-      const after = await getRelease(db, id);
-      if (!after || after.revision === view.release.revision) return;
+      current ??= await getRelease(db, shown.id);
+      if (!current) return shown;
+      if (current.revision === shown.revision) return current;
+      shown = current;
+      parts = {};
     }
+    return shown;
   }
 
-  async view(id: number): Promise<{ release: Release; view: ReleaseView } | undefined> {
-    const { db } = this.services;
-    const release = await getRelease(db, id);
-    if (!release) return undefined;
-    const [approvals, voided] = await Promise.all([
-      approversOf(db, id),
-      db
-        .select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason })
-        .from(voidedApprovals)
-        .where(eq(voidedApprovals.releaseId, id))
-        .orderBy(asc(voidedApprovals.id)),
-    ]);
-    let rejectedBy: string | undefined;
-    if (release.state === "rejected") {
-      const [row] = await db
-        .select({ actor: releaseTransitions.actor })
-        .from(releaseTransitions)
-        .where(and(eq(releaseTransitions.releaseId, id), eq(releaseTransitions.toState, "rejected")))
-        .orderBy(desc(releaseTransitions.id))
-        .limit(1);
-      rejectedBy = row?.actor;
-    }
-    const repositoryUrl = this.services.config.repository?.url;
+  private async view(release: Release, known: Known): Promise<ReleaseView> {
+    const { db, config } = this.services;
     const now = this.now();
-    const freezes = (await openFreezes(db, now, release.environment)).filter((f) => f.endedAt === null);
-    const source = release.gatesFrom !== null ? await getRelease(db, release.gatesFrom) : undefined;
-    const gatesLink = source ? await this.permalink(source) : undefined;
+    const [approvals, voided, freezes, rejectedBy, source] = await Promise.all([
+      known.approvals ?? approversOf(db, release.id),
+      known.voided ?? voidedOf(db, release.id),
+      openFreezes(db, now, release.environment),
+      release.state === "rejected" ? rejecterOf(db, release.id) : undefined,
+      release.gatesFrom !== null ? getRelease(db, release.gatesFrom) : undefined,
+    ]);
+    const repositoryUrl = config.repository?.url;
+    const gatesLink = source ? this.permalink(source) : undefined;
     return {
-      release,
-      view: {
-        ...release,
-        approvals,
-        voided,
-        approvers: this.services.config.people.approvers,
-        freezes,
-        now,
-        ...(repositoryUrl ? { repositoryUrl } : {}),
-        ...(gatesLink ? { gatesLink } : {}),
-        ...(rejectedBy ? { rejectedBy } : {}),
-      },
+      ...release,
+      approvals,
+      voided,
+      approvers: config.people.approvers,
+      freezes,
+      now,
+      ...(repositoryUrl ? { repositoryUrl } : {}),
+      ...(gatesLink ? { gatesLink } : {}),
+      ...(rejectedBy ? { rejectedBy } : {}),
     };
   }
 
   /** A reply in the release message's thread (and in the channel too when it matters to everyone). */
-  async say(id: number, text: string, broadcast = false): Promise<void> {
+  async say(release: Release, text: string, broadcast = false): Promise<void> {
+    if (!release.messageTs || !release.channel) return;
     try {
-      const release = await getRelease(this.services.db, id);
-      if (!release?.messageTs || !release.channel) return;
       await this.services.poster.post(release.channel, { threadTs: release.messageTs, text, broadcast });
     } catch (error) {
-      this.services.log.warn("could not post in a release thread", { releaseId: id, error });
+      this.services.log.warn("could not post in a release thread", { releaseId: release.id, error });
     }
   }
 
   async alert(release: Release, text: string, tail: string, actions: KnownBlock[] = []): Promise<void> {
     try {
-      const link = await this.permalink(release);
+      const link = this.permalink(release);
       const body = `${text}${link ? `\n<${link}|Release #${release.id}>` : ""}`;
       await this.services.poster.post(this.services.config.channels.alerts, {
         text: body,
@@ -158,6 +177,7 @@ export class ReleaseAnnouncer {
    */
   async showMessage(release: Release): Promise<{ permalink?: string; reposted: boolean }> {
     const { db, slack, log } = this.services;
+    let shown = release;
     let reposted = false;
     if (release.channel && release.messageTs) {
       const gone = await slack.conversations
@@ -167,16 +187,17 @@ export class ReleaseAnnouncer {
           log.warn("could not check a release message", { releaseId: release.id, error });
           return false;
         });
-      if (gone && (await forgetMessage(db, release.id, release.messageTs))) {
+      const forgotten = gone ? await forgetMessage(db, release.id, release.messageTs) : undefined;
+      if (forgotten) {
         log.info("release message gone from Slack; posting it again", { releaseId: release.id, previousTs: release.messageTs });
+        shown = await this.refresh(forgotten);
         reposted = true;
       }
     } else {
+      shown = await this.refresh(release);
       reposted = true;
     }
-    if (reposted) await this.refresh(release.id);
-    const current = (await getRelease(db, release.id)) ?? release;
-    const permalink = await this.permalink(current);
+    const permalink = this.permalink(shown);
     return { ...(permalink ? { permalink } : {}), reposted };
   }
 
@@ -186,15 +207,17 @@ export class ReleaseAnnouncer {
   }
 
   /** The refusal for a release already in flight, linking its message (posted again when it is gone, so it can always be acted on). */
-  async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<string> {
+  async inFlightRefusal(version: string, environment: string, flying: Release | undefined): Promise<Refusal> {
     const shown = flying ? await this.showMessage(flying) : undefined;
     const where = !shown?.permalink ? "" : shown.reposted ? ` Its message was gone, so I posted it again: <${shown.permalink}|message>.` : ` <${shown.permalink}|See its message>.`;
-    return `\`${version}\` is already in flight to ${environment}${
-      flying
-        ? ` (${stateLabel(flying.state)
-            .replace(/^:[a-z_]+: /, "")
-            .toLowerCase()}, release #${flying.id})`
-        : ""
-    }.${where}`;
+    return refuse(
+      `\`${version}\` is already in flight to ${environment}${
+        flying
+          ? ` (${stateLabel(flying.state)
+              .replace(/^:[a-z_]+: /, "")
+              .toLowerCase()}, release #${flying.id})`
+          : ""
+      }.${where}`,
+    );
   }
 }

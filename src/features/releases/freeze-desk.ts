@@ -92,6 +92,6 @@ export class FreezeDesk {
   }
 
   private async refreshAffected(environments: string[]): Promise<void> {
-    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.announcer.refresh(release.id);
+    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.announcer.refresh(release);
   }
 }

@@ -106,3 +106,14 @@ export async function inFlightOn(db: Executor, environments: string[]): Promise<
     .from(releases)
     .where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
 }
+
+/** Who rejected (or withdrew) a rejected release: the actor of its last move to `rejected`. */
+export async function rejecterOf(db: Executor, releaseId: number): Promise<string | undefined> {
+  const [row] = await db
+    .select({ actor: releaseTransitions.actor })
+    .from(releaseTransitions)
+    .where(and(eq(releaseTransitions.releaseId, releaseId), eq(releaseTransitions.toState, "rejected")))
+    .orderBy(desc(releaseTransitions.id))
+    .limit(1);
+  return row?.actor;
+}

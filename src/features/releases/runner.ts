@@ -65,7 +65,8 @@ export class ReleaseRunner {
       const { passed, results } = await runGates(this.services.config.gates, { exec, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
-          if (await saveGates(db, release.id, gates)) await this.announcer.refresh(release.id);
+          const saved = await saveGates(db, release.id, gates);
+          if (saved) await this.announcer.refresh(saved);
         });
         return queue;
       });
