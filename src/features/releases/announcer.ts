@@ -8,6 +8,7 @@ import { holdReason, releaseMessage, type ReleaseView, rollbackButton, stateLabe
 import type { Approved } from "./deploy-start.js";
 import { openFreezes } from "./freezes.js";
 import { chooseRollbackTarget } from "./rollback.js";
+import type { DeployOutcome, GateOutcome } from "./runner.js";
 import { liveHistory, rejecterOf } from "./queries.js";
 import { type Approval, approversOf, forgetMessage, getRelease, type Release, revisionOf, setMessage, type VoidedApproval, voidedOf } from "./store.js";
 
@@ -31,7 +32,7 @@ export class ReleaseAnnouncer {
   ) {}
 
   /** After a failed deploy: a button to put back what was live before it, or a plain word that nothing was. */
-  async rollbackOffer(failed: Release): Promise<{ note: string; blocks: KnownBlock[] }> {
+  private async rollbackOffer(failed: Release): Promise<{ note: string; blocks: KnownBlock[] }> {
     try {
       const history = await liveHistory(this.services.db, failed.environment);
       const choice = chooseRollbackTarget({
@@ -68,6 +69,89 @@ export class ReleaseAnnouncer {
           ? ` ${holdReason(approval.decision, release.environment)}, so \`${release.version}\` is scheduled: it deploys at ${formatWhen(approval.decision.at, this.services.config.timezone, this.now())}.`
           : "";
     await this.note(release, `${counted}${next}`, false, { approvals: tally.approvals, voided });
+  }
+
+  /** How the gates ended, on the message and in its thread. */
+  async gated(outcome: GateOutcome): Promise<void> {
+    const { release } = outcome;
+    switch (outcome.kind) {
+      case "passed": {
+        const who = this.services.config.people.approvers
+          .filter((u) => u !== release.requester)
+          .map((u) => `<@${u}>`)
+          .join(", ");
+        return this.note(release, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
+      }
+      case "blocked":
+        return this.note(
+          release,
+          `<@${release.requester}> the release is blocked: ${outcome.failed.map((g) => `*${escapeMrkdwn(g.name)}* failed (${escapeMrkdwn(g.detail)})`).join("; ")}. Fix it and release again.`,
+        );
+      case "interrupted":
+        return this.note(release, "Gates were interrupted because Orchestrator shut down.");
+      case "broken":
+        return this.note(release, "The gates could not run; see the alerts channel.");
+    }
+  }
+
+  /** The evidence of a release changed and its approvals became void (`from`: the state it was found in). */
+  async evidenceChanged(change: { release: Release; from: Release["state"]; reason: string; voided: number }): Promise<void> {
+    const { voided } = change;
+    await this.note(
+      change.release,
+      `:warning: The evidence changed: ${escapeMrkdwn(change.reason)}. ${voided > 0 ? `${voided} approval${voided === 1 ? " is" : "s are"} void; ` : ""}${change.from === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
+      true,
+    );
+  }
+
+  async emergencyDeploying(release: Release): Promise<void> {
+    await this.alert(
+      release,
+      `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency ?? "")}).`,
+      "",
+    );
+  }
+
+  /** Deployed; the smoke test and health check run next. */
+  async verifying(release: Release, detail: string): Promise<void> {
+    await this.note(release, `Deployed (${escapeMrkdwn(detail)}). Running the smoke test and health check.`);
+  }
+
+  /** How a deploy ended: the message, its thread, and an alert when it failed. */
+  async deployed(outcome: DeployOutcome): Promise<void> {
+    const { release } = outcome;
+    switch (outcome.kind) {
+      case "live":
+        await this.note(release, `:white_check_mark: \`${release.version}\` is live on ${release.environment} (${escapeMrkdwn(outcome.detail)}).`, true);
+        if (outcome.replaced) {
+          await this.note(
+            outcome.replaced,
+            `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`,
+          );
+        }
+        return;
+      case "failed": {
+        const { during, detail, tail } = outcome;
+        await this.note(release, `:boom: The release failed while ${during}: ${escapeMrkdwn(detail)}`, true);
+        const offer = await this.rollbackOffer(release);
+        const what = `${release.emergency !== null ? "🚨 Emergency " : ""}${release.kind === "rollback" ? "Rollback to" : release.emergency !== null ? "release" : "Release"}`;
+        await this.alert(release, `:boom: *${what} \`${escapeMrkdwn(release.version)}\` to ${release.environment} failed* while ${during}: ${escapeMrkdwn(detail)}${offer.note}`, tail, offer.blocks);
+        return;
+      }
+      case "interrupted":
+        await this.note(release, `:warning: Orchestrator shut down while ${outcome.during}; the release is marked failed and will not be re-run by itself.`, true);
+        await this.alert(
+          release,
+          `:warning: *Release \`${escapeMrkdwn(release.version)}\` to ${release.environment} was interrupted* while ${outcome.during} (shutdown). Check ${release.environment}.`,
+          release.outputTail ?? "",
+        );
+    }
+  }
+
+  /** A release marked failed because the replica driving it died. */
+  async abandoned(release: Release): Promise<void> {
+    await this.note(release, `:warning: ${escapeMrkdwn(release.reason ?? "Interrupted.")}`, true);
+    await this.alert(release, `:warning: *Release \`${escapeMrkdwn(release.version)}\` to ${release.environment} was interrupted*: ${escapeMrkdwn(release.reason ?? "")}`, release.outputTail ?? "");
   }
 
   /**

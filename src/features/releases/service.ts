@@ -253,7 +253,10 @@ export class ReleaseService {
     }
     if (outcome.kind !== "counted") this.services.metrics.releases.inc({ environment: release.environment, state: outcome.kind === "completed" ? "deploying" : "scheduled" });
     await this.announcer.approved(outcome, user, voided);
-    if (outcome.kind === "completed") void background.runWork(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal));
+    if (outcome.kind === "completed") {
+      const approvedBy = outcome.tally.approvals.map((a) => a.approver);
+      void background.runWork(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal, approvedBy));
+    }
     return { ok: true, ...outcome };
   }
 
