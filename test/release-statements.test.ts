@@ -12,7 +12,7 @@ import { releaseRow, waitForMessageState, waitForState } from "./support/release
  * answer is in, so only the click's own statements are counted.
  */
 const COUNTED_CLICK = 7;
-const COMPLETING_CLICK = 11;
+const COMPLETING_CLICK = 10;
 
 describe.each(dbKinds())("statements of an Approve click on %s", (kind) => {
   let db: TestDatabase;

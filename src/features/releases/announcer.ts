@@ -5,8 +5,9 @@ import { permalink } from "../../slack/permalink.js";
 import { codeBlock, escapeMrkdwn } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
 import { holdReason, releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
-import type { Approved } from "./deploy-start.js";
-import { openFreezes } from "./freezes.js";
+import type { Approved, StartOutcome } from "./deploy-start.js";
+import { isWithdrawal, WITHDRAWN } from "./machine.js";
+import { type Freeze, openFreezes } from "./freezes.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import type { DeployOutcome, GateOutcome } from "./runner.js";
 import { liveHistory, rejecterOf } from "./queries.js";
@@ -16,6 +17,8 @@ import { type Approval, approversOf, forgetMessage, getRelease, type Release, re
 interface Known {
   approvals?: Approval[];
   voided?: VoidedApproval[];
+  freezes?: Freeze[];
+  rejectedBy?: string;
 }
 
 /**
@@ -68,20 +71,75 @@ export class ReleaseAnnouncer {
         : approval.kind === "scheduled"
           ? ` ${holdReason(approval.decision, release.environment)}, so \`${release.version}\` is scheduled: it deploys at ${formatWhen(approval.decision.at, this.services.config.timezone, this.now())}.`
           : "";
-    await this.note(release, `${counted}${next}`, false, { approvals: tally.approvals, voided });
+    await this.note(release, `${counted}${next}`, false, { approvals: tally.approvals, voided, ...(approval.kind !== "counted" ? { freezes: approval.freezes } : {}) });
+  }
+
+  /** A rollback was requested: its message, and who it waits for in the thread. `from`: what it replaces, in words. */
+  async rollbackRequested(release: Release, from: string): Promise<Release> {
+    const shown = await this.refresh(release);
+    await this.say(
+      shown,
+      `<@${shown.requester}> asked to roll ${shown.environment} back ${from}to \`${shown.version}\`. Waiting for ${shown.requiredApprovals} approval${shown.requiredApprovals === 1 ? "" : "s"} from ${this.approversBesides(shown.requester)}.`,
+    );
+    return shown;
+  }
+
+  /** An emergency request is announced in the alerts channel as well. */
+  async emergencyRequested(release: Release): Promise<void> {
+    if (release.emergency === null) return;
+    const what =
+      release.kind === "rollback"
+        ? `🚨 *Emergency rollback of ${release.environment} to \`${escapeMrkdwn(release.version)}\`* requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}. It needs ${release.requiredApprovals} approvals.`
+        : `🚨 *Emergency release \`${escapeMrkdwn(release.version)}\` to ${release.environment}* requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}. It needs ${release.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`;
+    await this.alert(release, what, "");
+  }
+
+  /** `regate`: the message back to gating, and in the thread who re-ran them and how many approvals became void. */
+  async regated(release: Release, by: string, voided: number): Promise<Release> {
+    const shown = await this.refresh(release);
+    await this.say(shown, `<@${by}> re-ran the gates.${voided > 0 ? ` ${voided} earlier approval${voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`);
+    return shown;
+  }
+
+  async rejected(release: Release, by: string, reason: string): Promise<void> {
+    const note = isWithdrawal(release.requester, by) ? `<@${by}> withdrew the release (${WITHDRAWN}): ${escapeMrkdwn(reason)}` : `<@${by}> rejected the release: ${escapeMrkdwn(reason)}`;
+    await this.note(release, note, false, { rejectedBy: by });
+  }
+
+  async expired(release: Release): Promise<void> {
+    await this.note(release, ":hourglass: No decision within the approval window; the release expired. Release again to ask anew.");
+  }
+
+  /** What the sweep of scheduled releases did to one: started it, found it superseded, or moved its expected start. */
+  async scheduledStart(outcome: StartOutcome): Promise<void> {
+    if (outcome.kind === "held" && outcome.moved) {
+      const when = formatWhen(outcome.decision.at, this.services.config.timezone, this.now());
+      await this.note(outcome.release, `The expected start moved: \`${outcome.release.version}\` now deploys at ${when}.`);
+    }
+    if (outcome.kind === "superseded") {
+      const { release, live } = outcome;
+      await this.note(
+        release,
+        `:no_entry_sign: Not deployed: \`${live.version}\` went live on ${release.environment} while this release waited, and deploying \`${release.version}\` now would undo it. Release again if it is still wanted.`,
+        true,
+      );
+    }
+    if (outcome.kind === "started") await this.note(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
+  }
+
+  private approversBesides(requester: string): string {
+    return this.services.config.people.approvers
+      .filter((u) => u !== requester)
+      .map((u) => `<@${u}>`)
+      .join(", ");
   }
 
   /** How the gates ended, on the message and in its thread. */
   async gated(outcome: GateOutcome): Promise<void> {
     const { release } = outcome;
     switch (outcome.kind) {
-      case "passed": {
-        const who = this.services.config.people.approvers
-          .filter((u) => u !== release.requester)
-          .map((u) => `<@${u}>`)
-          .join(", ");
-        return this.note(release, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
-      }
+      case "passed":
+        return this.note(release, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${this.approversBesides(release.requester)}.`);
       case "blocked":
         return this.note(
           release,
@@ -208,8 +266,8 @@ export class ReleaseAnnouncer {
     const [approvals, voided, freezes, rejectedBy, source] = await Promise.all([
       known.approvals ?? approversOf(db, release.id),
       known.voided ?? voidedOf(db, release.id),
-      openFreezes(db, now, release.environment),
-      release.state === "rejected" ? rejecterOf(db, release.id) : undefined,
+      known.freezes ?? openFreezes(db, now, release.environment),
+      release.state === "rejected" ? (known.rejectedBy ?? rejecterOf(db, release.id)) : undefined,
       release.gatesFrom !== null ? getRelease(db, release.gatesFrom) : undefined,
     ]);
     const repositoryUrl = config.repository?.url;

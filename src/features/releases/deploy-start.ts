@@ -3,6 +3,7 @@ import { type Db, pgError, queryRows, type Tx } from "../../db/client.js";
 import { releases, releaseTransitions } from "../../db/schema.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import type { DeployDecision } from "./freeze.js";
+import type { Freeze } from "./freezes.js";
 import { isSuperseded, tallyApprovals } from "./machine.js";
 import { type Approval, LEASE_SECONDS, moveRelease, type Release } from "./store.js";
 
@@ -21,10 +22,10 @@ interface Tally {
 /** An Approve that was counted, with the release as it left the transaction. */
 export type Approved =
   | { kind: "counted"; release: Release; tally: Tally }
-  /** The last approval: the release is deploying, and the caller starts the deploy. */
-  | { kind: "completed"; release: Release; tally: Tally }
+  /** The last approval: the release is deploying, and the caller starts the deploy. `freezes`: those in force as it was decided. */
+  | { kind: "completed"; release: Release; tally: Tally; freezes: Freeze[] }
   /** Approved, but a freeze or the deploy windows hold the deploy until `decision.at`. */
-  | { kind: "scheduled"; release: Release; tally: Tally; decision: Held };
+  | { kind: "scheduled"; release: Release; tally: Tally; freezes: Freeze[]; decision: Held };
 
 type ApprovalOutcome =
   | Approved
@@ -34,8 +35,14 @@ type ApprovalOutcome =
   | { kind: "evidence_changed" }
   | { kind: "environment_busy"; deploying: Release | undefined };
 
+/** Whether a deploy may start now, and the freezes in force on its environment that it was decided by. */
+export interface StartDecision {
+  decision: DeployDecision;
+  freezes: Freeze[];
+}
+
 /** Decides, inside the transaction that would start a deploy, whether it may start now (freezes, windows). */
-type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
+type StartCheck = (tx: Tx, release: Release) => Promise<StartDecision>;
 
 /**
  * Counts one approver's approval, and moves the release to `deploying` when it has enough — all in
@@ -48,14 +55,15 @@ type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
  */
 export async function approve(
   db: Db,
-  releaseId: number,
+  /** The release as the click found it, its evidence checked just before. */
+  clicked: Pick<Release, "id" | "environment" | "evidenceDigest">,
   approver: string,
   owner: string,
   rules: { expiresAfterMs: number; approvers: readonly string[] },
   mayStart: StartCheck,
-  expectedDigest: string | null,
 ): Promise<ApprovalOutcome> {
   const { expiresAfterMs } = rules;
+  const { id: releaseId, evidenceDigest: expectedDigest } = clicked;
   try {
     return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
       // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
@@ -89,14 +97,14 @@ export async function approve(
       const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
       const tally = { approvals: recorded, count };
       if (count < locked.requiredApprovals) return { kind: "counted", release: locked, tally };
-      const decision = await mayStart(tx, locked);
+      const { decision, freezes } = await mayStart(tx, locked);
       if (!decision.start) {
         const held = await moveRelease(tx, releaseId, "scheduled", approver, `approved (${count}/${locked.requiredApprovals}); ${holdDetail(decision)}`, {
           scheduledFor: decision.at,
           lockedIn: locked.state,
         });
         if (!held) return { kind: "not_awaiting", state: locked.state };
-        return { kind: "scheduled", release: held, tally, decision };
+        return { kind: "scheduled", release: held, tally, freezes, decision };
       }
       const moved = await moveRelease(tx, releaseId, "deploying", approver, `approved (${count}/${locked.requiredApprovals}); ${locked.emergency ? "emergency: " : ""}deploy starts`, {
         owner,
@@ -104,18 +112,15 @@ export async function approve(
         lockedIn: locked.state,
       });
       if (!moved) return { kind: "not_awaiting", state: locked.state };
-      return { kind: "completed", release: moved, tally };
+      return { kind: "completed", release: moved, tally, freezes };
     });
   } catch (error) {
     const { code, constraint } = pgError(error);
     if (code === "23505" && (constraint === "releases_one_deploy_per_environment" || constraint === undefined)) {
-      const [release] = await db.select({ environment: releases.environment }).from(releases).where(eq(releases.id, releaseId));
-      const [deploying] = release
-        ? await db
-            .select()
-            .from(releases)
-            .where(and(eq(releases.environment, release.environment), inArray(releases.state, ["deploying", "verifying"])))
-        : [];
+      const [deploying] = await db
+        .select()
+        .from(releases)
+        .where(and(eq(releases.environment, clicked.environment), inArray(releases.state, ["deploying", "verifying"])));
       return { kind: "environment_busy", deploying };
     }
     throw error;
@@ -131,7 +136,7 @@ function holdDetail(decision: Held): string {
   return `scheduled for ${decision.at.toISOString()}: ${causes.join(", ")}`;
 }
 
-type StartOutcome =
+export type StartOutcome =
   | { kind: "started"; release: Release }
   /** Not started, and rejected by Orchestrator: a newer version went live while it waited. */
   | { kind: "superseded"; release: Release; live: Release }
@@ -164,7 +169,7 @@ export async function startScheduled(db: Db, releaseId: number, owner: string, m
         const rejected = await moveRelease(tx, releaseId, "rejected", SYSTEM_ACTOR, `superseded by ${live.version} (release #${live.id})`, { reason, lockedIn: locked.state });
         return rejected ? { kind: "superseded", release: rejected, live } : { kind: "gone" };
       }
-      const decision = await mayStart(tx, locked);
+      const { decision } = await mayStart(tx, locked);
       if (!decision.start) {
         if (locked.scheduledFor?.getTime() === decision.at.getTime()) return { kind: "held", release: locked, decision, moved: false };
         const [row] = await tx

@@ -2,7 +2,7 @@ import type { BlockAction, ButtonAction, ViewSubmitAction } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import { defineCommand } from "../../core/commands/router.js";
-import { type Outcome, refuse } from "../../core/refusal.js";
+import { type Outcome, refuse, UserError } from "../../core/refusal.js";
 import { isConnectionError } from "../../db/client.js";
 import type { Evidence } from "../../db/schema.js";
 import type { Feature } from "../../core/feature.js";
@@ -57,16 +57,14 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version, env: environment.optional(), emergency: emergencyReason }),
         run: async (ctx, args) => {
-          const result = await releases.request({
-            version: args.version,
-            ...(args.env ? { environment: args.env } : {}),
-            requester: ctx.user,
-            ...(args.emergency ? { emergency: args.emergency } : {}),
-          });
-          if (!result.ok) {
-            await ctx.reply({ text: result.reason });
-            return;
-          }
+          const result = accepted(
+            await releases.request({
+              version: args.version,
+              ...(args.env ? { environment: args.env } : {}),
+              requester: ctx.user,
+              ...(args.emergency ? { emergency: args.emergency } : {}),
+            }),
+          );
           const mark = result.release.emergency !== null ? `🚨 emergency, ${result.release.requiredApprovals} approvals needed, announced in <#${config.channels.alerts}>; ` : "";
           await ctx.reply({ text: started(result, `${mark}\`${result.release.version}\` to ${result.release.environment} is running its gates`) });
         },
@@ -84,7 +82,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
             ...(args.version ? { version: args.version } : {}),
             ...(args.emergency ? { emergency: args.emergency } : {}),
           });
-          await ctx.reply({ text: result.ok ? startedRollback(result) : result.reason });
+          await ctx.reply({ text: startedRollback(accepted(result)) });
         },
       }),
       defineCommand({
@@ -102,7 +100,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
           return { target: args.target, endsAt: parsed.endsAt, reason: parsed.reason };
         }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.freezes.freeze({ ...args, by: ctx.user }) });
+          await ctx.reply({ text: accepted(await releases.freezes.freeze({ ...args, by: ctx.user })).summary });
         },
       }),
       defineCommand({
@@ -113,7 +111,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ target: freezeTarget }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.freezes.unfreeze({ target: args.target, by: ctx.user }) });
+          await ctx.reply({ text: accepted(await releases.freezes.unfreeze({ target: args.target, by: ctx.user })).summary });
         },
       }),
       defineCommand({
@@ -123,11 +121,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version, action: z.literal("regate") }),
         run: async (ctx, args) => {
-          const result = await releases.regate({ version: args.version, requester: ctx.user });
-          if (!result.ok) {
-            await ctx.reply({ text: result.reason });
-            return;
-          }
+          const result = accepted(await releases.regate({ version: args.version, requester: ctx.user }));
           const link = result.permalink ? ` (<${result.permalink}|message>)` : "";
           await ctx.reply({ text: `Release #${result.release.id}: re-running the gates of \`${result.release.version}\` to ${result.release.environment}; earlier approvals are void${link}.` });
         },
@@ -372,6 +366,12 @@ function coverage(approval: { evidenceDigest: string | null; evidence: Evidence 
   const gates = evidence.gates.filter((g) => g.status !== "manual");
   const passed = gates.filter((g) => g.status === "passed").length;
   return ` (evidence ${shortDigest(approval.evidenceDigest)}: ${escapeMrkdwn(evidence.version)}${range} · ${passed}/${gates.length} gates passed)`;
+}
+
+/** A command's refusal unwinds as a UserError, which the command listener answers with its reason. */
+function accepted<T extends object>(outcome: Outcome<T>): Extract<Outcome<T>, { ok: true }> {
+  if (!outcome.ok) throw new UserError(outcome.reason);
+  return outcome;
 }
 
 function actor(id: string): string {

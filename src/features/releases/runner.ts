@@ -7,9 +7,10 @@ import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
 import { replaceEvidence } from "./evidence-store.js";
-import { type DeployDecision, deployDecision } from "./freeze.js";
+import { deployDecision } from "./freeze.js";
 import type { ReleaseAnnouncer } from "./announcer.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
+import type { StartDecision } from "./deploy-start.js";
 import { runGates } from "./gates.js";
 import { approversOf, currentLive, failInterrupted, failOnShutdown, getRelease, goLive, HEARTBEAT_MS, heartbeat, LEASE_SECONDS, type Release, saveGates, transition } from "./store.js";
 
@@ -68,11 +69,12 @@ export class ReleaseRunner {
    * Whether a deploy may start now, asked inside the transaction that would start it: the environment's
    * deploy lock is taken first, so a freeze committed a moment earlier is seen (SPEC §4).
    */
-  readonly mayStart = async (tx: Tx, release: Release): Promise<DeployDecision> => {
+  readonly mayStart = async (tx: Tx, release: Release): Promise<StartDecision> => {
     await lockEnvironment(tx, release.environment);
     const now = this.now();
     const freezes = await openFreezes(tx, now, release.environment);
-    return deployDecision({ windows: this.environment(release.environment)?.windows ?? [], freezes, now, timeZone: this.services.config.timezone, emergency: release.emergency !== null });
+    const decision = deployDecision({ windows: this.environment(release.environment)?.windows ?? [], freezes, now, timeZone: this.services.config.timezone, emergency: release.emergency !== null });
+    return { decision, freezes };
   };
 
   async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {

@@ -121,13 +121,7 @@ export class ReleaseService {
     const fresh = await this.announcer.refresh(created.release);
     void background.runWork(`gates of release #${fresh.id}`, (signal) => this.runner.gatePhase(fresh, signal));
     const permalink = this.announcer.permalink(fresh);
-    if (emergency) {
-      await this.announcer.alert(
-        fresh,
-        `🚨 *Emergency release \`${escapeMrkdwn(fresh.version)}\` to ${fresh.environment}* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`,
-        "",
-      );
-    }
+    await this.announcer.emergencyRequested(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
 
@@ -187,22 +181,8 @@ export class ReleaseService {
     });
     if (!created.ok) return this.announcer.inFlightRefusal(choice.target.version, env.name, created.inFlight);
     this.services.metrics.releases.inc({ environment: env.name, state: "awaiting_approval" });
-    const fresh = await this.announcer.refresh(created.release);
-    const who = this.config.people.approvers
-      .filter((u) => u !== fresh.requester)
-      .map((u) => `<@${u}>`)
-      .join(", ");
-    await this.announcer.say(
-      fresh,
-      `<@${fresh.requester}> asked to roll ${env.name} back ${from}to \`${fresh.version}\`. Waiting for ${fresh.requiredApprovals} approval${fresh.requiredApprovals === 1 ? "" : "s"} from ${who}.`,
-    );
-    if (emergency) {
-      await this.announcer.alert(
-        fresh,
-        `🚨 *Emergency rollback of ${env.name} to \`${escapeMrkdwn(fresh.version)}\`* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals.`,
-        "",
-      );
-    }
+    const fresh = await this.announcer.rollbackRequested(created.release, from);
+    await this.announcer.emergencyRequested(fresh);
     const permalink = this.announcer.permalink(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
@@ -233,7 +213,7 @@ export class ReleaseService {
     if (changed)
       return refuse(`The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`);
     const rules = { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers };
-    const outcome = await approve(db, releaseId, user, replicaId, rules, this.runner.mayStart, release.evidenceDigest);
+    const outcome = await approve(db, release, user, replicaId, rules, this.runner.mayStart);
     switch (outcome.kind) {
       case "evidence_changed":
         return refuse("The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.");
@@ -273,21 +253,11 @@ export class ReleaseService {
         log.error("could not start a scheduled release", { releaseId: candidate.id, error });
         return { kind: "gone" as const };
       });
-      if (outcome.kind === "held" && outcome.moved) {
-        await this.announcer.note(outcome.release, `The expected start moved: \`${outcome.release.version}\` now deploys at ${formatWhen(outcome.decision.at, this.config.timezone, this.now())}.`);
-      }
-      if (outcome.kind === "superseded") {
-        this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
-        await this.announcer.note(
-          outcome.release,
-          `:no_entry_sign: Not deployed: \`${outcome.live.version}\` went live on ${outcome.release.environment} while this release waited, and deploying \`${outcome.release.version}\` now would undo it. Release again if it is still wanted.`,
-          true,
-        );
-      }
+      if (outcome.kind === "superseded") this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
+      if (outcome.kind === "started") this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
+      await this.announcer.scheduledStart(outcome);
       if (outcome.kind !== "started") continue;
       started.push(outcome.release);
-      this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
-      await this.announcer.note(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
       void background.runWork(`deploy of release #${outcome.release.id}`, (signal) => this.runner.deployPhase(outcome.release, signal));
     }
     return started;
@@ -311,11 +281,7 @@ export class ReleaseService {
     if (waiting.state === "gating") return refuse(`\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).`);
     const started = await startRegate(db, waiting.id, input.requester, replicaId, initialGates(this.config.gates));
     if (!started) return refuse(`\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.`);
-    const shown = await this.announcer.refresh(started.release);
-    await this.announcer.say(
-      shown,
-      `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
-    );
+    const shown = await this.announcer.regated(started.release, input.requester, started.voided);
     void background.runWork(`gates of release #${waiting.id} (regate)`, (signal) => this.runner.gatePhase(shown, signal));
     const permalink = this.announcer.permalink(shown);
     return { ok: true, release: shown, ...(permalink ? { permalink } : {}) };
@@ -343,8 +309,7 @@ export class ReleaseService {
       return refuse(`This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`);
     }
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
-    const note = withdrawn ? `<@${user}> withdrew the release (${WITHDRAWN}): ${escapeMrkdwn(reason)}` : `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`;
-    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.note(moved, note));
+    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.rejected(moved, user, reason));
     return { ok: true, release: moved };
   }
 
@@ -358,7 +323,7 @@ export class ReleaseService {
     const expired = await expirePending(this.services.db, this.config.approval.expiresAfter);
     for (const release of expired) {
       this.services.metrics.releases.inc({ environment: release.environment, state: "expired" });
-      await this.announcer.note(release, `:hourglass: No decision within the approval window; the release expired. Release again to ask anew.`);
+      await this.announcer.expired(release);
     }
     return expired;
   }
