@@ -22,9 +22,10 @@ interface Known {
 }
 
 /**
- * What people see of a release: its one message in the releases channel (rendered from the database, posted
- * once, then updated in place), notes in its thread, and alerts. The lifecycle (service.ts) moves the state and
- * tells the announcer; a lost or late message update never changes what happened.
+ * What people see of a release: its one message in the releases channel (posted once, then updated in place),
+ * notes in its thread, and alerts. The lifecycle (service.ts, runner.ts) moves the state and hands the
+ * announcer what happened with the rows the moves returned; the announcer renders from those and reads only
+ * what they do not carry. A lost or late message update never changes what happened.
  */
 export class ReleaseAnnouncer {
   private readonly refreshing = new Map<number, Promise<Release>>();
@@ -74,9 +75,14 @@ export class ReleaseAnnouncer {
     await this.note(release, `${counted}${next}`, false, { approvals: tally.approvals, voided, ...(approval.kind !== "counted" ? { freezes: approval.freezes } : {}) });
   }
 
+  /** A new release's first message: nothing is approved or void yet. Returns the row with its message. */
+  requested(release: Release): Promise<Release> {
+    return this.refresh(release, { approvals: [], voided: [] });
+  }
+
   /** A rollback was requested: its message, and who it waits for in the thread. `from`: what it replaces, in words. */
   async rollbackRequested(release: Release, from: string): Promise<Release> {
-    const shown = await this.refresh(release);
+    const shown = await this.requested(release);
     await this.say(
       shown,
       `<@${shown.requester}> asked to roll ${shown.environment} back ${from}to \`${shown.version}\`. Waiting for ${shown.requiredApprovals} approval${shown.requiredApprovals === 1 ? "" : "s"} from ${this.approversBesides(shown.requester)}.`,

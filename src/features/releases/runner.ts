@@ -39,7 +39,7 @@ function moved<K extends "passed" | "interrupted" | "broken">(kind: K, release: 
 /**
  * A release as it runs: its gates, its deploy, smoke test and health check, each under this replica's claim
  * (renewed by a heartbeat, so a run whose claim is lost stops), and the recovery of runs a dead replica left.
- * It moves the state through the store's conditional updates and tells the announcer.
+ * Each phase moves the state through the store's conditional updates and hands its outcome to the announcer.
  */
 export class ReleaseRunner {
   private readonly timers = new Set<NodeJS.Timeout>();

@@ -34,8 +34,9 @@ export interface ReleaseTimings {
 
 /**
  * Drives releases through SPEC §4: request, gates, approvals, deploy, verification. The state only
- * ever moves through the store's conditional updates; Slack messages are rendered from the database
- * afterwards, so a lost or late message update never changes what happened.
+ * ever moves through the store's conditional updates; each step returns what happened (or a Refusal)
+ * and the announcer renders it afterwards from the rows the moves returned, so a lost or late message
+ * update never changes what happened.
  */
 export class ReleaseService {
   /** `/orch freeze` and `unfreeze`, and freezes that run out. */
@@ -118,7 +119,7 @@ export class ReleaseService {
     });
     if (!created.ok) return this.announcer.inFlightRefusal(normalized, env.name, created.inFlight);
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
-    const fresh = await this.announcer.refresh(created.release);
+    const fresh = await this.announcer.requested(created.release);
     void background.runWork(`gates of release #${fresh.id}`, (signal) => this.runner.gatePhase(fresh, signal));
     const permalink = this.announcer.permalink(fresh);
     await this.announcer.emergencyRequested(fresh);
