@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTestBot, type TestBot } from "./support/bot.js";
 import { FIXTURES, testConfig, USERS, workDir } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";
-import { releaseRow, waitForMessageState, waitForState } from "./support/releases.js";
+import { releaseMessageOf, releaseRow, waitForMessageState, waitForState } from "./support/releases.js";
 
 /**
  * How many SQL statements an Approve click costs before its ephemeral answer, counted as postgres.js sends
@@ -64,6 +64,9 @@ describe.each(dbKinds())("statements of an Approve click on %s", (kind) => {
     const counted = await statementsOf(() => bot.orchestrator.releases.approve(release!.id, USERS.approver1));
     expect(counted.result).toMatchObject({ ok: true, kind: "counted", tally: { count: 1 } });
     expect(counted.statements.length, counted.statements.join("\n")).toBeLessThanOrEqual(COUNTED_CLICK);
+    // The count sees the statements (the tally's transaction among them), and the message shows the tally it rendered from.
+    expect(counted.statements.map((q) => q.trim()).filter((q) => q === "begin" || q === "commit")).toEqual(["begin", "commit"]);
+    expect(releaseMessageOf(bot, "1.4.0", "staging")?.text).toContain("awaiting approval (1/2 approvals)");
 
     const completing = await statementsOf(() => bot.orchestrator.releases.approve(release!.id, USERS.approver2));
     expect(completing.result).toMatchObject({ ok: true, kind: "completed", release: { state: "deploying" }, tally: { count: 2 } });
