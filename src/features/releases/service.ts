@@ -17,7 +17,7 @@ import { initialGates } from "./gates.js";
 import { approvalsFor, checkApprove, checkReject, describeState, emergencyApprovals, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
 import { approve, type Approved, startScheduled } from "./deploy-start.js";
-import { clickedRelease, createRelease, currentLive, expirePending, getRelease, type Release, scheduledReleases, transition } from "./store.js";
+import { clickedRelease, createRelease, currentLive, expirePending, getRelease, type Release, rejectRelease, scheduledReleases } from "./store.js";
 
 /** A request that started a release (or a rollback), with the link to its message. */
 export type RequestResult = Outcome<{ release: Release; permalink?: string }>;
@@ -304,11 +304,9 @@ export class ReleaseService {
     const allowed = await this.canReject(releaseId, user);
     if (!allowed.ok) return allowed;
     const withdrawn = isWithdrawal(allowed.release.requester, user);
-    const moved = await transition(this.services.db, releaseId, "rejected", user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, { reason });
-    if (!moved) {
-      const now = await getRelease(this.services.db, releaseId);
-      return refuse(`This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`);
-    }
+    const outcome = await rejectRelease(this.services.db, releaseId, user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, reason);
+    if (!("rejected" in outcome)) return refuse(`This release is ${describeState(outcome.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`);
+    const moved = outcome.rejected;
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
     void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.rejected(moved, user, reason));
     return { ok: true, release: moved };

@@ -155,6 +155,15 @@ export function transition(db: Db, id: number, to: ReleaseState, actor: string, 
   return db.transaction((tx) => moveRelease(tx, id, to, actor, detail, set));
 }
 
+/** Rejects (or withdraws) a release; when its state no longer allows that, the state it was found in instead. */
+export function rejectRelease(db: Db, id: number, actor: string, detail: string, reason: string): Promise<{ rejected: Release } | { state: ReleaseState | undefined }> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
+    const rejected = current && (await moveRelease(tx, id, "rejected", actor, detail, { reason, lockedIn: current.state }));
+    return rejected ? { rejected } : { state: current?.state };
+  });
+}
+
 /** Records gate progress while the release is still gating (a late result cannot touch a finished release); the row as saved. */
 export async function saveGates(db: Db, id: number, gates: GateResult[]): Promise<Release | undefined> {
   const [row] = await db
