@@ -130,3 +130,14 @@ export function liveReleasesRelation(): SQL {
 export function releaseVersionsRelation(): SQL {
   return sql`(select ${releases.id} as id, ${releases.version} as version from ${releases})`;
 }
+
+/** Who rejected (or withdrew) a rejected release: the actor of its last move to `rejected`. */
+export async function rejecterOf(db: Executor, releaseId: number): Promise<string | undefined> {
+  const [row] = await db
+    .select({ actor: releaseTransitions.actor })
+    .from(releaseTransitions)
+    .where(and(eq(releaseTransitions.releaseId, releaseId), eq(releaseTransitions.toState, "rejected")))
+    .orderBy(desc(releaseTransitions.id))
+    .limit(1);
+  return row?.actor;
+}
