@@ -303,7 +303,7 @@ describe("the --emergency option takes the rest of the text as its reason", () =
   });
 
   it("refuses an empty reason and an unknown option", () => {
-    expect(match("release 1.4.1 --emergency")).toEqual({ ok: false, problem: "`--emergency` needs text after it" });
-    expect(match("release 1.4.1 --urgent now")).toEqual({ ok: false, problem: "unknown option `--urgent`" });
+    expect(match("release 1.4.1 --emergency")).toEqual({ ok: false, reason: "`--emergency` needs text after it." });
+    expect(match("release 1.4.1 --urgent now")).toEqual({ ok: false, reason: "Unknown option `--urgent`." });
   });
 });
