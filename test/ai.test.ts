@@ -75,6 +75,30 @@ describe.each(dbKinds())("Claude in the loop on %s", (kind) => {
     expect(JSON.parse(String(toolResult?.content))).toMatchObject({ environments: [{ name: "staging" }, { name: "production" }] });
   });
 
+  it("sends each refused tool call back to Claude as one error result saying why, in the refusal's own words", async () => {
+    fake.responder = (request) => {
+      const last = request.messages.at(-1);
+      if (Array.isArray(last?.content) && last.content.some((b) => b.type === "tool_result")) return textReply("None of that worked.");
+      return toolReply([
+        { name: "get_release_log", input: { version: "banana" } },
+        { name: "ask_specialist", input: { specialist: "astrologer", question: "when to release?" } },
+        { name: "start_release", input: { version: "1.4.0", environment: "moon" } },
+        { name: "get_status", input: {} },
+      ]);
+    };
+    await bot.emulator.message(USERS.engineer, CHANNELS.general, `<@${BOT}> release 1.4.0 to the moon`);
+    await bot.idle();
+    const sent = fake.requests.filter(isMention).at(-1)?.messages.at(-1)?.content as Array<Record<string, unknown>> | undefined;
+    const results = (sent ?? []).map(({ content, is_error }) => ({ content, is_error }));
+    expect(results.slice(0, 3)).toEqual([
+      { content: "banana is not a semver version", is_error: true },
+      { content: expect.stringMatching(/^unknown specialist; known: explore, plan, swe, /), is_error: true },
+      { content: "`moon` is not an environment: use `staging` or `production`", is_error: true },
+    ]);
+    expect(results[3]?.is_error).toBeUndefined();
+    expect(await db.database.db.select().from(releases).where(eq(releases.version, "1.4.0"))).toEqual([]);
+  });
+
   it("passes the thread's earlier messages as turns, Slack text as delimited data", async () => {
     fake.responder = () => textReply("Noted.");
     const parent = await bot.emulator.message(USERS.stakeholder, CHANNELS.general, "Is the voltage forecast late today?");

@@ -28,6 +28,72 @@ function importRuleBreaches(tree: SourceTree): string[] {
   return breaches.sort();
 }
 
+/**
+ * Who owns each table of src/db/schema.ts (by its SQL name). A feature names only its own tables, as a drizzle object
+ * or in raw SQL; another feature's rows come through that feature's front door: a read function, or, where one
+ * statement needs two features' tables, a relation the owner exports (`liveReleasesRelation()`) and never the table.
+ * Tables owned by core or an edge are reached through their module's functions (src/core/jobs/store.ts, src/slack/).
+ */
+const TABLE_OWNERS: Record<string, string> = {
+  slack_events: "slack", // src/slack/dedupe.ts
+  slack_signatures: "slack", // src/slack/replay.ts
+  releases: "releases",
+  release_transitions: "releases",
+  approvals: "releases",
+  voided_approvals: "releases",
+  freezes: "releases",
+  feedback: "feedback",
+  feedback_events: "feedback",
+  fix_notices: "feedback",
+  backfill_cursors: "feedback",
+  health_checks: "health",
+  health_state: "health",
+  ai_calls: "ai",
+  job_runs: "core", // src/core/jobs/store.ts
+  scheduler_heartbeats: "core",
+};
+
+/** The tables src/db/schema.ts declares: drizzle export name → SQL name. Pure. */
+function tablesOf(schema: string): Map<string, string> {
+  return new Map([...schema.matchAll(/export const (\w+) = pgTable\(\s*"(\w+)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+}
+
+// Comments are prose ("the figures from releases"), not SQL; `//` after a colon is a URL, not a comment.
+const COMMENT = /\/\*[\s\S]*?\*\/|(?<![:\w])\/\/[^\n]*/g;
+// A table named in raw SQL, optionally quoted.
+const SQL_TABLE = /\b(?:from|join|update|into)\s+"?([a-z_][a-z0-9_]*)"?/gi;
+
+/**
+ * The table rule, one line per breach: a file in src/features/<a>/ imports another owner's table object from db/schema
+ * (its types and constant lists, like FEEDBACK_STATUSES, are fine) or names another owner's table in raw SQL.
+ */
+function tableBreaches(tree: SourceTree): string[] {
+  const tables = tablesOf(tree.get("src/db/schema.ts") ?? "");
+  const breaches = new Set<string>();
+  const foreign = (from: string, table: string) => {
+    const owner = TABLE_OWNERS[table];
+    return owner !== undefined && owner !== from ? owner : undefined;
+  };
+  for (const [path, text] of tree) {
+    const from = featureOf(path);
+    if (!from) continue;
+    for (const { target, names } of importsOf(path, text)) {
+      if (target !== "src/db/schema.ts") continue;
+      for (const name of names) {
+        const table = tables.get(name);
+        const owner = table && foreign(from, table);
+        if (owner) breaches.add(`${path} imports ${name}, a table of ${owner}`);
+      }
+    }
+    for (const match of text.replace(COMMENT, "").matchAll(SQL_TABLE)) {
+      const table = (match[1] ?? "").toLowerCase();
+      const owner = foreign(from, table);
+      if (owner) breaches.add(`${path} names ${table}, a table of ${owner}, in SQL`);
+    }
+  }
+  return [...breaches].sort();
+}
+
 describe("import rule", () => {
   it("names each kind of breach in a planted tree, and accepts the allowed imports", () => {
     const tree: SourceTree = new Map([
@@ -50,5 +116,48 @@ describe("import rule", () => {
     const tree = readTree("src");
     expect(tree.size).toBeGreaterThan(50);
     expect(importRuleBreaches(tree)).toEqual([]);
+  });
+});
+
+describe("table rule", () => {
+  it("names each kind of breach in a planted tree, and accepts a feature's own tables, types, constants and exported relations", () => {
+    const tree: SourceTree = new Map([
+      [
+        "src/db/schema.ts",
+        'export const releases = pgTable(\n  "releases",\n  {});\nexport const feedback = pgTable("feedback", {});\nexport const jobRuns = pgTable("job_runs", {});\nexport const FEEDBACK_STATUSES = ["open"] as const;\n',
+      ],
+      [
+        "src/features/reports/figures.ts",
+        'import { FEEDBACK_STATUSES, type ReleaseState, releases } from "../../db/schema.js";\n' +
+          "// the figures from releases, see https://example.com/join feedback\n" +
+          'const a = sql`select * from "releases" r JOIN feedback f on f.closed_by_release = r.id`;\n' +
+          "const b = sql`update job_runs set status = 'failed'`;\n",
+      ],
+      ["src/features/health/job.ts", "const c = sql`insert into health_state (environment) values ('staging')`;\nconst d = sql`delete from feedback_events`;\n"],
+      [
+        "src/features/feedback/fixes.ts",
+        'import { feedback } from "../../db/schema.js";\nimport { liveReleasesRelation } from "../releases/index.js";\n' +
+          `const e = sql\`with s as (select r.id from \${liveReleasesRelation()} r) update feedback f set status = 'closed' from s\`;\n`,
+      ],
+      ["src/features/releases/store.ts", 'import { releases } from "../../db/schema.js";\nconst f = sql`select id from releases`;\n'],
+      ["src/core/jobs/store.ts", 'import { jobRuns } from "../../db/schema.js";\nconst g = sql`select 1 from job_runs`;\n'],
+    ]);
+    expect(tableBreaches(tree)).toEqual([
+      "src/features/health/job.ts names feedback_events, a table of feedback, in SQL",
+      "src/features/reports/figures.ts imports releases, a table of releases",
+      "src/features/reports/figures.ts names feedback, a table of feedback, in SQL",
+      "src/features/reports/figures.ts names job_runs, a table of core, in SQL",
+      "src/features/reports/figures.ts names releases, a table of releases, in SQL",
+    ]);
+  });
+
+  it("gives every table in the schema one owner", () => {
+    const tables = [...tablesOf(readTree("src/db").get("src/db/schema.ts") ?? "").values()].sort();
+    expect(tables.length).toBeGreaterThan(10);
+    expect(tables).toEqual(Object.keys(TABLE_OWNERS).sort());
+  });
+
+  it("holds in src", () => {
+    expect(tableBreaches(readTree("src"))).toEqual([]);
   });
 });

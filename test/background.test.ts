@@ -8,7 +8,7 @@ describe("background work at shutdown", () => {
   it("waits for a task that a finishing task starts during the grace period, and hands it an aborted signal", async () => {
     const background = new Background(createLog("error"));
     const recorded: string[] = [];
-    // An approval that, once its messages are posted, starts the deploy: as approveClick does.
+    // An approval that, once its messages are posted, starts the deploy: as ReleaseService.approve does.
     void background.run("approve", async () => {
       await sleep(50);
       void background.runWork("deploy", async (signal) => {

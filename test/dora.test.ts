@@ -3,7 +3,7 @@ import type { Db } from "../src/db/client.js";
 import { type ReleaseState, releases, releaseTransitions } from "../src/db/schema.js";
 import { changeFailureBand, deploymentFrequencyBand, leadTimeBand, timeToRestoreBand } from "../src/features/dora/bands.js";
 import { doraLines, formatHours } from "../src/features/dora/blocks.js";
-import { doraFigures } from "../src/features/dora/figures.js";
+import { doraFigures } from "../src/features/releases/dora-ledger.js";
 import { startTestBot, type TestBot } from "./support/bot.js";
 import { CHANNELS, testConfig, USERS } from "./support/config.js";
 import { dbKinds, openTestDatabase, type TestDatabase } from "./support/db.js";

@@ -27,22 +27,22 @@ describe("command grammar", () => {
   it("matches required, optional and keyword arguments", () => {
     expect(match("release <version> [to <env>]", "release 1.4.0")).toEqual({ ok: true, values: { version: "1.4.0" } });
     expect(match("release <version> [to <env>]", "release 1.4.0 to production")).toEqual({ ok: true, values: { version: "1.4.0", env: "production" } });
-    expect(match("release <version> [to <env>]", "release")).toEqual({ ok: false, problem: "missing a version" });
-    expect(match("release <version> [to <env>]", "release 1.4.0 to")).toEqual({ ok: false, problem: "`to` needs an env" });
-    expect(match("release <version> [to <env>]", "release 1.4.0 production")).toEqual({ ok: false, problem: "unexpected `production`" });
+    expect(match("release <version> [to <env>]", "release")).toEqual({ ok: false, reason: "Missing a version." });
+    expect(match("release <version> [to <env>]", "release 1.4.0 to")).toEqual({ ok: false, reason: "`to` needs an env." });
+    expect(match("release <version> [to <env>]", "release 1.4.0 production")).toEqual({ ok: false, reason: "Unexpected `production`." });
   });
 
   it("matches choices, options and the rest of the text", () => {
     const usage = "feedback add <text...> [--kind <kind>] [--priority <priority:low|medium|high|critical>]";
     expect(match(usage, "feedback add The map\nis slow --priority high")).toEqual({ ok: true, values: { text: "The map\nis slow", priority: "high" } });
     expect(match(usage, "feedback add --kind bug  login fails  ")).toEqual({ ok: true, values: { text: "login fails", kind: "bug" } });
-    expect(match(usage, "feedback add x --priority urgent")).toEqual({ ok: false, problem: "`urgent` is not a valid priority: use one of `low`, `medium`, `high`, `critical`" });
-    expect(match(usage, "feedback add x --kind")).toEqual({ ok: false, problem: "`--kind` needs a value" });
-    expect(match(usage, "feedback add x --kind a --kind b")).toEqual({ ok: false, problem: "`--kind` is given twice" });
-    expect(match(usage, "feedback add --kind bug")).toEqual({ ok: false, problem: "missing a text" });
+    expect(match(usage, "feedback add x --priority urgent")).toEqual({ ok: false, reason: "`urgent` is not a valid priority: use one of `low`, `medium`, `high`, `critical`." });
+    expect(match(usage, "feedback add x --kind")).toEqual({ ok: false, reason: "`--kind` needs a value." });
+    expect(match(usage, "feedback add x --kind a --kind b")).toEqual({ ok: false, reason: "`--kind` is given twice." });
+    expect(match(usage, "feedback add --kind bug")).toEqual({ ok: false, reason: "Missing a text." });
     expect(match("feedback list [<status:open|in-progress|closed>]", "feedback list done")).toEqual({
       ok: false,
-      problem: "`done` is not a valid status: use one of `open`, `in-progress`, `closed`",
+      reason: "`done` is not a valid status: use one of `open`, `in-progress`, `closed`.",
     });
   });
 });
@@ -70,29 +70,40 @@ describe("command router", () => {
 
   it("prefers the longer literal prefix", () => {
     const resolved = router.resolve("release log 1.4.0", "U1");
-    expect(resolved.kind === "run" && resolved.command.pattern.usage).toBe("release log <version>");
+    expect(resolved.ok && resolved.command.pattern.usage).toBe("release log <version>");
     const plain = router.resolve("release 1.4.0", "U1");
-    expect(plain.kind === "run" && plain.args).toEqual({ version: "1.4.0" });
+    expect(plain.ok && plain.args).toEqual({ version: "1.4.0" });
   });
 
   it("refuses a forbidden command before looking at its arguments' meaning", () => {
-    expect(router.resolve("jobs run weekly-digest", "U1")).toEqual({ kind: "refuse", text: "Only admins can use `/orch jobs run <name>`. Admins: <@UADMIN>." });
-    expect(router.resolve("jobs run weekly-digest", "UADMIN").kind).toBe("run");
+    expect(router.resolve("jobs run weekly-digest", "U1")).toEqual({ ok: false, reason: "Only admins can use `/orch jobs run <name>`. Admins: <@UADMIN>." });
+    expect(router.resolve("jobs run weekly-digest", "UADMIN").ok).toBe(true);
   });
 
   it("shows the schema's message with the right form", () => {
     expect(router.resolve("jobs run nightly", "UADMIN")).toEqual({
-      kind: "refuse",
-      text: "`nightly` is not a job.\nUsage: `/orch jobs run <name>`, for example `/orch jobs run weekly-digest`",
+      ok: false,
+      reason: "`nightly` is not a job.\nUsage: `/orch jobs run <name>`, for example `/orch jobs run weekly-digest`",
     });
   });
 
   it("lists a family's commands when the second word is unknown", () => {
     const resolved = router.resolve("jobs list", "U1");
-    expect(resolved).toEqual({ kind: "refuse", text: "`jobs list` is not a command I know. The `jobs` commands are:\n• `/orch jobs run <name>`" });
+    expect(resolved).toEqual({ ok: false, reason: "`jobs list` is not a command I know. The `jobs` commands are:\n• `/orch jobs run <name>`" });
   });
 
   it("asks for something when the text is empty", () => {
-    expect(router.resolve("   ", "U1")).toMatchObject({ kind: "refuse", text: expect.stringContaining("/orch help") });
+    expect(router.resolve("   ", "U1")).toEqual({ ok: false, reason: "Tell me what to do, e.g. `/orch status`. `/orch help` lists every command." });
+  });
+
+  it("refuses an unknown command with the nearest one and a pointer to help", () => {
+    expect(router.resolve("relase 1.4.0", "U1")).toEqual({ ok: false, reason: "I don't know the command `relase`. Did you mean `/orch release`? See `/orch help` for every command." });
+    expect(router.resolve("deploy everything", "U1")).toEqual({ ok: false, reason: "I don't know the command `deploy`. See `/orch help` for every command." });
+  });
+
+  it("shows the grammar's first mistake with the form it was matched against", () => {
+    expect(router.resolve("jobs run", "UADMIN")).toEqual({ ok: false, reason: "Missing a name.\nUsage: `/orch jobs run <name>`, for example `/orch jobs run weekly-digest`" });
+    expect(router.resolve("release 1.4.0 production", "U1")).toEqual({ ok: false, reason: "Unexpected `production`.\nUsage: `/orch release <version> [to <env>]`, for example `/orch release 1.4.0`" });
+    expect(router.resolve("jobs", "U1")).toEqual({ ok: false, reason: "`jobs` needs more. The `jobs` commands are:\n• `/orch jobs run <name>`" });
   });
 });

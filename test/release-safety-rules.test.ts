@@ -89,13 +89,13 @@ describe("freezes and the deploy decision", () => {
     expect(parseFreezePeriod("for 2d holiday change freeze", now, tz)).toEqual({ ok: true, endsAt: at("2026-12-03T03:00:00Z"), reason: "holiday change freeze" });
     expect(parseFreezePeriod("until 2026-12-26 09:00 year-end", now, tz)).toEqual({ ok: true, endsAt: at("2026-12-26T02:00:00Z"), reason: "year-end" });
     expect(parseFreezePeriod("until 2026-12-26 year-end", now, tz)).toEqual({ ok: true, endsAt: at("2026-12-25T17:00:00Z"), reason: "year-end" });
-    expect(parseFreezePeriod("for 2 days", now, tz)).toEqual({ ok: false, problem: "`for` needs a duration like 2d, 36h or 90m (got `2`)" });
-    expect(parseFreezePeriod("until 2026-02-30 x-mas", now, tz)).toEqual({ ok: false, problem: "`2026-02-30` is not a date on the calendar" });
-    expect(parseFreezePeriod("until 2026-12-26 9:00 x-mas", now, tz)).toEqual({ ok: false, problem: "`9:00` is not a time: use HH:MM on the 24-hour clock, like 09:00" });
-    expect(parseFreezePeriod("until 2026-11-30 past", now, tz)).toEqual({ ok: false, problem: "that end time has already passed" });
-    expect(parseFreezePeriod("for 100d long", now, tz)).toEqual({ ok: false, problem: "a freeze may last at most 90 days" });
-    expect(parseFreezePeriod("for 2d", now, tz)).toMatchObject({ ok: false, problem: expect.stringContaining("say why") });
-    expect(parseFreezePeriod("tomorrow please", now, tz)).toMatchObject({ ok: false, problem: expect.stringContaining("`for 2d` or `until 2026-12-26 09:00`") });
+    expect(parseFreezePeriod("for 2 days", now, tz)).toEqual({ ok: false, reason: "`for` needs a duration like 2d, 36h or 90m (got `2`)" });
+    expect(parseFreezePeriod("until 2026-02-30 x-mas", now, tz)).toEqual({ ok: false, reason: "`2026-02-30` is not a date on the calendar" });
+    expect(parseFreezePeriod("until 2026-12-26 9:00 x-mas", now, tz)).toEqual({ ok: false, reason: "`9:00` is not a time: use HH:MM on the 24-hour clock, like 09:00" });
+    expect(parseFreezePeriod("until 2026-11-30 past", now, tz)).toEqual({ ok: false, reason: "that end time has already passed" });
+    expect(parseFreezePeriod("for 100d long", now, tz)).toEqual({ ok: false, reason: "a freeze may last at most 90 days" });
+    expect(parseFreezePeriod("for 2d", now, tz)).toMatchObject({ ok: false, reason: expect.stringContaining("say why") });
+    expect(parseFreezePeriod("tomorrow please", now, tz)).toMatchObject({ ok: false, reason: expect.stringContaining("`for 2d` or `until 2026-12-26 09:00`") });
   });
 
   it("starts now only outside every freeze and inside a window; otherwise names the earliest moment both hold", () => {
@@ -303,7 +303,7 @@ describe("the --emergency option takes the rest of the text as its reason", () =
   });
 
   it("refuses an empty reason and an unknown option", () => {
-    expect(match("release 1.4.1 --emergency")).toEqual({ ok: false, problem: "`--emergency` needs text after it" });
-    expect(match("release 1.4.1 --urgent now")).toEqual({ ok: false, problem: "unknown option `--urgent`" });
+    expect(match("release 1.4.1 --emergency")).toEqual({ ok: false, reason: "`--emergency` needs text after it." });
+    expect(match("release 1.4.1 --urgent now")).toEqual({ ok: false, reason: "Unknown option `--urgent`." });
   });
 });

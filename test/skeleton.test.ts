@@ -42,6 +42,12 @@ describe.each(dbKinds())("walking skeleton on %s", (kind) => {
     expect(bot.emulator.workspace.history(CHANNELS.general)).toHaveLength(0);
   });
 
+  it("answers /orch help for a command that does not exist with a refusal pointing to help", async () => {
+    await bot.emulator.command(USERS.engineer, CHANNELS.general, "help deploy");
+    await bot.idle();
+    expect(ephemeralTexts(USERS.engineer).at(-1)).toBe("There is no `/orch deploy` command. `/orch help` lists them all.");
+  });
+
   it("answers /orch status from the database", async () => {
     await db.database.db.execute(
       sql`insert into releases (version, semver, environment, state, requester, required_approvals, live_at) values ('1.3.0', '1.3.0', 'staging', 'live', 'U0ENGINEER', 1, now() - interval '2 hours')`,

@@ -10,6 +10,8 @@
  *   [--flag <name...>] an option that takes the rest of the text (a reason)
  */
 
+import { type Outcome, type Refusal, refuse } from "../refusal.js";
+
 interface ArgSpec {
   name: string;
   optional: boolean;
@@ -36,7 +38,10 @@ interface Token {
 
 export type Values = Record<string, string | undefined>;
 
-type MatchResult = { ok: true; values: Values } | { ok: false; problem: string };
+/** A mistake in a command's words, as the sentence the person reads (the router adds the usage line). */
+export function argumentsRefusal(problem: string): Refusal {
+  return refuse(`${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`);
+}
 
 const ARG = /^<([a-z][a-z-]*)(?::([^>]+))?(\.\.\.)?>$/;
 
@@ -107,7 +112,7 @@ export function startsWith(pattern: Pattern, tokens: Token[]): boolean {
 }
 
 /** Matches the tokens after the command words against the pattern's arguments and options. */
-export function matchArguments(pattern: Pattern, text: string, tokens: Token[]): MatchResult {
+export function matchArguments(pattern: Pattern, text: string, tokens: Token[]): Outcome<{ values: Values }> {
   const values: Values = {};
   const remaining: Token[] = [];
   const rest = tokens.slice(pattern.words.length);
@@ -124,26 +129,26 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
         remaining.push(token);
         continue;
       }
-      return { ok: false, problem: `unknown option \`--${flag[1]}\`` };
+      return argumentsRefusal(`unknown option \`--${flag[1]}\``);
     }
     let value = flag[2];
     if (option.rest) {
       // `[--emergency <reason...>]`: the option takes the rest of the text, as a reason in words.
       const taken = rest.slice(i + 1);
       value = [value, taken.length === 1 ? (taken[0] as Token).value : joinRaw(text, taken)].filter(Boolean).join(" ").trim();
-      if (!value) return { ok: false, problem: `\`--${option.name}\` needs text after it` };
+      if (!value) return argumentsRefusal(`\`--${option.name}\` needs text after it`);
       values[option.name] = value;
       break;
     }
     if (value === undefined) {
       const next = rest[i + 1];
-      if (!next || next.value.startsWith("--")) return { ok: false, problem: `\`--${option.name}\` needs a value` };
+      if (!next || next.value.startsWith("--")) return argumentsRefusal(`\`--${option.name}\` needs a value`);
       value = next.value;
       i += 1;
     }
-    if (values[option.name] !== undefined) return { ok: false, problem: `\`--${option.name}\` is given twice` };
+    if (values[option.name] !== undefined) return argumentsRefusal(`\`--${option.name}\` is given twice`);
     const problem = checkChoice(option, value);
-    if (problem) return { ok: false, problem };
+    if (problem) return argumentsRefusal(problem);
     values[option.name] = option.choices ? value.toLowerCase() : value;
   }
 
@@ -153,9 +158,9 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
     if (arg.keyword !== undefined) {
       if (token?.value.toLowerCase() !== arg.keyword) continue;
       const value = remaining[index + 1];
-      if (!value) return { ok: false, problem: `\`${arg.keyword}\` needs ${article(arg.name)}` };
+      if (!value) return argumentsRefusal(`\`${arg.keyword}\` needs ${article(arg.name)}`);
       const problem = checkChoice(arg, value.value);
-      if (problem) return { ok: false, problem };
+      if (problem) return argumentsRefusal(problem);
       values[arg.name] = arg.choices ? value.value.toLowerCase() : value.value;
       index += 2;
       continue;
@@ -167,23 +172,23 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
       const joined = (taken.length === 1 ? (taken[0] as Token).value : joinRaw(text, taken)).trim();
       if (!joined) {
         if (arg.optional) continue;
-        return { ok: false, problem: `missing ${article(arg.name)}` };
+        return argumentsRefusal(`missing ${article(arg.name)}`);
       }
       values[arg.name] = joined;
       continue;
     }
     if (!token) {
       if (arg.optional) continue;
-      return { ok: false, problem: `missing ${article(arg.name)}` };
+      return argumentsRefusal(`missing ${article(arg.name)}`);
     }
     const problem = checkChoice(arg, token.value);
-    if (problem) return { ok: false, problem };
+    if (problem) return argumentsRefusal(problem);
     values[arg.name] = arg.choices ? token.value.toLowerCase() : token.value;
     index += 1;
   }
   const extra = remaining.slice(index);
   if (extra.length > 0) {
-    return { ok: false, problem: `unexpected \`${clip(extra.map((t) => t.value).join(" "), 60)}\`` };
+    return argumentsRefusal(`unexpected \`${clip(extra.map((t) => t.value).join(" "), 60)}\``);
   }
   return { ok: true, values };
 }

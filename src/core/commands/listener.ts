@@ -2,7 +2,7 @@ import type { App } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
 import { isConnectionError, isDatabaseError } from "../../db/client.js";
 import type { Services } from "../feature.js";
-import { UserError } from "../refusal.js";
+import { type Refusal, UserError } from "../refusal.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 
 /**
@@ -31,8 +31,8 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
 
   app.command(router.name, async ({ command, ack, respond, client }) => {
     const resolution = router.resolve(command.text ?? "", command.user_id);
-    if (resolution.kind === "refuse") {
-      await ack({ response_type: "ephemeral", text: resolution.text });
+    if (!resolution.ok) {
+      await ack(refusalAnswer(resolution));
       return;
     }
     await ack();
@@ -56,7 +56,7 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
         await resolution.command.run(ctx, resolution.args);
       } catch (error) {
         if (error instanceof UserError) {
-          await ctx.reply({ text: error.message });
+          await respond(refusalAnswer(error.refusal));
           return;
         }
         services.log.error("command failed", { command: words, user: command.user_id, error });
@@ -69,6 +69,11 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
     if (resolution.command.long) void services.background.run(`command ${words}`, work);
     else enqueue(`command ${words}`, work);
   });
+}
+
+/** A refused command, whether the router refused its text or the command refused while running: only the person sees why. */
+function refusalAnswer(refusal: Refusal) {
+  return { response_type: "ephemeral" as const, text: refusal.reason };
 }
 
 /** Commands running after their acks at once; the rest wait their turn. */

@@ -1,7 +1,8 @@
 import type { KnownBlock } from "@slack/types";
 import type { WebClient } from "@slack/web-api";
 import type { z } from "zod";
-import { clip, compilePattern, editDistance, matchArguments, type Pattern, startsWith, tokenize, type Values } from "./grammar.js";
+import { type Outcome, type Refusal, refuse } from "../refusal.js";
+import { argumentsRefusal, clip, compilePattern, editDistance, matchArguments, type Pattern, startsWith, tokenize, type Values } from "./grammar.js";
 
 export interface Reply {
   text: string;
@@ -47,7 +48,7 @@ export interface Command {
   group: string;
   access: "anyone" | "admins";
   long: boolean;
-  parse(values: Values): { ok: true; args: unknown } | { ok: false; problem: string };
+  parse(values: Values): Outcome<{ args: unknown }>;
   run(ctx: CommandContext, args: unknown): Promise<void>;
 }
 
@@ -63,13 +64,14 @@ export function defineCommand<A = Values>(spec: CommandSpec<A>): Command {
       if (!spec.args) return { ok: true, args: values };
       const result = spec.args.safeParse(values);
       if (result.success) return { ok: true, args: result.data };
-      return { ok: false, problem: result.error.issues[0]?.message ?? "invalid arguments" };
+      return argumentsRefusal(result.error.issues[0]?.message ?? "invalid arguments");
     },
     run: (ctx, args) => spec.run(ctx, args as A),
   };
 }
 
-export type Resolution = { kind: "run"; command: Command; args: unknown } | { kind: "refuse"; text: string };
+/** What a command text means: the command to run with its arguments, or why it is refused. */
+export type Resolution = Outcome<{ command: Command; args: unknown }>;
 
 /** One place that decides what a command text means: which command, which arguments, or what was wrong. */
 export class CommandRouter {
@@ -113,40 +115,38 @@ export class CommandRouter {
   resolve(text: string, user: string): Resolution {
     const tokens = tokenize(text);
     const first = tokens[0]?.value.toLowerCase();
-    if (!first) return { kind: "refuse", text: `Tell me what to do, e.g. \`${this.name} status\`. \`${this.name} help\` lists every command.` };
+    if (!first) return refuse(`Tell me what to do, e.g. \`${this.name} status\`. \`${this.name} help\` lists every command.`);
     const candidates = this.commands.filter((c) => startsWith(c.pattern, tokens));
     if (candidates.length === 0) {
       const family = this.commands.filter((c) => c.pattern.words[0] === first);
       if (family.length > 0) {
         const second = tokens[1]?.value;
         const forms = family.map((c) => `• ${this.usageOf(c)}`).join("\n");
-        return {
-          kind: "refuse",
-          text: `${second ? `\`${first} ${clip(second, 30)}\` is not a command I know` : `\`${first}\` needs more`}. The \`${first}\` commands are:\n${forms}`,
-        };
+        return refuse(`${second ? `\`${first} ${clip(second, 30)}\` is not a command I know` : `\`${first}\` needs more`}. The \`${first}\` commands are:\n${forms}`);
       }
-      return { kind: "refuse", text: `I don't know the command \`${clip(first, 40)}\`.${this.suggest(first)} See \`${this.name} help\` for every command.` };
+      return refuse(`I don't know the command \`${clip(first, 40)}\`.${this.suggest(first)} See \`${this.name} help\` for every command.`);
     }
-    let firstProblem: { command: Command; problem: string } | undefined;
+    let firstMismatch: { command: Command; refusal: Refusal } | undefined;
     for (const command of candidates) {
       const matched = matchArguments(command.pattern, text, tokens);
       if (!matched.ok) {
-        firstProblem ??= { command, problem: matched.problem };
+        firstMismatch ??= { command, refusal: matched };
         continue;
       }
       if (command.access === "admins" && !this.isAdmin(user)) {
-        return { kind: "refuse", text: `Only admins can use ${this.usageOf(command)}. ${this.adminsLine()}` };
+        return refuse(`Only admins can use ${this.usageOf(command)}. ${this.adminsLine()}`);
       }
       const parsed = command.parse(matched.values);
-      if (!parsed.ok) return { kind: "refuse", text: this.usageProblem(command, parsed.problem) };
-      return { kind: "run", command, args: parsed.args };
+      if (!parsed.ok) return this.withUsage(command, parsed);
+      return { ok: true, command, args: parsed.args };
     }
-    const { command, problem } = firstProblem as { command: Command; problem: string };
-    return { kind: "refuse", text: this.usageProblem(command, problem) };
+    const { command, refusal } = firstMismatch as { command: Command; refusal: Refusal };
+    return this.withUsage(command, refusal);
   }
 
-  usageProblem(command: Command, problem: string): string {
-    return `${capitalize(problem)}.\nUsage: ${this.usageOf(command)}, for example \`${this.name} ${command.example}\``;
+  /** A mistake in the arguments, followed by the command's usage and example. */
+  private withUsage(command: Command, refusal: Refusal): Refusal {
+    return refuse(`${refusal.reason}\nUsage: ${this.usageOf(command)}, for example \`${this.name} ${command.example}\``);
   }
 
   private suggest(word: string): string {
@@ -157,8 +157,4 @@ export class CommandRouter {
       .sort((a, b) => a.d - b.d)[0];
     return best ? ` Did you mean \`${this.name} ${best.w}\`?` : "";
   }
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }

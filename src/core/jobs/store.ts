@@ -1,8 +1,8 @@
-import { and, desc, eq, gte, lt, max, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, max, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../../db/client.js";
-import { inTransaction } from "../../db/client.js";
+import { inTransaction, queryRows } from "../../db/client.js";
 import { jobRuns, schedulerHeartbeats } from "../../db/schema.js";
-import type { JobName } from "./catalog.js";
+import { JOB_NAMES, type JobName } from "./catalog.js";
 import type { JobContext, JobOutcome } from "./registry.js";
 
 export type JobRun = typeof jobRuns.$inferSelect;
@@ -163,4 +163,108 @@ export function runHistory(db: Executor, job: JobName | undefined, limit: number
     .where(job ? eq(jobRuns.job, job) : undefined)
     .orderBy(desc(jobRuns.startedAt))
     .limit(limit);
+}
+
+/*
+ * Figures of the runs in a period, for the reports: computed by the database, only the few rows a
+ * report shows come back.
+ */
+
+interface Period {
+  since: Date;
+  until: Date;
+}
+
+const countColumn = sql<number>`count(*)::int`;
+
+/** At most this many rows of any list come back; reports cut further to fit Slack. */
+const ROWS = 25;
+
+export interface JobFigures {
+  total: number;
+  byStatus: Array<{ key: string; count: number }>;
+  failuresByJob: Array<{ key: string; count: number }>;
+  failures: Array<{ id: number; job: string; slot: Date; startedAt: Date; summary: string | null }>;
+}
+
+/** Runs started in the period by status, failures by job, and the latest failures. */
+export async function jobFigures(db: Executor, period: Period): Promise<JobFigures> {
+  const inPeriod = and(gte(jobRuns.startedAt, period.since), lt(jobRuns.startedAt, period.until));
+  const failed = and(inPeriod, eq(jobRuns.status, "failed"));
+  const [byStatus, failuresByJob, failures] = await Promise.all([
+    db
+      .select({ key: sql<string>`${jobRuns.status}`, count: countColumn })
+      .from(jobRuns)
+      .where(inPeriod)
+      .groupBy(jobRuns.status)
+      .orderBy(desc(countColumn), asc(jobRuns.status)),
+    db.select({ key: jobRuns.job, count: countColumn }).from(jobRuns).where(failed).groupBy(jobRuns.job).orderBy(desc(countColumn), asc(jobRuns.job)).limit(ROWS),
+    db
+      .select({ id: jobRuns.id, job: jobRuns.job, slot: jobRuns.slot, startedAt: jobRuns.startedAt, summary: jobRuns.summary })
+      .from(jobRuns)
+      .where(failed)
+      .orderBy(desc(jobRuns.startedAt), desc(jobRuns.id))
+      .limit(ROWS),
+  ]);
+  return { total: byStatus.reduce((n, r) => n + r.count, 0), byStatus, failuresByJob, failures };
+}
+
+interface JobDuration {
+  job: string;
+  runs: number;
+  p50Seconds: number;
+  p95Seconds: number;
+  maxSeconds: number;
+}
+
+/** How long finished runs took, slowest (p95) first. */
+export async function jobDurations(db: Executor, period: Period): Promise<JobDuration[]> {
+  const seconds = sql`extract(epoch from ${jobRuns.finishedAt} - ${jobRuns.startedAt})`;
+  const rows = await db
+    .select({
+      job: jobRuns.job,
+      runs: countColumn,
+      p50Seconds: sql<number>`percentile_cont(0.5) within group (order by ${seconds})`,
+      p95Seconds: sql<number>`percentile_cont(0.95) within group (order by ${seconds})`,
+      maxSeconds: sql<number>`max(${seconds})`,
+    })
+    .from(jobRuns)
+    .where(and(gte(jobRuns.startedAt, period.since), lt(jobRuns.startedAt, period.until), isNotNull(jobRuns.finishedAt), inArray(jobRuns.status, ["succeeded", "failed"])))
+    .groupBy(jobRuns.job)
+    .orderBy(desc(sql`percentile_cont(0.95) within group (order by ${seconds})`))
+    .limit(5);
+  return rows.map((r) => ({ ...r, p50Seconds: Number(r.p50Seconds), p95Seconds: Number(r.p95Seconds), maxSeconds: Number(r.maxSeconds) }));
+}
+
+/** Built-in jobs whose latest finished run failed, the latest 10. */
+export async function failingJobs(db: Executor): Promise<Array<{ job: string; at: Date; summary: string | null }>> {
+  // Per built-in job its latest finished run, each found through the (job, started_at) index.
+  const rows = await queryRows<{ job: string; at: number; summary: string | null }>(
+    db,
+    sql`
+      select j.name as job, (extract(epoch from x.started_at) * 1000)::float8 as at, x.summary
+      from (values ${sql.join(
+        JOB_NAMES.map((name) => sql`(${name})`),
+        sql`, `,
+      )}) as j(name)
+      cross join lateral (
+        select started_at, summary, status from job_runs
+        where job = j.name and status in ('succeeded', 'failed') order by started_at desc limit 1
+      ) x
+      where x.status = 'failed'
+      order by x.started_at desc limit 10`,
+  );
+  return rows.map((j) => ({ ...j, at: new Date(j.at) }));
+}
+
+/** The latest finished run of a job whose details have `key`, with that detail; undefined if there is none. */
+export async function latestRunDetail(db: Executor, job: JobName, key: string): Promise<{ at: Date; status: string; detail: unknown } | undefined> {
+  const [row] = await queryRows<{ at: number; status: string; detail: unknown }>(
+    db,
+    sql`
+      select (extract(epoch from started_at) * 1000)::float8 as at, status, details->${key} as detail from job_runs
+      where job = ${job} and status in ('succeeded', 'failed') and details ? ${key}
+      order by started_at desc limit 1`,
+  );
+  return row && { ...row, at: new Date(row.at) };
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { CommandContext, Reply, Resolution } from "../../core/commands/router.js";
 import { defineCommand } from "../../core/commands/router.js";
 import type { Feature, Services } from "../../core/feature.js";
-import { UserError } from "../../core/refusal.js";
+import { type Refusal, UserError } from "../../core/refusal.js";
 import type { FeedbackAccess } from "../feedback/index.js";
 import type { ReleaseService } from "../releases/index.js";
 import { quoteSlackText, truncate } from "../../slack/text.js";
@@ -108,10 +108,6 @@ export function aiFeature(options: AiFeatureOptions): Feature {
         log.info("mention answered", { channel: mention.channel, rounds: result.rounds, tools: result.toolsUsed, privately: revealed.size > 0 });
         await show({ text: quoteSlackText(result.answer), ...(revealed.size > 0 ? { confidential: true } : {}) });
       } catch (error) {
-        if (error instanceof UserError) {
-          await show({ text: error.message }).catch(() => undefined);
-          return;
-        }
         log.error("could not answer a mention", { channel: mention.channel, ts: mention.ts, error });
         await show({ text: "Sorry, something went wrong while answering; it has been logged. `/orch help` lists what I can do without Claude." }).catch(() => undefined);
       }
@@ -124,7 +120,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
      * once what works without Claude.
      */
     const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<Reply> => {
-      const runCommand = async (resolution: Extract<Resolution, { kind: "run" }>): Promise<Reply> => {
+      const runCommand = async (resolution: Extract<Resolution, { ok: true }>): Promise<Reply> => {
         let shown: Reply | undefined;
         const respond = async (reply: Reply) => {
           shown = reply;
@@ -140,13 +136,18 @@ export function aiFeature(options: AiFeatureOptions): Feature {
           reply: respond,
           replyInChannel: respond,
         };
-        await resolution.command.run(ctx, resolution.args);
+        try {
+          await resolution.command.run(ctx, resolution.args);
+        } catch (error) {
+          if (error instanceof UserError) return mentionRefusal(error.refusal);
+          throw error;
+        }
         return shown ?? { text: "Done." };
       };
       const resolution = text ? commands.resolve(text, mention.user) : undefined;
-      if (resolution?.kind === "run") return runCommand(resolution);
+      if (resolution?.ok) return runCommand(resolution);
       const firstWord = text.split(/\s+/)[0] ?? "";
-      if (resolution?.kind === "refuse" && commands.isCommandWord(firstWord)) return { text: resolution.text };
+      if (resolution?.ok === false && commands.isCommandWord(firstWord)) return mentionRefusal(resolution);
       switch (
         plainTopic(
           text,
@@ -161,7 +162,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
           return status.renderOnly(["Feedback"], "Feedback");
         case "jobs": {
           const jobs = commands.resolve("jobs", mention.user);
-          return jobs.kind === "run" ? runCommand(jobs) : status.renderOnly(["Jobs"], "Jobs");
+          return jobs.ok ? runCommand(jobs) : status.renderOnly(["Jobs"], "Jobs");
         }
         case "status":
           return status.render();
@@ -225,6 +226,11 @@ export function aiFeature(options: AiFeatureOptions): Feature {
 
     onStop(() => options.triage?.stop());
   };
+}
+
+/** A mention answers a refusal (a command's, as the slash command would) in its thread, in place of the placeholder. */
+function mentionRefusal(refusal: Refusal): Reply {
+  return { text: refusal.reason };
 }
 
 /** What every prompt should know about this team, from the config. Static, so the system prompt stays cacheable. */

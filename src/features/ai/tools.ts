@@ -12,6 +12,7 @@ import { liveVersions, releasesInFlight } from "../releases/index.js";
 import { healthSummary, latestHealth } from "../health/index.js";
 import type { ReleaseService } from "../releases/index.js";
 import { auditTrail } from "../releases/index.js";
+import { type Refusal, refuse } from "../../core/refusal.js";
 import type { Tool } from "./claude.js";
 
 /**
@@ -45,6 +46,7 @@ async function shownText<T extends { id: number; channel: string; author: string
 interface ToolSpec<A> {
   definition: Tool;
   input: z.ZodType<A>;
+  /** The data for Claude, or a Refusal (a sentence), which goes back to Claude as an error result. */
   run(context: ToolContext, input: A): Promise<unknown>;
 }
 
@@ -104,7 +106,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
     input: z.object({ version: z.string().max(64) }),
     run: async ({ services }, { version }: { version: string }) => {
       const normalized = normalizeVersion(version);
-      if (!normalized) return { error: `${version} is not a semver version` };
+      if (!normalized) return refuse(`${version} is not a semver version`);
       const trail = await auditTrail(services.db, normalized);
       return trail.map(({ release, transitions, approvals }) => ({
         id: release.id,
@@ -201,7 +203,7 @@ export const TOOLS: ToolSpec<unknown>[] = [
     },
     input: z.object({ specialist: z.string(), question: z.string().min(1).max(4000) }),
     run: async (context, { specialist, question }: { specialist: string; question: string }) => {
-      if (!context.specialists.includes(specialist)) return { error: `unknown specialist; known: ${context.specialists.join(", ")}` };
+      if (!context.specialists.includes(specialist)) return refuse(`unknown specialist; known: ${context.specialists.join(", ")}`);
       return { answer: await context.askSpecialist(specialist, question) };
     },
   }),
@@ -215,23 +217,36 @@ export const TOOLS: ToolSpec<unknown>[] = [
     input: z.object({ version: z.string().max(64), environment: z.string().max(64).optional() }),
     run: async ({ releases, user }, input: { version: string; environment?: string }) => {
       const result = await releases.request({ version: input.version, ...(input.environment ? { environment: input.environment } : {}), requester: user });
-      if (!result.ok) return { started: false, reason: result.reason };
+      if (!result.ok) return result;
       return { started: true, releaseId: result.release.id, version: result.release.version, environment: result.release.environment, state: result.release.state, message: result.permalink ?? null };
     },
   }),
 ];
 
-/** Runs one tool call from Claude; the result (or the error) goes back to Claude as text. */
+/**
+ * Runs one tool call from Claude; what goes back to Claude is text: the data, or, marked as an error,
+ * a refusal's sentence or what failed.
+ */
 export async function runTool(context: ToolContext, name: string, rawInput: unknown): Promise<{ content: string; isError: boolean }> {
-  const spec = TOOLS.find((t) => t.definition.name === name);
-  if (!spec) return { content: `There is no tool named ${name}. Available: ${TOOLS.map((t) => t.definition.name).join(", ")}.`, isError: true };
-  const input = spec.input.safeParse(rawInput ?? {});
-  if (!input.success) return { content: `Invalid input for ${name}: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`, isError: true };
   try {
-    const result = await spec.run(context, input.data);
-    return { content: JSON.stringify(result).slice(0, 20_000), isError: false };
+    const answer = await answerTool(context, name, rawInput);
+    if (isRefusal(answer)) return { content: answer.reason, isError: true };
+    return { content: JSON.stringify(answer).slice(0, 20_000), isError: false };
   } catch (error) {
     context.services.log.warn("a Claude tool failed", { tool: name, error });
     return { content: `${name} failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`, isError: true };
   }
+}
+
+/** The tool's data, or why the call is refused: no such tool, input that does not fit, or the tool's own refusal. */
+async function answerTool(context: ToolContext, name: string, rawInput: unknown): Promise<unknown> {
+  const spec = TOOLS.find((t) => t.definition.name === name);
+  if (!spec) return refuse(`There is no tool named ${name}. Available: ${TOOLS.map((t) => t.definition.name).join(", ")}.`);
+  const input = spec.input.safeParse(rawInput ?? {});
+  if (!input.success) return refuse(`Invalid input for ${name}: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`);
+  return spec.run(context, input.data);
+}
+
+function isRefusal(answer: unknown): answer is Refusal {
+  return typeof answer === "object" && answer !== null && (answer as Partial<Refusal>).ok === false && typeof (answer as Partial<Refusal>).reason === "string";
 }

@@ -1,7 +1,7 @@
 import type { KnownBlock } from "@slack/types";
 import { context, fieldsSection, header } from "../../slack/blocks.js";
 import { type Band, changeFailureBand, deploymentFrequencyBand, leadTimeBand, timeToRestoreBand } from "./bands.js";
-import type { DoraFigures } from "./figures.js";
+import type { DoraFigures } from "../releases/index.js";
 
 const BAND_LABEL: Record<Band, string> = { elite: ":star2: elite", high: ":large_green_circle: high", medium: ":large_yellow_circle: medium", low: ":red_circle: low" };
 

@@ -1,7 +1,7 @@
 import { defineCommand } from "../../core/commands/router.js";
 import type { Feature } from "../../core/feature.js";
 import { doraMessage } from "./blocks.js";
-import { doraFigures } from "./figures.js";
+import { doraFigures } from "../releases/index.js";
 
 /** `/orch dora [30d|90d]`: the four DORA figures per environment, from the release ledger. */
 export function doraFeature(): Feature {

@@ -86,22 +86,22 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       await ack();
       // After the ack, tracked, so shutdown waits for the answer.
       void background.run("record feedback from the shortcut", async () => {
-        const message = slackMessageSchema.safeParse(shortcut.message);
-        if (!message.success) {
-          await respond({ response_type: "ephemeral", text: "I could not read that message, so nothing was recorded." });
-          return;
-        }
-        let text: string;
-        try {
-          const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
-          text = id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
-        } catch (error) {
-          log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
-          text = "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
-        }
-        await respond({ response_type: "ephemeral", text });
+        await respond({ response_type: "ephemeral", text: await recordFromShortcut(shortcut) });
       });
     });
+
+    /** What the person who used the shortcut reads: the feedback id, or why nothing was recorded. */
+    const recordFromShortcut = async (shortcut: MessageShortcut): Promise<string> => {
+      const message = slackMessageSchema.safeParse(shortcut.message);
+      if (!message.success) return "I could not read that message, so nothing was recorded.";
+      try {
+        const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
+        return id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
+      } catch (error) {
+        log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
+        return "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
+      }
+    };
 
     commands.add(
       defineCommand({
@@ -192,7 +192,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
         args: z.object({ id: feedbackId, status: z.enum(FEEDBACK_STATUSES) }),
         run: async (ctx, args) => {
           const changed = await setStatus(db, args.id, args.status, ctx.user);
-          if (!changed) throw new UserError(`There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`);
+          if (!changed) throw noSuchFeedback(ctx.command, args.id);
           await ctx.reply({ text: changed.before === args.status ? `Feedback #${args.id} was already ${args.status}.` : `Feedback #${args.id} is now *${args.status}* (was ${changed.before}).` });
           if (changed.before !== args.status)
             void background.run(`tell the thread of feedback #${args.id}`, () => tellThread(changed.row, `This feedback (#${args.id}) is now *${args.status}*, set by <@${ctx.user}>.`));
@@ -213,12 +213,9 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
         run: async (ctx, args) => {
           const last = config.environments.at(-1)?.name ?? "the last environment";
           const marked = await markFixed(db, args.id, normalizeVersion(args.version) as string, args.version, ctx.user);
-          if (!marked.ok) {
-            throw new UserError(
-              marked.reason === "missing"
-                ? `There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`
-                : `Feedback #${args.id} is already closed. Reopen it with \`${ctx.command} feedback status ${args.id} open\` first if the fix is still to ship.`,
-            );
+          if (marked === "missing") throw noSuchFeedback(ctx.command, args.id);
+          if (marked === "closed") {
+            throw new UserError(`Feedback #${args.id} is already closed. Reopen it with \`${ctx.command} feedback status ${args.id} open\` first if the fix is still to ship.`);
           }
           await settleFixes(services);
           const [now] = await db.select({ status: feedback.status }).from(feedback).where(eq(feedback.id, args.id));
@@ -245,7 +242,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
         }),
         run: async (ctx, args) => {
           const linked = await linkSprint(db, args.id, args.sprint, ctx.user);
-          if (!linked) throw new UserError(`There is no feedback #${args.id}. \`${ctx.command} feedback list\` shows the ids.`);
+          if (!linked) throw noSuchFeedback(ctx.command, args.id);
           await ctx.reply({
             text: `Feedback #${args.id} is linked to sprint *${escapeMrkdwn(args.sprint)}*${linked.before && linked.before !== args.sprint ? ` (was ${escapeMrkdwn(linked.before)})` : ""}.`,
           });
@@ -311,4 +308,8 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       });
     });
   };
+}
+
+function noSuchFeedback(command: string, id: number): UserError {
+  return new UserError(`There is no feedback #${id}. \`${command} feedback list\` shows the ids.`);
 }

@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gte, isNotNull, isNull, lt, ne, sql } from "drizzle-orm";
 import { type Db, type Executor, queryRows } from "../../db/client.js";
-import { feedback, feedbackEvents, fixNotices, releases } from "../../db/schema.js";
+import { feedback, feedbackEvents, fixNotices } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
+import { liveReleasesRelation, releaseLiveAt, releaseVersionsRelation } from "../releases/index.js";
 import { formatDateTime } from "../../time.js";
 
 /**
@@ -9,21 +10,19 @@ import { formatDateTime } from "../../time.js";
  * live on the last environment, the items close and each feedback thread is told once.
  */
 
-type MarkResult = { ok: true; before: string | null } | { ok: false; reason: "missing" | "closed" };
-
-/** Ties a feedback item to the version that fixes it. */
-export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<MarkResult> {
+/** Ties a feedback item to the version that fixes it: the version it was tied to before, or why it cannot be. */
+export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<{ before: string | null } | "missing" | "closed"> {
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()
       .from(feedback)
       .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
       .for("update");
-    if (!current) return { ok: false, reason: "missing" };
-    if (current.status === "closed") return { ok: false, reason: "closed" };
+    if (!current) return "missing";
+    if (current.status === "closed") return "closed";
     await tx.update(feedback).set({ fixedIn: semver, fixedVersion: version, updatedAt: sql`now()` }).where(eq(feedback.id, id));
     await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "fixed", actor, detail: { version, previous: current.fixedVersion } });
-    return { ok: true, before: current.fixedVersion };
+    return { before: current.fixedVersion };
   });
 }
 
@@ -49,8 +48,8 @@ async function closeShipped(db: Db, environment: string): Promise<number> {
       sql`
         with shipped as (
           select distinct on (r.semver) r.id, r.semver, r.version
-          from releases r
-          where r.environment = ${environment} and r.live_at is not null and r.state <> 'rolled_back'
+          from ${liveReleasesRelation()} r
+          where r.environment = ${environment}
             and r.semver in (select distinct f.fixed_in from feedback f where f.fixed_in is not null and f.status <> 'closed' and f.deleted_at is null)
           order by r.semver, r.live_at
         )
@@ -96,8 +95,8 @@ async function deliverFixNotices(services: Pick<Services, "db" | "poster" | "log
   for (const notice of claimed) {
     const key = and(eq(fixNotices.channel, notice.channel), eq(fixNotices.threadTs, notice.threadTs), eq(fixNotices.semver, notice.semver));
     try {
-      const [live] = await queryRows<{ live_at: number }>(db, sql`select (extract(epoch from live_at) * 1000)::float8 as live_at from releases where id = ${notice.releaseId}`);
-      const since = live ? formatDateTime(new Date(live.live_at), config.timezone) : "now";
+      const liveAt = await releaseLiveAt(db, notice.releaseId);
+      const since = liveAt ? formatDateTime(liveAt, config.timezone) : "now";
       const ids = notice.feedbackIds.map((id) => `#${id}`).join(", ");
       await poster.post(notice.channel, { threadTs: notice.threadTs, text: `:white_check_mark: Fixed in \`${notice.version}\`, live in ${environment} since ${since} (feedback ${ids}).` });
       await db.update(fixNotices).set({ postedAt: sql`now()` }).where(key);
@@ -135,14 +134,15 @@ export async function fixFigures(db: Executor, period: { since: Date; until: Dat
   const count = sql<number>`count(*)::int`;
   // Waiting items are grouped by the normalized version; shown as typed (v1.4.1 and 1.4.1 are one version).
   const typed = sql<string>`min(coalesce(${feedback.fixedVersion}, ${feedback.fixedIn}))`;
+  const version = sql<string>`r.version`;
   const [resolved, waiting] = await Promise.all([
     db
-      .select({ version: releases.version, count })
+      .select({ version, count })
       .from(feedback)
-      .innerJoin(releases, eq(releases.id, feedback.closedByRelease))
+      .innerJoin(sql`${releaseVersionsRelation()} r`, sql`r.id = ${feedback.closedByRelease}`)
       .where(and(isNull(feedback.deletedAt), eq(feedback.status, "closed"), gte(feedback.closedAt, period.since), lt(feedback.closedAt, period.until)))
-      .groupBy(releases.version)
-      .orderBy(desc(count), asc(releases.version))
+      .groupBy(version)
+      .orderBy(desc(count), asc(version))
       .limit(10),
     db
       .select({ version: typed, count, urgent: sql<number>`(count(*) filter (where ${feedback.priority} in ('high', 'critical')))::int` })

@@ -1,4 +1,5 @@
 /** The feedback feature's front door: the only file other features import. */
+export { backlogByTheme, openUrgentCounts } from "./backlog.js";
 export { fixFigures, settleFixes, type FixFigures } from "./fixes.js";
 export { KINDS, mergeTriage } from "./keyword-triage.js";
 export type { FeedbackTriager } from "./service.js";

@@ -1,4 +1,4 @@
 /** The health feature's front door: the only file other features import. */
 export { checkHealth, type HealthResult } from "./check.js";
 export { healthCheckJob } from "./job.js";
-export { healthSummary, latestHealth } from "./store.js";
+export { type EnvironmentHealth, healthFigures, healthSummary, latestHealth } from "./store.js";

@@ -2,6 +2,7 @@ import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import type { Feature } from "../../core/feature.js";
 import { type Command, type CommandRouter, defineCommand } from "../../core/commands/router.js";
+import { UserError } from "../../core/refusal.js";
 
 /** `help [command]`: every command with an example, grouped; or the forms of one command. */
 export const helpFeature: Feature = ({ commands }) => {
@@ -43,6 +44,6 @@ function helpAll(router: CommandRouter): { text: string; blocks: KnownBlock[] } 
 function helpTopic(router: CommandRouter, topic: string): { text: string } {
   const words = topic.toLowerCase().split(/\s+/);
   const matching = router.list().filter((c) => words.every((w, i) => c.pattern.words[i] === undefined || c.pattern.words[i] === w) && c.pattern.words[0] === words[0]);
-  if (matching.length === 0) return { text: `There is no \`${router.name} ${topic.slice(0, 40)}\` command. \`${router.name} help\` lists them all.` };
+  if (matching.length === 0) throw new UserError(`There is no \`${router.name} ${topic.slice(0, 40)}\` command. \`${router.name} help\` lists them all.`);
   return { text: matching.map((c) => line(router, c)).join("\n") };
 }

@@ -3,6 +3,7 @@ import type { CommitRange, GateResult, ReleaseKind, ReleaseState } from "../../d
 import { codeBlock, escapeMrkdwn, truncate } from "../../slack/text.js";
 import { formatDateTime, formatWhen } from "../../time.js";
 import { commitSummary } from "./commits.js";
+import type { Approved } from "./deploy-start.js";
 import type { DeployDecision } from "./freeze.js";
 import { shortDigest } from "./evidence.js";
 import type { FreezeFacts } from "./freeze.js";
@@ -275,4 +276,13 @@ export function holdReason(decision: Extract<DeployDecision, { start: false }>, 
     ...(decision.outsideWindow ? [`it is outside ${environment}'s deploy windows`] : []),
   ];
   return parts.join(" and ").replace(/^./, (c) => c.toUpperCase());
+}
+
+/** The answer, only for the approver, to an Approve that was counted. */
+export function approvalReply(approval: Approved, timeZone: string, now: Date): string {
+  const { release, tally } = approval;
+  if (approval.kind === "counted") return `Your approval is counted (${tally.count}/${release.requiredApprovals}); it needs ${release.requiredApprovals - tally.count} more.`;
+  if (approval.kind === "completed") return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
+  const why = holdReason(approval.decision, release.environment);
+  return `Your approval completed the release; ${why.charAt(0).toLowerCase()}${why.slice(1)}, so it deploys at ${formatWhen(approval.decision.at, timeZone, now)}.`;
 }

@@ -29,7 +29,7 @@ export async function replaceEvidence(db: Db, release: Pick<Release, "id" | "sta
     const voided = await voidApprovals(tx, release.id, reason);
     const columns = { commits: next.commits, oldestCommitAt: next.commits?.oldestAt ? new Date(next.commits.oldestAt) : null, evidenceDigest: next.digest };
     if (current.state !== "awaiting_approval") {
-      const moved = await moveRelease(tx, release.id, "awaiting_approval", "orchestrator", `evidence changed: ${reason}`, { ...columns, owner: null, awaiting: true });
+      const moved = await moveRelease(tx, release.id, "awaiting_approval", "orchestrator", `evidence changed: ${reason}`, { ...columns, owner: null, awaiting: true, lockedIn: current.state });
       return moved ? { release: moved, voided } : undefined;
     }
     const [row] = await tx
@@ -54,6 +54,7 @@ export async function startRegate(db: Db, releaseId: number, actor: string, owne
       evidenceDigest: null,
       owner,
       leaseSeconds: LEASE_SECONDS,
+      lockedIn: current.state,
     });
     return moved ? { release: moved, voided } : undefined;
   });

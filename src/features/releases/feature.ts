@@ -2,12 +2,13 @@ import type { BlockAction, ButtonAction, ViewSubmitAction } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import { defineCommand } from "../../core/commands/router.js";
+import { type Outcome, refuse, UserError } from "../../core/refusal.js";
 import { isConnectionError } from "../../db/client.js";
 import type { Evidence } from "../../db/schema.js";
 import type { Feature } from "../../core/feature.js";
 import { cutList, escapeMrkdwn } from "../../slack/text.js";
 import { formatAge, formatDateTime, formatWhen } from "../../time.js";
-import { APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, ROLLBACK_ACTION, rejectModal, stateLabel } from "./blocks.js";
+import { approvalReply, APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, ROLLBACK_ACTION, rejectModal, stateLabel } from "./blocks.js";
 import { shortDigest } from "./evidence.js";
 import { parseFreezePeriod } from "./freeze.js";
 import { freezesDuring, openFreezes } from "./freezes.js";
@@ -43,6 +44,10 @@ export function releasesFeature(releases: ReleaseService): Feature {
     const emergencyReason = z.string().max(500, { error: "the emergency reason is too long: at most 500 characters" }).optional();
     const started = (result: Extract<RequestResult, { ok: true }>, what: string) =>
       `${result.release.kind === "rollback" ? "Rollback" : "Release"} #${result.release.id}: ${what}; follow it in <#${config.channels.releases}>${result.permalink ? ` (<${result.permalink}|message>)` : ""}.`;
+    const startedRollback = (result: Extract<RequestResult, { ok: true }>) => {
+      const n = result.release.requiredApprovals;
+      return started(result, `rolling ${result.release.environment} back to \`${result.release.version}\`, no gates, waiting for ${n} approval${n === 1 ? "" : "s"}`);
+    };
 
     commands.add(
       defineCommand({
@@ -52,16 +57,14 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version, env: environment.optional(), emergency: emergencyReason }),
         run: async (ctx, args) => {
-          const result = await releases.request({
-            version: args.version,
-            ...(args.env ? { environment: args.env } : {}),
-            requester: ctx.user,
-            ...(args.emergency ? { emergency: args.emergency } : {}),
-          });
-          if (!result.ok) {
-            await ctx.reply({ text: result.reason });
-            return;
-          }
+          const result = accepted(
+            await releases.request({
+              version: args.version,
+              ...(args.env ? { environment: args.env } : {}),
+              requester: ctx.user,
+              ...(args.emergency ? { emergency: args.emergency } : {}),
+            }),
+          );
           const mark = result.release.emergency !== null ? `🚨 emergency, ${result.release.requiredApprovals} approvals needed, announced in <#${config.channels.alerts}>; ` : "";
           await ctx.reply({ text: started(result, `${mark}\`${result.release.version}\` to ${result.release.environment} is running its gates`) });
         },
@@ -79,12 +82,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
             ...(args.version ? { version: args.version } : {}),
             ...(args.emergency ? { emergency: args.emergency } : {}),
           });
-          if (!result.ok) {
-            await ctx.reply({ text: result.reason });
-            return;
-          }
-          const n = result.release.requiredApprovals;
-          await ctx.reply({ text: started(result, `rolling ${result.release.environment} back to \`${result.release.version}\`, no gates, waiting for ${n} approval${n === 1 ? "" : "s"}`) });
+          await ctx.reply({ text: startedRollback(accepted(result)) });
         },
       }),
       defineCommand({
@@ -96,13 +94,13 @@ export function releasesFeature(releases: ReleaseService): Feature {
         args: z.object({ target: freezeTarget, period: z.string() }).transform((args, ctx) => {
           const parsed = parseFreezePeriod(args.period, releases.now(), config.timezone);
           if (!parsed.ok) {
-            ctx.addIssue({ code: "custom", message: parsed.problem });
+            ctx.addIssue({ code: "custom", message: parsed.reason });
             return z.NEVER;
           }
           return { target: args.target, endsAt: parsed.endsAt, reason: parsed.reason };
         }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.freezes.freeze({ ...args, by: ctx.user }) });
+          await ctx.reply({ text: accepted(await releases.freezes.freeze({ ...args, by: ctx.user })).summary });
         },
       }),
       defineCommand({
@@ -113,7 +111,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ target: freezeTarget }),
         run: async (ctx, args) => {
-          await ctx.reply({ text: await releases.freezes.unfreeze({ target: args.target, by: ctx.user }) });
+          await ctx.reply({ text: accepted(await releases.freezes.unfreeze({ target: args.target, by: ctx.user })).summary });
         },
       }),
       defineCommand({
@@ -123,11 +121,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         group: "Releases",
         args: z.object({ version, action: z.literal("regate") }),
         run: async (ctx, args) => {
-          const result = await releases.regate({ version: args.version, requester: ctx.user });
-          if (!result.ok) {
-            await ctx.reply({ text: result.reason });
-            return;
-          }
+          const result = accepted(await releases.regate({ version: args.version, requester: ctx.user }));
           const link = result.permalink ? ` (<${result.permalink}|message>)` : "";
           await ctx.reply({ text: `Release #${result.release.id}: re-running the gates of \`${result.release.version}\` to ${result.release.environment}; earlier approvals are void${link}.` });
         },
@@ -180,65 +174,79 @@ export function releasesFeature(releases: ReleaseService): Feature {
       }),
     );
 
-    // A click that fails after its ack still gets an answer, only for the person who clicked.
-    const tell = (respond: (message: { response_type: "ephemeral"; replace_original: false; text: string }) => Promise<unknown>, text: string) =>
-      respond({ response_type: "ephemeral", replace_original: false, text }).catch((error: unknown) => log.warn("could not answer a click", { error }));
-    const failed = (what: string, error: unknown) => {
-      log.error(`${what} failed`, { error });
-      return `Sorry, that did not go through (${isConnectionError(error) ? "the database is not answering" : "an unexpected error, logged"}); nothing was changed. Try again in a minute.`;
+    /**
+     * Every button's answer, only for the person who clicked, in one place: a refusal's reason as it is, or
+     * what `done` says happened (nothing, when it answers otherwise). A click that fails after its ack still
+     * gets an answer.
+     */
+    const answerClick = async <T extends object>(
+      respond: (message: { response_type: "ephemeral"; replace_original: false; text: string }) => Promise<unknown>,
+      what: string,
+      act: () => Promise<Outcome<T>>,
+      done: (result: Extract<Outcome<T>, { ok: true }>) => Promise<string | undefined>,
+    ): Promise<void> => {
+      let text: string | undefined;
+      try {
+        const outcome = await act();
+        text = outcome.ok ? await done(outcome) : outcome.reason;
+      } catch (error) {
+        log.error(`${what} failed`, { error });
+        text = `Sorry, that did not go through (${isConnectionError(error) ? "the database is not answering" : "an unexpected error, logged"}); nothing was changed. Try again in a minute.`;
+      }
+      if (text === undefined) return;
+      await respond({ response_type: "ephemeral", replace_original: false, text }).catch((error: unknown) => log.warn("could not answer a click", { error }));
     };
+    const notRelease = refuse("This button is not a release.");
 
     app.action<BlockAction<ButtonAction>>(APPROVE_ACTION, async ({ ack, action, body, respond }) => {
       await ack();
       const releaseId = Number(action.value);
-      void background.run(`approve release #${releaseId}`, async () => {
-        let note: string;
-        try {
-          note = Number.isInteger(releaseId) ? await releases.approveClick(releaseId, body.user.id) : "This button is not a release.";
-        } catch (error) {
-          note = failed("approve click", error);
-        }
-        await tell(respond, note);
-      });
+      void background.run(`approve release #${releaseId}`, () =>
+        answerClick(
+          respond,
+          "approve click",
+          async () => (Number.isInteger(releaseId) ? releases.approve(releaseId, body.user.id) : notRelease),
+          async (approved) => approvalReply(approved, config.timezone, releases.now()),
+        ),
+      );
     });
 
     app.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
       await ack();
       const releaseId = Number(action.value);
       // Tracked like the approve click, so shutdown (and a test waiting for quiet) sees it through.
-      void background.run(`reject click on release #${releaseId}`, async () => {
-        try {
-          const allowed = Number.isInteger(releaseId) ? await releases.canReject(releaseId, body.user.id) : { ok: false as const, reason: "This button is not a release." };
-          if (!allowed.ok) {
-            await tell(respond, allowed.reason);
-            return;
-          }
-          await client.views.open({
-            trigger_id: body.trigger_id,
-            view: rejectModal(releaseId, allowed.release.version, allowed.release.environment, isWithdrawal(allowed.release.requester, body.user.id)),
-          });
-        } catch (error) {
-          await tell(respond, failed("reject click", error));
-        }
-      });
+      void background.run(`reject click on release #${releaseId}`, () =>
+        answerClick(
+          respond,
+          "reject click",
+          async () => (Number.isInteger(releaseId) ? releases.canReject(releaseId, body.user.id) : notRelease),
+          async ({ release }) => {
+            await client.views.open({ trigger_id: body.trigger_id, view: rejectModal(releaseId, release.version, release.environment, isWithdrawal(release.requester, body.user.id)) });
+            return undefined;
+          },
+        ),
+      );
     });
 
     const offer = z.object({ failed: z.number().int().positive(), to: z.string().max(64) });
+    const offered = (value: string | undefined) => {
+      try {
+        return offer.parse(JSON.parse(value ?? ""));
+      } catch {
+        return undefined;
+      }
+    };
     app.action<BlockAction<ButtonAction>>(ROLLBACK_ACTION, async ({ ack, action, body, respond }) => {
       await ack();
-      void background.run("rollback from an alert", async () => {
-        let note: string;
-        try {
-          let offered: z.infer<typeof offer> | undefined;
-          try {
-            offered = offer.parse(JSON.parse(action.value ?? ""));
-          } catch {
-            offered = undefined;
-          }
-          const result = offered ? await releases.rollbackFromAlert(offered.failed, offered.to, body.user.id) : { ok: false as const, reason: "This button is not a rollback." };
-          if (result.ok) {
-            const n = result.release.requiredApprovals;
-            note = started(result, `rolling ${result.release.environment} back to \`${result.release.version}\`, no gates, waiting for ${n} approval${n === 1 ? "" : "s"}`);
+      void background.run("rollback from an alert", () =>
+        answerClick(
+          respond,
+          "rollback click",
+          async () => {
+            const offer = offered(action.value);
+            return offer ? releases.rollbackFromAlert(offer.failed, offer.to, body.user.id) : refuse("This button is not a rollback.");
+          },
+          async (result) => {
             const channel = body.channel?.id;
             const ts = body.message?.ts;
             if (channel && ts) {
@@ -257,29 +265,18 @@ export function releasesFeature(releases: ReleaseService): Feature {
                 })
                 .catch((error: unknown) => log.warn("could not update the alert after a rollback click", { error }));
             }
-          } else {
-            note = result.reason;
-          }
-        } catch (error) {
-          note = failed("rollback click", error);
-        }
-        await tell(respond, note);
-      });
+            return startedRollback(result);
+          },
+        ),
+      );
     });
 
     app.view<ViewSubmitAction>(REJECT_MODAL, async ({ ack, body, view }) => {
       const releaseId = Number(view.private_metadata);
       const reason = (view.state.values[REJECT_REASON_BLOCK]?.[REJECT_REASON_INPUT]?.value ?? "").trim();
-      if (reason.length < 3) {
-        await ack({ response_action: "errors", errors: { [REJECT_REASON_BLOCK]: "Say why, in a few words: it goes into the audit trail." } });
-        return;
-      }
-      const refusal = await releases.reject(releaseId, body.user.id, reason.slice(0, 1000));
-      if (refusal) {
-        await ack({ response_action: "errors", errors: { [REJECT_REASON_BLOCK]: refusal } });
-        return;
-      }
-      await ack();
+      const outcome = reason.length < 3 ? refuse("Say why, in a few words: it goes into the audit trail.") : await releases.reject(releaseId, body.user.id, reason.slice(0, 1000));
+      // A refusal keeps the dialog open with its reason under the field.
+      await ack(outcome.ok ? undefined : { response_action: "errors", errors: { [REJECT_REASON_BLOCK]: outcome.reason } });
     });
 
     status.add({
@@ -369,6 +366,12 @@ function coverage(approval: { evidenceDigest: string | null; evidence: Evidence 
   const gates = evidence.gates.filter((g) => g.status !== "manual");
   const passed = gates.filter((g) => g.status === "passed").length;
   return ` (evidence ${shortDigest(approval.evidenceDigest)}: ${escapeMrkdwn(evidence.version)}${range} · ${passed}/${gates.length} gates passed)`;
+}
+
+/** A command's refusal unwinds as a UserError, which the command listener answers with its reason. */
+function accepted<T extends object>(outcome: Outcome<T>): Extract<Outcome<T>, { ok: true }> {
+  if (!outcome.ok) throw new UserError(outcome.reason);
+  return outcome;
 }
 
 function actor(id: string): string {

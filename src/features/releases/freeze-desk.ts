@@ -1,4 +1,5 @@
 import type { Services } from "../../core/feature.js";
+import { type Outcome, type Refusal, refuse } from "../../core/refusal.js";
 import { escapeMrkdwn } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
 import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, openFreezes } from "./freezes.js";
@@ -30,7 +31,7 @@ export class FreezeDesk {
   }
 
   /** `/orch freeze`: stores the freeze, announces it in the releases channel, marks affected release messages. */
-  async freeze(input: { target: string; endsAt: Date; reason: string; by: string }): Promise<string> {
+  async freeze(input: { target: string; endsAt: Date; reason: string; by: string }): Promise<Outcome<{ summary: string }>> {
     if (!this.mayFreeze(input.by)) return this.freezeRefusal("freeze");
     const { db, poster, background } = this.services;
     const now = this.releases.now();
@@ -49,19 +50,22 @@ export class FreezeDesk {
       await this.refreshAffected(environments);
       await this.releases.startDue();
     });
-    return `Frozen ${names} until ${until} (freeze${created.length === 1 ? "" : "s"} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`;
+    return {
+      ok: true,
+      summary: `Frozen ${names} until ${until} (freeze${created.length === 1 ? "" : "s"} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`,
+    };
   }
 
   /** `/orch unfreeze`: ends the freezes in force now; releases they held deploy (each once) if their window is open. */
-  async unfreeze(input: { target: string; by: string }): Promise<string> {
+  async unfreeze(input: { target: string; by: string }): Promise<Outcome<{ summary: string }>> {
     if (!this.mayFreeze(input.by)) return this.freezeRefusal("unfreeze");
     const environments = this.freezeScope(input.target);
     const ended = await endFreezes(this.services.db, environments, input.by, this.releases.now());
     const names = input.target === "all" ? "all environments" : input.target;
-    if (ended.length === 0) return input.target === "all" ? "No environment is frozen; nothing changed." : `${names} is not frozen; nothing changed.`;
+    if (ended.length === 0) return refuse(input.target === "all" ? "No environment is frozen; nothing changed." : `${names} is not frozen; nothing changed.`);
     await this.announceEnded(ended, `ended by <@${input.by}>`);
     const unfrozen = environments.filter((env) => ended.some((f) => f.environment === env));
-    return `Unfroze ${unfrozen.join(", ")}; announced in <#${this.config.channels.releases}>.`;
+    return { ok: true, summary: `Unfroze ${unfrozen.join(", ")}; announced in <#${this.config.channels.releases}>.` };
   }
 
   /** Freezes that ran out are ended and announced (once, whichever replica gets them). */
@@ -86,12 +90,12 @@ export class FreezeDesk {
     });
   }
 
-  private freezeRefusal(what: "freeze" | "unfreeze"): string {
+  private freezeRefusal(what: "freeze" | "unfreeze"): Refusal {
     const people = [...this.config.people.approvers, ...this.config.people.admins].map((u) => `<@${u}>`).join(", ");
-    return `Only release approvers and admins can ${what} deploys: ${people}.`;
+    return refuse(`Only release approvers and admins can ${what} deploys: ${people}.`);
   }
 
   private async refreshAffected(environments: string[]): Promise<void> {
-    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.announcer.refresh(release.id);
+    for (const release of await inFlightOn(this.services.db, environments)) await this.releases.announcer.refresh(release);
   }
 }

@@ -1,4 +1,5 @@
 import { parseDuration } from "../../config/duration.js";
+import { type Outcome, refuse } from "../../core/refusal.js";
 import { type DeployWindow, isInWindow, nextOpening, zonedInstant } from "./windows.js";
 
 /** Change freezes and the deploy decision (SPEC §3, §4), as plain functions over plain data. */
@@ -15,7 +16,7 @@ export interface FreezeFacts {
 /** The longest freeze one command may set: a typo in a year should not freeze production for one. */
 const MAX_FREEZE_MS = 90 * 86_400_000;
 
-type FreezePeriod = { ok: true; endsAt: Date; reason: string } | { ok: false; problem: string };
+type FreezePeriod = Outcome<{ endsAt: Date; reason: string }>;
 
 /**
  * Reads `for 2d <reason>` or `until 2026-12-26 [09:00] <reason>` (a date without a time means its
@@ -28,15 +29,15 @@ export function parseFreezePeriod(text: string, now: Date, timeZone: string): Fr
   let rest: string[];
   if (keyword === "for") {
     const ms = parseDuration(words[1] ?? "");
-    if (ms === undefined) return { ok: false, problem: `\`for\` needs a duration like 2d, 36h or 90m${words[1] ? ` (got \`${words[1].slice(0, 20)}\`)` : ""}` };
+    if (ms === undefined) return refuse(`\`for\` needs a duration like 2d, 36h or 90m${words[1] ? ` (got \`${words[1].slice(0, 20)}\`)` : ""}`);
     endsAt = new Date(now.getTime() + ms);
     rest = words.slice(2);
   } else if (keyword === "until") {
     const date = /^(\d{4})-(\d{2})-(\d{2})$/.exec(words[1] ?? "");
-    if (!date) return { ok: false, problem: `\`until\` needs a date like 2026-12-26${words[1] ? ` (got \`${words[1].slice(0, 20)}\`)` : ""}` };
+    if (!date) return refuse(`\`until\` needs a date like 2026-12-26${words[1] ? ` (got \`${words[1].slice(0, 20)}\`)` : ""}`);
     const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
     const check = new Date(Date.UTC(year, month - 1, day));
-    if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return { ok: false, problem: `\`${words[1]}\` is not a date on the calendar` };
+    if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return refuse(`\`${words[1]}\` is not a date on the calendar`);
     let minutes = 0;
     rest = words.slice(2);
     const time = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(words[2] ?? "");
@@ -44,16 +45,16 @@ export function parseFreezePeriod(text: string, now: Date, timeZone: string): Fr
       minutes = Number(time[1]) * 60 + Number(time[2]);
       rest = words.slice(3);
     } else if (/^\d{1,2}:\d{2}$/.test(words[2] ?? "")) {
-      return { ok: false, problem: `\`${words[2]}\` is not a time: use HH:MM on the 24-hour clock, like 09:00` };
+      return refuse(`\`${words[2]}\` is not a time: use HH:MM on the 24-hour clock, like 09:00`);
     }
     endsAt = zonedInstant({ year, month, day }, minutes, timeZone);
   } else {
-    return { ok: false, problem: "say how long: `for 2d` or `until 2026-12-26 09:00`" };
+    return refuse("say how long: `for 2d` or `until 2026-12-26 09:00`");
   }
   const reason = rest.join(" ").trim();
-  if (endsAt.getTime() <= now.getTime()) return { ok: false, problem: "that end time has already passed" };
-  if (endsAt.getTime() - now.getTime() > MAX_FREEZE_MS) return { ok: false, problem: "a freeze may last at most 90 days" };
-  if (reason.length < 3) return { ok: false, problem: "say why, after the time: the reason is announced and goes into the audit trail" };
+  if (endsAt.getTime() <= now.getTime()) return refuse("that end time has already passed");
+  if (endsAt.getTime() - now.getTime() > MAX_FREEZE_MS) return refuse("a freeze may last at most 90 days");
+  if (reason.length < 3) return refuse("say why, after the time: the reason is announced and goes into the audit trail");
   return { ok: true, endsAt, reason: reason.slice(0, 500) };
 }
 

@@ -1,6 +1,7 @@
 import semver from "semver";
 import type { Config, EnvironmentConfig } from "../../config/schema.js";
 import type { ReleaseState } from "../../db/schema.js";
+import { type Outcome, refuse } from "../../core/refusal.js";
 
 /**
  * The release state machine and approval rules of SPEC §4, as plain functions over plain data.
@@ -44,22 +45,20 @@ export function isFinal(state: ReleaseState): boolean {
   return FINAL_STATES.includes(state);
 }
 
-type VersionParse = { ok: true; version: string } | { ok: false; reason: string };
-
 /**
  * The one canonical text of a version (`v1.4.0` → `1.4.0`, `v1.4.0-rc.1` → `1.4.0-rc.1`): what is stored,
  * shown, compared and substituted into `{version}`. Build metadata (`+evil`) is refused rather than
  * dropped, because semver ignores it when comparing: `1.2.3+evil` would pass as `1.2.3` while a
  * deploy script received other text.
  */
-export function parseVersion(text: string): VersionParse {
+export function parseVersion(text: string): Outcome<{ version: string }> {
   const shown = `\`${text.trim().slice(0, 40)}\``;
-  const notVersion = { ok: false as const, reason: `${shown} is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+  const notVersion = refuse(`${shown} is not a version: use semver like 1.4.0 or v1.4.0-rc.1`);
   if (text.length > 64) return notVersion;
   const parsed = semver.parse(text.trim());
   if (!parsed) return notVersion;
   if (parsed.build.length > 0) {
-    return { ok: false, reason: `${shown} has build metadata (\`+${parsed.build.join(".")}\`), which is not allowed: release \`${parsed.version}\` instead` };
+    return refuse(`${shown} has build metadata (\`+${parsed.build.join(".")}\`), which is not allowed: release \`${parsed.version}\` instead`);
   }
   return { ok: true, version: parsed.version };
 }
@@ -77,8 +76,6 @@ interface ApprovalFacts {
   approvedBy: readonly string[];
   required: number;
 }
-
-type ClickVerdict = { ok: true } | { ok: false; reason: string };
 
 interface ApprovalTally {
   /** Approvals that count toward `required`, in the order given. */
@@ -102,22 +99,22 @@ export function tallyApprovals(facts: Pick<ApprovalFacts, "requester" | "approve
 }
 
 /** Whether this person's Approve may count. The reason is shown to them as it is. */
-export function checkApprove(facts: ApprovalFacts, user: string): ClickVerdict {
-  if (!facts.approvers.includes(user)) return { ok: false, reason: "Only release approvers can approve releases." };
-  if (facts.state !== "awaiting_approval") return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to approve.` };
-  if (user === facts.requester) return { ok: false, reason: "You requested this release, so someone else has to approve it." };
+export function checkApprove(facts: ApprovalFacts, user: string): Outcome {
+  if (!facts.approvers.includes(user)) return refuse("Only release approvers can approve releases.");
+  if (facts.state !== "awaiting_approval") return refuse(`This release is ${describeState(facts.state)}; there is nothing to approve.`);
+  if (user === facts.requester) return refuse("You requested this release, so someone else has to approve it.");
   if (facts.approvedBy.includes(user)) {
     const missing = facts.required - tallyApprovals(facts).counting.length;
-    return { ok: false, reason: `You have already approved this release; it needs ${missing} more approval${missing === 1 ? "" : "s"} from someone else.` };
+    return refuse(`You have already approved this release; it needs ${missing} more approval${missing === 1 ? "" : "s"} from someone else.`);
   }
   return { ok: true };
 }
 
 /** Whether this person may reject: an approver, or the requester withdrawing their own release (SPEC §4). */
-export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers" | "requester">, user: string): ClickVerdict {
-  if (!facts.approvers.includes(user) && user !== facts.requester) return { ok: false, reason: "Only release approvers, or the person who requested the release, can reject it." };
+export function checkReject(facts: Pick<ApprovalFacts, "state" | "approvers" | "requester">, user: string): Outcome {
+  if (!facts.approvers.includes(user) && user !== facts.requester) return refuse("Only release approvers, or the person who requested the release, can reject it.");
   if (facts.state !== "awaiting_approval" && facts.state !== "scheduled")
-    return { ok: false, reason: `This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.` };
+    return refuse(`This release is ${describeState(facts.state)}; there is nothing to ${isWithdrawal(facts.requester, user) ? "withdraw" : "reject"}.`);
   return { ok: true };
 }
 
@@ -188,18 +185,11 @@ export function emergencyApprovals(config: Pick<Config, "emergency">, env: Envir
 }
 
 /** Approvals this request needs, or why it cannot get them (too few approvers besides the requester). */
-export function approvalsFor(
-  config: Pick<Config, "emergency" | "people">,
-  env: EnvironmentConfig,
-  kind: "release" | "rollback",
-  emergency: boolean,
-  requester: string,
-): { ok: true; required: number } | { ok: false; reason: string } {
+export function approvalsFor(config: Pick<Config, "emergency" | "people">, env: EnvironmentConfig, kind: "release" | "rollback", emergency: boolean, requester: string): Outcome<{ required: number }> {
   const required = approvalsNeeded({ approvals: env.approvals, rollbackApprovals: env.rollback.approvals, emergencyApprovals: config.emergency.approvals }, { kind, emergency });
   const others = config.people.approvers.filter((u) => u !== requester).length;
   if (others >= required) return { ok: true, required };
-  return {
-    ok: false,
-    reason: `${emergency ? "An emergency " : kind === "rollback" ? "A rollback " : "A release "}to ${env.name} needs ${required} approvals from approvers other than the requester, and people.approvers has only ${others} besides you.`,
-  };
+  return refuse(
+    `${emergency ? "An emergency " : kind === "rollback" ? "A rollback " : "A release "}to ${env.name} needs ${required} approvals from approvers other than the requester, and people.approvers has only ${others} besides you.`,
+  );
 }

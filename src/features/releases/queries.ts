@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
 import { approvals, type ReleaseState, releases, releaseTransitions, voidedApprovals } from "../../db/schema.js";
 import type { Release } from "./store.js";
@@ -105,4 +105,39 @@ export async function inFlightOn(db: Executor, environments: string[]): Promise<
     .select()
     .from(releases)
     .where(and(inArray(releases.environment, environments), inArray(releases.state, IN_FLIGHT)));
+}
+
+/** When a release went live; null if it never did (or there is no such release). */
+export async function releaseLiveAt(db: Executor, id: number): Promise<Date | null> {
+  const [row] = await db.select({ liveAt: releases.liveAt }).from(releases).where(eq(releases.id, id));
+  return row?.liveAt ?? null;
+}
+
+/*
+ * Relations for one statement that needs releases beside another feature's tables (closing feedback
+ * whose fix went live must be one statement, so concurrent sweeps close each item once). They are
+ * plain subqueries: PostgreSQL flattens them into the statement, so plans and indexes stay as if the
+ * table were named. Alias them where they are used: `from ${liveReleasesRelation()} r`.
+ */
+
+/** Releases that went live and were not rolled back: (id, environment, semver, version, live_at). */
+export function liveReleasesRelation(): SQL {
+  return sql`(select ${releases.id} as id, ${releases.environment} as environment, ${releases.semver} as semver, ${releases.version} as version, ${releases.liveAt} as live_at
+    from ${releases} where ${releases.liveAt} is not null and ${releases.state} <> 'rolled_back')`;
+}
+
+/** Every release's version: (id, version). */
+export function releaseVersionsRelation(): SQL {
+  return sql`(select ${releases.id} as id, ${releases.version} as version from ${releases})`;
+}
+
+/** Who rejected (or withdrew) a rejected release: the actor of its last move to `rejected`. */
+export async function rejecterOf(db: Executor, releaseId: number): Promise<string | undefined> {
+  const [row] = await db
+    .select({ actor: releaseTransitions.actor })
+    .from(releaseTransitions)
+    .where(and(eq(releaseTransitions.releaseId, releaseId), eq(releaseTransitions.toState, "rejected")))
+    .orderBy(desc(releaseTransitions.id))
+    .limit(1);
+  return row?.actor;
 }

@@ -1,4 +1,5 @@
 import type { ReleaseState } from "../../db/schema.js";
+import { type Outcome, refuse } from "../../core/refusal.js";
 
 /** Which version a rollback deploys (SPEC §3 `rollback`), as a plain function over an environment's history. */
 
@@ -22,16 +23,13 @@ interface RollbackFacts {
   named?: string;
 }
 
-type RollbackChoice =
-  | {
-      ok: true;
-      target: WentLive;
-      /** The live release the rollback replaces; none when it restores the live version after a failed deploy. */
-      replacing: WentLive | undefined;
-      /** The release that passed the gates the rollback skips. */
-      gatesFrom: number;
-    }
-  | { ok: false; reason: string };
+type RollbackChoice = Outcome<{
+  target: WentLive;
+  /** The live release the rollback replaces; none when it restores the live version after a failed deploy. */
+  replacing: WentLive | undefined;
+  /** The release that passed the gates the rollback skips. */
+  gatesFrom: number;
+}>;
 
 /**
  * The version live before the current one (rolled-back versions are passed over), or a named version
@@ -42,28 +40,26 @@ export function chooseRollbackTarget(facts: RollbackFacts): RollbackChoice {
   const current = history.find((r) => r.state === "live");
   const failedSince = lastFailedDeploy && (!current || lastFailedDeploy.at.getTime() > current.liveAt.getTime()) ? lastFailedDeploy : undefined;
   if (!current) {
-    return {
-      ok: false,
-      reason: failedSince
+    return refuse(
+      failedSince
         ? `Nothing was live on ${environment} before \`${failedSince.version}\`, so there is no version to roll back to.`
         : `Nothing has been live on ${environment} yet, so there is nothing to roll back to.`,
-    };
+    );
   }
   const chosen = (target: WentLive, replacing: WentLive | undefined): RollbackChoice => ({ ok: true, target, replacing, gatesFrom: target.gatesFrom ?? target.id });
   if (failedSince && (named === undefined || named === current.semver)) return chosen(current, undefined);
   if (named !== undefined) {
-    if (named === current.semver) return { ok: false, reason: `\`${current.version}\` is what is live on ${environment} now; there is nothing to roll back.` };
+    if (named === current.semver) return refuse(`\`${current.version}\` is what is live on ${environment} now; there is nothing to roll back.`);
     const earlier = history.find((r) => r.semver === named && r.liveAt.getTime() <= current.liveAt.getTime());
     if (!earlier) {
       const known = [...new Set(history.filter((r) => r.semver !== current.semver).map((r) => `\`${r.version}\``))].slice(0, 8);
-      return {
-        ok: false,
-        reason: `\`${named}\` was never live on ${environment}, so it cannot be rolled back to. ${known.length > 0 ? `Versions live there before: ${known.join(", ")}.` : `Nothing was live there before \`${current.version}\`.`}`,
-      };
+      return refuse(
+        `\`${named}\` was never live on ${environment}, so it cannot be rolled back to. ${known.length > 0 ? `Versions live there before: ${known.join(", ")}.` : `Nothing was live there before \`${current.version}\`.`}`,
+      );
     }
     return chosen(earlier, current);
   }
   const previous = history.find((r) => r.liveAt.getTime() < current.liveAt.getTime() && r.semver !== current.semver && r.state !== "rolled_back");
-  if (!previous) return { ok: false, reason: `Nothing was live on ${environment} before \`${current.version}\`, so there is no earlier version to roll back to.` };
+  if (!previous) return refuse(`Nothing was live on ${environment} before \`${current.version}\`, so there is no earlier version to roll back to.`);
   return chosen(previous, current);
 }

@@ -1,25 +1,45 @@
 import type { EnvironmentConfig } from "../../config/schema.js";
 import type { Tx } from "../../db/client.js";
-import type { CommitRange, ReleaseState } from "../../db/schema.js";
+import type { CommitRange, GateResult, ReleaseState } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import { settleFixes } from "../feedback/index.js";
-import { escapeMrkdwn } from "../../slack/text.js";
 import { readCommitRange } from "./commits.js";
 import { runDeploy, verifyDeploy } from "./deploy.js";
 import { describeRangeChange, digestOf, evidenceOf } from "./evidence.js";
 import { replaceEvidence } from "./evidence-store.js";
-import { type DeployDecision, deployDecision } from "./freeze.js";
+import { deployDecision } from "./freeze.js";
 import type { ReleaseAnnouncer } from "./announcer.js";
 import { lockEnvironment, openFreezes } from "./freezes.js";
+import type { StartDecision } from "./deploy-start.js";
 import { runGates } from "./gates.js";
 import { approversOf, currentLive, failInterrupted, failOnShutdown, getRelease, goLive, HEARTBEAT_MS, heartbeat, LEASE_SECONDS, type Release, saveGates, transition } from "./store.js";
 
 import type { ReleaseTimings } from "./service.js";
 
+/** How a release's gates ended, with the release as they left it. */
+export type GateOutcome =
+  | { kind: "passed"; release: Release }
+  | { kind: "blocked"; release: Release; failed: GateResult[] }
+  /** Shutdown stopped them. */
+  | { kind: "interrupted"; release: Release }
+  /** They could not run at all. */
+  | { kind: "broken"; release: Release };
+
+/** How a deploy ended, with the release as it left it. */
+export type DeployOutcome =
+  | { kind: "live"; release: Release; detail: string; replaced: Release | undefined }
+  | { kind: "failed"; release: Release; during: ReleaseState; detail: string; tail: string }
+  | { kind: "interrupted"; release: Release; during: ReleaseState };
+
+/** The outcome of a move that only happened if the release was still where it was. */
+function moved<K extends "passed" | "interrupted" | "broken">(kind: K, release: Release | undefined): { kind: K; release: Release } | undefined {
+  return release && { kind, release };
+}
+
 /**
  * A release as it runs: its gates, its deploy, smoke test and health check, each under this replica's claim
  * (renewed by a heartbeat, so a run whose claim is lost stops), and the recovery of runs a dead replica left.
- * It moves the state through the store's conditional updates and tells the announcer.
+ * Each phase moves the state through the store's conditional updates and hands its outcome to the announcer.
  */
 export class ReleaseRunner {
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -49,44 +69,45 @@ export class ReleaseRunner {
    * Whether a deploy may start now, asked inside the transaction that would start it: the environment's
    * deploy lock is taken first, so a freeze committed a moment earlier is seen (SPEC §4).
    */
-  readonly mayStart = async (tx: Tx, release: Release): Promise<DeployDecision> => {
+  readonly mayStart = async (tx: Tx, release: Release): Promise<StartDecision> => {
     await lockEnvironment(tx, release.environment);
     const now = this.now();
     const freezes = await openFreezes(tx, now, release.environment);
-    return deployDecision({ windows: this.environment(release.environment)?.windows ?? [], freezes, now, timeZone: this.services.config.timezone, emergency: release.emergency !== null });
+    const decision = deployDecision({ windows: this.environment(release.environment)?.windows ?? [], freezes, now, timeZone: this.services.config.timezone, emergency: release.emergency !== null });
+    return { decision, freezes };
   };
 
   async gatePhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, replicaId, exec, log } = this.services;
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
+    try {
+      const outcome = await this.runGates(release, signal);
+      if (outcome) await this.announcer.gated(outcome);
+    } finally {
+      stopHeartbeat();
+    }
+  }
+
+  /** Runs the gates and moves the release by their result; undefined when it had moved on meanwhile. */
+  private async runGates(release: Release, signal: AbortSignal): Promise<GateOutcome | undefined> {
+    const { db, replicaId, exec, log } = this.services;
     let queue: Promise<void> = Promise.resolve();
     try {
       const commitsRead = this.commitsFor(release, signal);
       const { passed, results } = await runGates(this.services.config.gates, { exec, version: release.version, environment: release.environment, signal }, (gates) => {
         // Progress is saved and shown in order, so an older snapshot never overwrites a newer one.
         queue = queue.then(async () => {
-          if (await saveGates(db, release.id, gates)) await this.announcer.refresh(release.id);
+          const saved = await saveGates(db, release.id, gates);
+          if (saved) await this.announcer.refresh(saved);
         });
         return queue;
       });
       await queue;
-      if (signal.aborted) {
-        await this.announcer.note(await failOnShutdown(db, release.id, "gating"), "Gates were interrupted because Orchestrator shut down.");
-        return;
-      }
+      if (signal.aborted) return moved("interrupted", await failOnShutdown(db, release.id, "gating"));
       const commits = await commitsRead;
       const evidence = { commits, oldestCommitAt: commits?.oldestAt ? new Date(commits.oldestAt) : null, evidenceDigest: digestOf(evidenceOf({ semver: release.semver, gates: results, commits })) };
-      if (passed) {
-        const moved = await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true, ...evidence });
-        const who = this.services.config.people.approvers
-          .filter((u) => u !== release.requester)
-          .map((u) => `<@${u}>`)
-          .join(", ");
-        await this.announcer.note(moved, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`);
-        return;
-      }
+      if (passed) return moved("passed", await transition(db, release.id, "awaiting_approval", "orchestrator", "all gates passed", { gates: results, awaiting: true, ...evidence }));
       const failed = results.filter((g) => g.status === "failed");
-      const moved = await transition(db, release.id, "blocked", "orchestrator", `gate failed: ${failed.map((g) => g.name).join(", ")}`, {
+      const blocked = await transition(db, release.id, "blocked", "orchestrator", `gate failed: ${failed.map((g) => g.name).join(", ")}`, {
         gates: results,
         ...evidence,
         reason: failed.map((g) => `${g.name}: ${g.detail}`).join("; "),
@@ -96,18 +117,10 @@ export class ReleaseRunner {
             .filter(Boolean)
             .join("\n\n") || null,
       });
-      await this.announcer.note(
-        moved,
-        `<@${release.requester}> the release is blocked: ${failed.map((g) => `*${escapeMrkdwn(g.name)}* failed (${escapeMrkdwn(g.detail)})`).join("; ")}. Fix it and release again.`,
-      );
+      return blocked && { kind: "blocked", release: blocked, failed };
     } catch (error) {
       log.error("gates failed to run", { releaseId: release.id, replica: replicaId, error });
-      await this.announcer.note(
-        await transition(db, release.id, "failed", "orchestrator", "gates could not run", { reason: `Gates could not run: ${(error as Error).message}` }).catch(() => undefined),
-        "The gates could not run; see the alerts channel.",
-      );
-    } finally {
-      stopHeartbeat();
+      return moved("broken", await transition(db, release.id, "failed", "orchestrator", "gates could not run", { reason: `Gates could not run: ${(error as Error).message}` }).catch(() => undefined));
     }
   }
 
@@ -132,90 +145,75 @@ export class ReleaseRunner {
     const replaced = await replaceEvidence(this.services.db, release, { commits, digest }, reason);
     if (replaced) {
       this.services.log.warn("release evidence changed; approvals void", { releaseId: release.id, reason, voided: replaced.voided });
-      await this.announcer.note(
-        replaced.release,
-        `:warning: The evidence changed: ${escapeMrkdwn(reason)}. ${replaced.voided > 0 ? `${replaced.voided} approval${replaced.voided === 1 ? " is" : "s are"} void; ` : ""}${release.state === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
-        true,
-      );
+      await this.announcer.evidenceChanged({ release: replaced.release, from: release.state, reason, voided: replaced.voided });
     }
     return reason;
   }
 
-  async deployPhase(release: Release, shutdown: AbortSignal): Promise<void> {
-    const { db, exec, log, replicaId } = this.services;
-    const env = this.environment(release.environment);
+  /** Deploys and verifies an approved release. `approvedBy`: who approved it, when the caller has the tally in hand. */
+  async deployPhase(release: Release, shutdown: AbortSignal, approvedBy?: string[]): Promise<void> {
     const { signal, stop: stopHeartbeat } = this.keepAlive(release.id, shutdown);
+    try {
+      const outcome = await this.deploy(release, signal, approvedBy);
+      if (!outcome) return;
+      await this.announcer.deployed(outcome);
+      if (outcome.kind === "live" && release.environment === this.services.config.environments.at(-1)?.name) await this.settleFixes();
+    } finally {
+      stopHeartbeat();
+    }
+  }
+
+  /** The deploy, smoke test and health check, moving the release as they go; undefined when nothing here moved it. */
+  private async deploy(release: Release, signal: AbortSignal, approvedBy: string[] | undefined): Promise<DeployOutcome | undefined> {
+    const { db, exec, log, replicaId, metrics } = this.services;
+    const env = this.environment(release.environment);
     try {
       // Still ours, still deploying: the claim is checked once more right before anything runs.
       if (!(await heartbeat(db, release.id, replicaId))) {
         log.warn("release is no longer this replica's to deploy; not deploying", { releaseId: release.id });
-        return;
+        return undefined;
       }
-      if (!env) {
-        await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
-        return;
-      }
+      if (!env) return await this.fail(release, "deploying", `Environment ${release.environment} is no longer in the configuration.`, "");
       // The tags may have moved since the last approval: what deploys must be what was approved.
-      if (await this.recheckEvidence(release, signal)) return;
-      if (release.emergency !== null) {
-        await this.announcer.alert(
-          release,
-          `🚨 *Emergency ${release.kind === "rollback" ? "rollback" : "release"} \`${escapeMrkdwn(release.version)}\` to ${release.environment} is deploying now* (requested by <@${release.requester}>: ${escapeMrkdwn(release.emergency)}).`,
-          "",
-        );
-      }
-      const approvers = (await approversOf(db, release.id)).map((a) => a.approver);
+      if (await this.recheckEvidence(release, signal)) return undefined;
+      if (release.emergency !== null) await this.announcer.emergencyDeploying(release);
+      const approvers = approvedBy ?? (await approversOf(db, release.id)).map((a) => a.approver);
       const request = { releaseId: release.id, version: release.version, environment: release.environment, requester: release.requester, approvers };
       const options = { exec, signal, webhookBackoffMs: this.timings.webhookBackoffMs, healthAttempts: this.timings.healthAttempts, healthIntervalMs: this.timings.healthIntervalMs };
       const deployed = await runDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "deploying");
       if (!deployed.ok) return await this.fail(release, "deploying", deployed.detail, deployed.tail);
       const verifying = await transition(db, release.id, "verifying", "orchestrator", deployed.detail, { outputTail: deployed.tail || null, leaseSeconds: LEASE_SECONDS });
-      await this.announcer.note(verifying, `Deployed (${escapeMrkdwn(deployed.detail)}). Running the smoke test and health check.`);
+      if (verifying) await this.announcer.verifying(verifying, deployed.detail);
       const verified = await verifyDeploy(env, request, options);
       if (signal.aborted) return await this.interrupted(release, "verifying");
       if (!verified.ok) return await this.fail(release, "verifying", verified.detail, [deployed.tail, verified.tail].filter(Boolean).join("\n"));
       const { live, replaced } = await goLive(db, release, verified.detail, verified.tail || null);
-      this.services.metrics.releases.inc({ environment: release.environment, state: "live" });
-      await this.announcer.note(live, `:white_check_mark: \`${release.version}\` is live on ${release.environment} (${escapeMrkdwn(verified.detail)}).`, true);
-      if (replaced) {
-        this.services.metrics.releases.inc({ environment: release.environment, state: "rolled_back" });
-        await this.announcer.note(
-          replaced,
-          `:leftwards_arrow_with_hook: Rolled back: ${release.environment} is back on \`${release.version}\` (release #${release.id}, requested by <@${release.requester}>).`,
-        );
-      }
-      if (release.environment === this.services.config.environments.at(-1)?.name) await this.settleFixes();
+      if (!live) return undefined;
+      metrics.releases.inc({ environment: release.environment, state: "live" });
+      if (replaced) metrics.releases.inc({ environment: release.environment, state: "rolled_back" });
+      return { kind: "live", release: live, detail: verified.detail, replaced };
     } catch (error) {
       log.error("deploy failed to run", { releaseId: release.id, error });
+      // Where it stopped is unknown here: the state is read back.
       const current = await getRelease(db, release.id).catch(() => undefined);
       if (current && (current.state === "deploying" || current.state === "verifying")) {
-        await this.fail(current, current.state, `Orchestrator could not finish the deploy: ${(error as Error).message}`, "");
+        return await this.fail(current, current.state, `Orchestrator could not finish the deploy: ${(error as Error).message}`, "");
       }
-    } finally {
-      stopHeartbeat();
+      return undefined;
     }
   }
 
-  private async fail(release: Release, during: ReleaseState, detail: string, tail: string): Promise<void> {
+  private async fail(release: Release, during: ReleaseState, detail: string, tail: string): Promise<DeployOutcome | undefined> {
     const moved = await transition(this.services.db, release.id, "failed", "orchestrator", detail, { reason: detail, outputTail: tail || null });
-    if (!moved) return;
+    if (!moved) return undefined;
     this.services.metrics.releases.inc({ environment: release.environment, state: "failed" });
-    await this.announcer.note(moved, `:boom: The release failed while ${during}: ${escapeMrkdwn(detail)}`, true);
-    const offer = await this.announcer.rollbackOffer(moved);
-    const what = `${moved.emergency !== null ? "🚨 Emergency " : ""}${moved.kind === "rollback" ? "Rollback to" : moved.emergency !== null ? "release" : "Release"}`;
-    await this.announcer.alert(moved, `:boom: *${what} \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} failed* while ${during}: ${escapeMrkdwn(detail)}${offer.note}`, tail, offer.blocks);
+    return { kind: "failed", release: moved, during, detail, tail };
   }
 
-  private async interrupted(release: Release, during: ReleaseState): Promise<void> {
+  private async interrupted(release: Release, during: ReleaseState): Promise<DeployOutcome | undefined> {
     const moved = await failOnShutdown(this.services.db, release.id, during);
-    if (!moved) return;
-    await this.announcer.note(moved, `:warning: Orchestrator shut down while ${during}; the release is marked failed and will not be re-run by itself.`, true);
-    await this.announcer.alert(
-      moved,
-      `:warning: *Release \`${escapeMrkdwn(moved.version)}\` to ${moved.environment} was interrupted* while ${during} (shutdown). Check ${moved.environment}.`,
-      moved.outputTail ?? "",
-    );
+    return moved && { kind: "interrupted", release: moved, during };
   }
 
   /** Releases left gating, deploying or verifying by a replica that died are marked failed and announced. */
@@ -223,12 +221,7 @@ export class ReleaseRunner {
     const failed = await failInterrupted(this.services.db);
     for (const release of failed) {
       this.services.metrics.releases.inc({ environment: release.environment, state: "failed" });
-      await this.announcer.note(release, `:warning: ${escapeMrkdwn(release.reason ?? "Interrupted.")}`, true);
-      await this.announcer.alert(
-        release,
-        `:warning: *Release \`${escapeMrkdwn(release.version)}\` to ${release.environment} was interrupted*: ${escapeMrkdwn(release.reason ?? "")}`,
-        release.outputTail ?? "",
-      );
+      await this.announcer.abandoned(release);
     }
     return failed;
   }

@@ -3,9 +3,9 @@ import { formatDuration } from "../../config/duration.js";
 import type { EnvironmentConfig } from "../../config/schema.js";
 import { releases as releasesTable } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
+import { type Outcome, type Refusal, refuse } from "../../core/refusal.js";
 import { escapeMrkdwn } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
-import { holdReason } from "./blocks.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import { startRegate } from "./evidence-store.js";
 import { ReleaseAnnouncer } from "./announcer.js";
@@ -14,11 +14,13 @@ import { ReleaseRunner } from "./runner.js";
 import { openFreezes } from "./freezes.js";
 import { lastFailedDeploy, liveHistory } from "./queries.js";
 import { initialGates } from "./gates.js";
-import { approvalsFor, emergencyApprovals, checkApprove, checkReject, describeState, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
+import { approvalsFor, checkApprove, checkReject, describeState, emergencyApprovals, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
-import { approve, approversOf, createRelease, currentLive, expirePending, getRelease, type Release, scheduledReleases, startScheduled, transition } from "./store.js";
+import { approve, type Approved, startScheduled } from "./deploy-start.js";
+import { clickedRelease, createRelease, currentLive, expirePending, getRelease, type Release, rejectRelease, scheduledReleases } from "./store.js";
 
-export type RequestResult = { ok: true; release: Release; permalink?: string } | { ok: false; reason: string };
+/** A request that started a release (or a rollback), with the link to its message. */
+export type RequestResult = Outcome<{ release: Release; permalink?: string }>;
 
 export interface ReleaseTimings {
   /** How often a replica renews its claim on a release it drives. */
@@ -32,8 +34,9 @@ export interface ReleaseTimings {
 
 /**
  * Drives releases through SPEC §4: request, gates, approvals, deploy, verification. The state only
- * ever moves through the store's conditional updates; Slack messages are rendered from the database
- * afterwards, so a lost or late message update never changes what happened.
+ * ever moves through the store's conditional updates; each step returns what happened (or a Refusal)
+ * and the announcer renders it afterwards from the rows the moves returned, so a lost or late message
+ * update never changes what happened.
  */
 export class ReleaseService {
   /** `/orch freeze` and `unfreeze`, and freezes that run out. */
@@ -64,38 +67,43 @@ export class ReleaseService {
     return this.timings.now?.() ?? new Date();
   }
 
+  private notEnvironment(name: string): Refusal {
+    return refuse(`\`${name.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}`);
+  }
+
   /** A refusal when the environment is frozen now and the request is no emergency. */
-  private async frozenRefusal(env: EnvironmentConfig, kind: "release" | "rollback", retry: string): Promise<string | undefined> {
+  private async frozenRefusal(env: EnvironmentConfig, kind: "release" | "rollback", retry: string): Promise<Refusal | undefined> {
     const now = this.now();
     const [freeze] = (await openFreezes(this.services.db, now, env.name)).sort((a, b) => b.endsAt.getTime() - a.endsAt.getTime());
     if (!freeze) return undefined;
-    return `:snowflake: ${env.name} is frozen until ${formatWhen(freeze.endsAt, this.config.timezone, now)} by <@${freeze.createdBy}>: ${escapeMrkdwn(freeze.reason)}. No ${kind === "rollback" ? "deploy" : "new release"} may start there until then. If it cannot wait: \`${this.config.command} ${retry} --emergency <reason>\` (${emergencyApprovals(this.config, env, kind)} approvals, announced in alerts).`;
+    return refuse(
+      `:snowflake: ${env.name} is frozen until ${formatWhen(freeze.endsAt, this.config.timezone, now)} by <@${freeze.createdBy}>: ${escapeMrkdwn(freeze.reason)}. No ${kind === "rollback" ? "deploy" : "new release"} may start there until then. If it cannot wait: \`${this.config.command} ${retry} --emergency <reason>\` (${emergencyApprovals(this.config, env, kind)} approvals, announced in alerts).`,
+    );
   }
 
   /** Starts a release exactly as `/orch release` does; mentions use this same path. */
   async request(input: { version: string; environment?: string; requester: string; emergency?: string }): Promise<RequestResult> {
     const { db, background, replicaId } = this.services;
     const parsed = parseVersion(input.version);
-    if (!parsed.ok) return { ok: false, reason: parsed.reason };
+    if (!parsed.ok) return parsed;
     const normalized = parsed.version;
     const envName = input.environment ?? this.config.environments[0]?.name ?? "";
     const env = this.environment(envName);
-    if (!env) return { ok: false, reason: `\`${envName.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
+    if (!env) return this.notEnvironment(envName);
     if (env.after) {
       const upstream = await currentLive(db, env.after);
       if (upstream?.semver !== normalized) {
-        return {
-          ok: false,
-          reason: `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${normalized}\` to ${env.after} first.`,
-        };
+        return refuse(
+          `${env.name} takes only a version that is live on ${env.after} first; ${env.after} has ${upstream ? `\`${upstream.version}\`` : "nothing"} live. Release \`${normalized}\` to ${env.after} first.`,
+        );
       }
     }
     const live = await currentLive(db, env.name);
-    if (live?.semver === normalized) return { ok: false, reason: `\`${live.version}\` is already live on ${env.name}.` };
+    if (live?.semver === normalized) return refuse(`\`${live.version}\` is already live on ${env.name}.`);
     const emergency = input.emergency?.trim();
     if (!emergency) {
       const frozen = await this.frozenRefusal(env, "release", `release ${input.version.trim()} to ${env.name}`);
-      if (frozen) return { ok: false, reason: frozen };
+      if (frozen) return frozen;
     }
     const needed = approvalsFor(this.config, env, "release", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
@@ -109,20 +117,12 @@ export class ReleaseService {
       owner: replicaId,
       ...(emergency ? { emergency, detail: `🚨 emergency release of ${input.version.trim()} to ${env.name} requested: ${emergency}` } : {}),
     });
-    if (!created.ok) return { ok: false, reason: await this.announcer.inFlightRefusal(normalized, env.name, created.inFlight) };
-    const release = created.release;
+    if (!created.ok) return this.announcer.inFlightRefusal(normalized, env.name, created.inFlight);
     this.services.metrics.releases.inc({ environment: env.name, state: "gating" });
-    await this.announcer.refresh(release.id);
-    void background.runWork(`gates of release #${release.id}`, (signal) => this.runner.gatePhase(release, signal));
-    const fresh = (await getRelease(db, release.id)) ?? release;
-    const permalink = await this.announcer.permalink(fresh);
-    if (emergency) {
-      await this.announcer.alert(
-        fresh,
-        `🚨 *Emergency release \`${escapeMrkdwn(fresh.version)}\` to ${fresh.environment}* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals and may deploy during a freeze or outside the deploy windows.`,
-        "",
-      );
-    }
+    const fresh = await this.announcer.requested(created.release);
+    void background.runWork(`gates of release #${fresh.id}`, (signal) => this.runner.gatePhase(fresh, signal));
+    const permalink = this.announcer.permalink(fresh);
+    await this.announcer.emergencyRequested(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
 
@@ -134,11 +134,11 @@ export class ReleaseService {
   async requestRollback(input: { environment: string; version?: string; requester: string; emergency?: string; offered?: { failedReleaseId: number; semver: string } }): Promise<RequestResult> {
     const { db } = this.services;
     const env = this.environment(input.environment);
-    if (!env) return { ok: false, reason: `\`${input.environment.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}` };
+    if (!env) return this.notEnvironment(input.environment);
     let named: string | undefined;
     if (input.version !== undefined) {
       named = normalizeVersion(input.version);
-      if (!named) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+      if (!named) return refuse(`\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1`);
     }
     const [history, failed] = await Promise.all([liveHistory(db, env.name), lastFailedDeploy(db, env.name)]);
     const choice = chooseRollbackTarget({
@@ -149,15 +149,14 @@ export class ReleaseService {
     });
     if (!choice.ok) return choice;
     if (input.offered && (choice.target.semver !== input.offered.semver || failed?.id !== input.offered.failedReleaseId)) {
-      return {
-        ok: false,
-        reason: `${env.name} has changed since that alert: a rollback now would deploy \`${choice.target.version}\`, not \`${input.offered.semver}\`. Nothing was started; check \`${this.config.command} status\` and use \`${this.config.command} rollback ${env.name} to <version>\`.`,
-      };
+      return refuse(
+        `${env.name} has changed since that alert: a rollback now would deploy \`${choice.target.version}\`, not \`${input.offered.semver}\`. Nothing was started; check \`${this.config.command} status\` and use \`${this.config.command} rollback ${env.name} to <version>\`.`,
+      );
     }
     const emergency = input.emergency?.trim();
     if (!emergency) {
       const frozen = await this.frozenRefusal(env, "rollback", `rollback ${env.name} to ${choice.target.version}`);
-      if (frozen) return { ok: false, reason: frozen };
+      if (frozen) return frozen;
     }
     const needed = approvalsFor(this.config, env, "rollback", Boolean(emergency), input.requester);
     if (!needed.ok) return needed;
@@ -181,27 +180,11 @@ export class ReleaseService {
       ...(emergency ? { emergency } : {}),
       detail: `${emergency ? `🚨 emergency (${emergency}): ` : ""}rollback of ${env.name} ${from}to ${choice.target.version} requested; gates skipped, passed in release #${choice.gatesFrom}`,
     });
-    if (!created.ok) return { ok: false, reason: await this.announcer.inFlightRefusal(choice.target.version, env.name, created.inFlight) };
-    const release = created.release;
+    if (!created.ok) return this.announcer.inFlightRefusal(choice.target.version, env.name, created.inFlight);
     this.services.metrics.releases.inc({ environment: env.name, state: "awaiting_approval" });
-    await this.announcer.refresh(release.id);
-    const who = this.config.people.approvers
-      .filter((u) => u !== release.requester)
-      .map((u) => `<@${u}>`)
-      .join(", ");
-    await this.announcer.say(
-      release.id,
-      `<@${release.requester}> asked to roll ${env.name} back ${from}to \`${release.version}\`. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${who}.`,
-    );
-    const fresh = (await getRelease(db, release.id)) ?? release;
-    if (emergency) {
-      await this.announcer.alert(
-        fresh,
-        `🚨 *Emergency rollback of ${env.name} to \`${escapeMrkdwn(fresh.version)}\`* requested by <@${fresh.requester}>: ${escapeMrkdwn(emergency)}. It needs ${fresh.requiredApprovals} approvals.`,
-        "",
-      );
-    }
-    const permalink = await this.announcer.permalink(fresh);
+    const fresh = await this.announcer.rollbackRequested(created.release, from);
+    await this.announcer.emergencyRequested(fresh);
+    const permalink = this.announcer.permalink(fresh);
     return { ok: true, release: fresh, ...(permalink ? { permalink } : {}) };
   }
 
@@ -212,65 +195,50 @@ export class ReleaseService {
    */
   async rollbackFromAlert(failedReleaseId: number, offeredSemver: string, user: string): Promise<RequestResult> {
     const failed = await getRelease(this.services.db, failedReleaseId);
-    if (failed?.state !== "failed") return { ok: false, reason: "This alert's release is not a failed deploy (any more); nothing was started." };
+    if (failed?.state !== "failed") return refuse("This alert's release is not a failed deploy (any more); nothing was started.");
     return this.requestRollback({ environment: failed.environment, requester: user, offered: { failedReleaseId, semver: offeredSemver } });
   }
 
-  /** An approver clicked Approve. Returns what only they should read, if anything. */
-  async approveClick(releaseId: number, user: string): Promise<string> {
+  /**
+   * An approver clicked Approve: what happened, or why nothing was counted (shown only to them). The
+   * message and its thread are updated from the rows the approval returned before this returns.
+   */
+  async approve(releaseId: number, user: string): Promise<Outcome<Approved>> {
     const { db, replicaId, background } = this.services;
-    const release = await getRelease(db, releaseId);
-    if (!release) return "This release no longer exists.";
-    const approvedBy = (await approversOf(db, releaseId)).map((a) => a.approver);
+    const clicked = await clickedRelease(db, releaseId);
+    if (!clicked) return refuse("This release no longer exists.");
+    const { release, approvedBy, voided } = clicked;
     const verdict = checkApprove({ state: release.state, requester: release.requester, approvers: this.config.people.approvers, approvedBy, required: release.requiredApprovals }, user);
-    if (!verdict.ok) return verdict.reason;
+    if (!verdict.ok) return verdict;
     const changed = await this.runner.recheckEvidence(release);
-    if (changed) return `The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`;
-    const outcome = await approve(
-      db,
-      releaseId,
-      user,
-      replicaId,
-      { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers },
-      this.runner.mayStart,
-      release.evidenceDigest,
-    );
+    if (changed)
+      return refuse(`The evidence changed since the approval request (${changed}), so earlier approvals are void and your click was not counted. Review the updated message and approve again.`);
+    const rules = { expiresAfterMs: this.config.approval.expiresAfter, approvers: this.config.people.approvers };
+    const outcome = await approve(db, release, user, replicaId, rules, this.runner.mayStart);
     switch (outcome.kind) {
       case "evidence_changed":
-        return "The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.";
+        return refuse("The evidence of this release changed while you clicked (gates re-run or a moved tag); your click was not counted. Review the updated message and approve again.");
       case "window_passed":
         void background.run(`expire release #${releaseId}`, async () => {
           await this.expire();
         });
-        return `The approval window (${formatDuration(this.config.approval.expiresAfter)}) of this release has passed, so it can no longer be approved; release again to ask anew.`;
+        return refuse(`The approval window (${formatDuration(this.config.approval.expiresAfter)}) of this release has passed, so it can no longer be approved; release again to ask anew.`);
       case "not_awaiting":
-        return `This release is ${describeState(outcome.state ?? release.state)}; your click did not change anything.`;
+        return refuse(`This release is ${describeState(outcome.state ?? release.state)}; your click did not change anything.`);
       case "duplicate":
-        return "You have already approved this release.";
+        return refuse("You have already approved this release.");
       case "environment_busy":
-        return `${release.environment} is busy with another deploy${outcome.deploying ? ` (\`${outcome.deploying.version}\`, release #${outcome.deploying.id})` : ""}. Your approval was not recorded; approve again when it has finished.`;
-      case "counted": {
-        await this.announcer.refresh(releaseId);
-        await this.announcer.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}).`);
-        const missing = release.requiredApprovals - outcome.approvals;
-        return `Your approval is counted (${outcome.approvals}/${release.requiredApprovals}); it needs ${missing} more.`;
-      }
-      case "deploy": {
-        this.services.metrics.releases.inc({ environment: release.environment, state: "deploying" });
-        await this.announcer.refresh(releaseId);
-        await this.announcer.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}). Deploying \`${release.version}\` to ${release.environment} now.`);
-        void background.runWork(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal));
-        return `Your approval completed the release; deploying \`${release.version}\` to ${release.environment}.`;
-      }
-      case "scheduled": {
-        this.services.metrics.releases.inc({ environment: release.environment, state: "scheduled" });
-        const when = formatWhen(outcome.decision.at, this.config.timezone, this.now());
-        const why = holdReason(outcome.decision, release.environment);
-        await this.announcer.refresh(releaseId);
-        await this.announcer.say(releaseId, `<@${user}> approved (${outcome.approvals}/${release.requiredApprovals}). ${why}, so \`${release.version}\` is scheduled: it deploys at ${when}.`);
-        return `Your approval completed the release; ${why.charAt(0).toLowerCase()}${why.slice(1)}, so it deploys at ${when}.`;
-      }
+        return refuse(
+          `${release.environment} is busy with another deploy${outcome.deploying ? ` (\`${outcome.deploying.version}\`, release #${outcome.deploying.id})` : ""}. Your approval was not recorded; approve again when it has finished.`,
+        );
     }
+    if (outcome.kind !== "counted") this.services.metrics.releases.inc({ environment: release.environment, state: outcome.kind === "completed" ? "deploying" : "scheduled" });
+    await this.announcer.approved(outcome, user, voided);
+    if (outcome.kind === "completed") {
+      const approvedBy = outcome.tally.approvals.map((a) => a.approver);
+      void background.runWork(`deploy of release #${releaseId}`, (signal) => this.runner.deployPhase(outcome.release, signal, approvedBy));
+    }
+    return { ok: true, ...outcome };
   }
 
   /**
@@ -286,21 +254,11 @@ export class ReleaseService {
         log.error("could not start a scheduled release", { releaseId: candidate.id, error });
         return { kind: "gone" as const };
       });
-      if (outcome.kind === "held" && outcome.moved) {
-        await this.announcer.note(outcome.release, `The expected start moved: \`${outcome.release.version}\` now deploys at ${formatWhen(outcome.decision.at, this.config.timezone, this.now())}.`);
-      }
-      if (outcome.kind === "superseded") {
-        this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
-        await this.announcer.note(
-          outcome.release,
-          `:no_entry_sign: Not deployed: \`${outcome.live.version}\` went live on ${outcome.release.environment} while this release waited, and deploying \`${outcome.release.version}\` now would undo it. Release again if it is still wanted.`,
-          true,
-        );
-      }
+      if (outcome.kind === "superseded") this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "rejected" });
+      if (outcome.kind === "started") this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
+      await this.announcer.scheduledStart(outcome);
       if (outcome.kind !== "started") continue;
       started.push(outcome.release);
-      this.services.metrics.releases.inc({ environment: outcome.release.environment, state: "deploying" });
-      await this.announcer.note(outcome.release, `:rocket: The wait is over: deploying \`${outcome.release.version}\` to ${outcome.release.environment} now.`, true);
       void background.runWork(`deploy of release #${outcome.release.id}`, (signal) => this.runner.deployPhase(outcome.release, signal));
     }
     return started;
@@ -310,7 +268,7 @@ export class ReleaseService {
   async regate(input: { version: string; requester: string }): Promise<RequestResult> {
     const { db, replicaId, background } = this.services;
     const normalized = normalizeVersion(input.version);
-    if (!normalized) return { ok: false, reason: `\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1` };
+    if (!normalized) return refuse(`\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1`);
     const [waiting] = await db
       .select()
       .from(releasesTable)
@@ -318,27 +276,22 @@ export class ReleaseService {
       .orderBy(asc(releasesTable.state), desc(releasesTable.id))
       .limit(1);
     if (!waiting)
-      return {
-        ok: false,
-        reason: `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.`,
-      };
-    if (waiting.state === "gating") return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).` };
+      return refuse(
+        `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.`,
+      );
+    if (waiting.state === "gating") return refuse(`\`${waiting.version}\` → ${waiting.environment} is already running its gates (release #${waiting.id}).`);
     const started = await startRegate(db, waiting.id, input.requester, replicaId, initialGates(this.config.gates));
-    if (!started) return { ok: false, reason: `\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.` };
-    await this.announcer.refresh(waiting.id);
-    await this.announcer.say(
-      waiting.id,
-      `<@${input.requester}> re-ran the gates.${started.voided > 0 ? ` ${started.voided} earlier approval${started.voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`,
-    );
-    void background.runWork(`gates of release #${waiting.id} (regate)`, (signal) => this.runner.gatePhase(started.release, signal));
-    const permalink = await this.announcer.permalink(started.release);
-    return { ok: true, release: started.release, ...(permalink ? { permalink } : {}) };
+    if (!started) return refuse(`\`${waiting.version}\` → ${waiting.environment} is no longer awaiting approval; nothing was re-run.`);
+    const shown = await this.announcer.regated(started.release, input.requester, started.voided);
+    void background.runWork(`gates of release #${waiting.id} (regate)`, (signal) => this.runner.gatePhase(shown, signal));
+    const permalink = this.announcer.permalink(shown);
+    return { ok: true, release: shown, ...(permalink ? { permalink } : {}) };
   }
 
   /** Whether this person may open the reject dialog; the reason when not. */
-  async canReject(releaseId: number, user: string): Promise<{ ok: true; release: Release } | { ok: false; reason: string }> {
+  async canReject(releaseId: number, user: string): Promise<Outcome<{ release: Release }>> {
     const release = await getRelease(this.services.db, releaseId);
-    if (!release) return { ok: false, reason: "This release no longer exists." };
+    if (!release) return refuse("This release no longer exists.");
     const verdict = checkReject({ state: release.state, approvers: this.config.people.approvers, requester: release.requester }, user);
     return verdict.ok ? { ok: true, release } : verdict;
   }
@@ -347,19 +300,16 @@ export class ReleaseService {
    * Rejects with a reason, returning at once so the dialog can close within Slack's 3 seconds; the
    * message and thread are updated afterwards. The refusal when it could not (the state moved on).
    */
-  async reject(releaseId: number, user: string, reason: string): Promise<string | undefined> {
+  async reject(releaseId: number, user: string, reason: string): Promise<Outcome<{ release: Release }>> {
     const allowed = await this.canReject(releaseId, user);
-    if (!allowed.ok) return allowed.reason;
+    if (!allowed.ok) return allowed;
     const withdrawn = isWithdrawal(allowed.release.requester, user);
-    const moved = await transition(this.services.db, releaseId, "rejected", user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, { reason });
-    if (!moved) {
-      const now = await getRelease(this.services.db, releaseId);
-      return `This release is ${describeState(now?.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`;
-    }
+    const outcome = await rejectRelease(this.services.db, releaseId, user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, reason);
+    if (!("rejected" in outcome)) return refuse(`This release is ${describeState(outcome.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`);
+    const moved = outcome.rejected;
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
-    const note = withdrawn ? `<@${user}> withdrew the release (${WITHDRAWN}): ${escapeMrkdwn(reason)}` : `<@${user}> rejected the release: ${escapeMrkdwn(reason)}`;
-    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.note(moved, note));
-    return undefined;
+    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.rejected(moved, user, reason));
+    return { ok: true, release: moved };
   }
 
   /** Feedback whose fix is now live on the last environment is closed and its threads told (never throws). */
@@ -372,7 +322,7 @@ export class ReleaseService {
     const expired = await expirePending(this.services.db, this.config.approval.expiresAfter);
     for (const release of expired) {
       this.services.metrics.releases.inc({ environment: release.environment, state: "expired" });
-      await this.announcer.note(release, `:hourglass: No decision within the approval window; the release expired. Release again to ask anew.`);
+      await this.announcer.expired(release);
     }
     return expired;
   }

@@ -1,9 +1,7 @@
-import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { type Db, type Executor, pgError, type Tx } from "../../db/client.js";
-import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions } from "../../db/schema.js";
-import { digestOf, evidenceOf } from "./evidence.js";
-import type { DeployDecision } from "./freeze.js";
-import { canTransition, isSuperseded, tallyApprovals } from "./machine.js";
+import { approvals, type GateResult, type ReleaseKind, releases, type ReleaseState, releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import { canTransition } from "./machine.js";
 import { IN_FLIGHT } from "./queries.js";
 
 export type Release = typeof releases.$inferSelect;
@@ -19,7 +17,39 @@ export async function getRelease(db: Executor, id: number): Promise<Release | un
   return row;
 }
 
-export async function approversOf(db: Executor, releaseId: number): Promise<Array<{ approver: string; at: Date }>> {
+/** A recorded approval, as the release message lists it. */
+export type Approval = { approver: string; at: Date };
+/** An approval made void by changed evidence, as the release message lists it. */
+export type VoidedApproval = Approval & { reason: string };
+
+/**
+ * A clicked release with who approved it and the approvals made void, in one statement: what an Approve
+ * click checks before anything is counted, and what its message shows besides the tally.
+ */
+export async function clickedRelease(db: Executor, id: number): Promise<{ release: Release; approvedBy: string[]; voided: VoidedApproval[] } | undefined> {
+  const [row] = await db
+    .select({
+      release: getTableColumns(releases),
+      approvedBy: sql<string[]>`array(select ${approvals.approver} from ${approvals} where ${approvals.releaseId} = ${releases.id} order by ${approvals.at})`,
+      voided: sql<
+        Array<{ approver: string; at: string; reason: string }>
+      >`coalesce((select json_agg(json_build_object('approver', ${voidedApprovals.approver}, 'at', ${voidedApprovals.approvedAt}, 'reason', ${voidedApprovals.reason}) order by ${voidedApprovals.id}) from ${voidedApprovals} where ${voidedApprovals.releaseId} = ${releases.id}), '[]'::json)`,
+    })
+    .from(releases)
+    .where(eq(releases.id, id));
+  if (!row) return undefined;
+  return { release: row.release, approvedBy: row.approvedBy, voided: row.voided.map((v) => ({ approver: v.approver, at: new Date(v.at), reason: v.reason })) };
+}
+
+export async function voidedOf(db: Executor, releaseId: number): Promise<VoidedApproval[]> {
+  return db
+    .select({ approver: voidedApprovals.approver, at: voidedApprovals.approvedAt, reason: voidedApprovals.reason })
+    .from(voidedApprovals)
+    .where(eq(voidedApprovals.releaseId, releaseId))
+    .orderBy(asc(voidedApprovals.id));
+}
+
+export async function approversOf(db: Executor, releaseId: number): Promise<Approval[]> {
   return db.select({ approver: approvals.approver, at: approvals.at }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
 }
 
@@ -96,11 +126,13 @@ export async function moveRelease(
     leaseSeconds?: number;
     /** Move only if the driving replica's claim has lapsed, judged under the row lock (a renewal may just have committed). */
     onlyIfLeaseLapsed?: boolean;
+    /** The state the caller found the release in under the row lock it holds in `tx`: no second read. */
+    lockedIn?: ReleaseState;
   } = {},
 ): Promise<Release | undefined> {
-  const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
+  const { live, awaiting, leaseSeconds, onlyIfLeaseLapsed, lockedIn, ...columns } = set;
+  const [current] = lockedIn ? [{ state: lockedIn }] : await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
   if (!current || !canTransition(current.state, to)) return undefined;
-  const { live, awaiting, leaseSeconds, onlyIfLeaseLapsed, ...columns } = set;
   const [row] = await tx
     .update(releases)
     .set({
@@ -123,160 +155,23 @@ export function transition(db: Db, id: number, to: ReleaseState, actor: string, 
   return db.transaction((tx) => moveRelease(tx, id, to, actor, detail, set));
 }
 
-/** Records gate progress while the release is still gating (a late result cannot touch a finished release). */
-export async function saveGates(db: Db, id: number, gates: GateResult[]): Promise<boolean> {
-  const rows = await db
+/** Rejects (or withdraws) a release; when its state no longer allows that, the state it was found in instead. */
+export function rejectRelease(db: Db, id: number, actor: string, detail: string, reason: string): Promise<{ rejected: Release } | { state: ReleaseState | undefined }> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, id)).for("update");
+    const rejected = current && (await moveRelease(tx, id, "rejected", actor, detail, { reason, lockedIn: current.state }));
+    return rejected ? { rejected } : { state: current?.state };
+  });
+}
+
+/** Records gate progress while the release is still gating (a late result cannot touch a finished release); the row as saved. */
+export async function saveGates(db: Db, id: number, gates: GateResult[]): Promise<Release | undefined> {
+  const [row] = await db
     .update(releases)
     .set({ gates, revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
     .where(and(eq(releases.id, id), eq(releases.state, "gating")))
-    .returning({ id: releases.id });
-  return rows.length > 0;
-}
-
-type ApprovalOutcome =
-  /** `approvals`: how many count now (current approvers, not the requester). */
-  | { kind: "counted"; release: Release; approvals: number }
-  | { kind: "deploy"; release: Release; approvals: number }
-  /** Approved, but a freeze or the deploy windows hold the deploy until `decision.at`. */
-  | { kind: "scheduled"; release: Release; approvals: number; decision: Extract<DeployDecision, { start: false }> }
-  | { kind: "not_awaiting"; state: ReleaseState | undefined }
-  | { kind: "window_passed" }
-  | { kind: "duplicate" }
-  | { kind: "evidence_changed" }
-  | { kind: "environment_busy"; deploying: Release | undefined };
-
-/** Decides, inside the transaction that would start a deploy, whether it may start now (freezes, windows). */
-type StartCheck = (tx: Tx, release: Release) => Promise<DeployDecision>;
-
-/**
- * Counts one approver's approval, and moves the release to `deploying` when it has enough — all in
- * one transaction. The first statement is a conditional update that locks the release row, so
- * approvers clicking at the same moment are counted one after another, each seeing the others'
- * approvals; only the transaction whose count reaches the threshold moves the state, and only its
- * caller starts the deploy, after the commit. `mayStart` is asked in that same transaction, so a
- * freeze or a closed window holds the deploy (→ `scheduled`) at the moment it would start.
- */
-export async function approve(
-  db: Db,
-  releaseId: number,
-  approver: string,
-  owner: string,
-  rules: { expiresAfterMs: number; approvers: readonly string[] },
-  mayStart: StartCheck,
-  expectedDigest: string | null,
-): Promise<ApprovalOutcome> {
-  const { expiresAfterMs } = rules;
-  try {
-    return await db.transaction(async (tx): Promise<ApprovalOutcome> => {
-      // Also past its window counts as no longer awaiting, even before the expiry job has marked it.
-      const [locked] = await tx
-        .update(releases)
-        .set({ revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
-        .where(and(eq(releases.id, releaseId), eq(releases.state, "awaiting_approval"), sql`${releases.awaitingSince} > now() - make_interval(secs => ${expiresAfterMs / 1000})`))
-        .returning();
-      if (!locked) {
-        const [found] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId));
-        return found?.state === "awaiting_approval" ? { kind: "window_passed" } : { kind: "not_awaiting", state: found?.state };
-      }
-      // The approval covers the evidence checked just before this click; if it changed since, it covers nothing.
-      const evidence = evidenceOf(locked);
-      if (locked.evidenceDigest !== expectedDigest || digestOf(evidence) !== expectedDigest) return { kind: "evidence_changed" };
-      const inserted = await tx.insert(approvals).values({ releaseId, approver, evidenceDigest: expectedDigest, evidence }).onConflictDoNothing().returning({ approver: approvals.approver });
-      if (inserted.length === 0) return { kind: "duplicate" };
-      const recorded = await tx.select({ approver: approvals.approver }).from(approvals).where(eq(approvals.releaseId, releaseId)).orderBy(asc(approvals.at));
-      const count = tallyApprovals({ requester: locked.requester, approvers: rules.approvers, approvedBy: recorded.map((a) => a.approver) }).counting.length;
-      if (count < locked.requiredApprovals) return { kind: "counted", release: locked, approvals: count };
-      const decision = await mayStart(tx, locked);
-      if (!decision.start) {
-        const held = await moveRelease(tx, releaseId, "scheduled", approver, `approved (${count}/${locked.requiredApprovals}); ${holdDetail(decision)}`, { scheduledFor: decision.at });
-        if (!held) return { kind: "not_awaiting", state: locked.state };
-        return { kind: "scheduled", release: held, approvals: count, decision };
-      }
-      const moved = await moveRelease(tx, releaseId, "deploying", approver, `approved (${count}/${locked.requiredApprovals}); ${locked.emergency ? "emergency: " : ""}deploy starts`, {
-        owner,
-        leaseSeconds: LEASE_SECONDS,
-      });
-      if (!moved) return { kind: "not_awaiting", state: locked.state };
-      return { kind: "deploy", release: moved, approvals: count };
-    });
-  } catch (error) {
-    const { code, constraint } = pgError(error);
-    if (code === "23505" && (constraint === "releases_one_deploy_per_environment" || constraint === undefined)) {
-      const [release] = await db.select({ environment: releases.environment }).from(releases).where(eq(releases.id, releaseId));
-      const [deploying] = release
-        ? await db
-            .select()
-            .from(releases)
-            .where(and(eq(releases.environment, release.environment), inArray(releases.state, ["deploying", "verifying"])))
-        : [];
-      return { kind: "environment_busy", deploying };
-    }
-    throw error;
-  }
-}
-
-/** Why a deploy waits, for the audit trail. */
-function holdDetail(decision: Extract<DeployDecision, { start: false }>): string {
-  const causes = [
-    ...(decision.freeze ? [`frozen (freeze #${decision.freeze.id} by ${decision.freeze.createdBy}: ${decision.freeze.reason})`] : []),
-    ...(decision.outsideWindow ? ["outside the deploy windows"] : []),
-  ];
-  return `scheduled for ${decision.at.toISOString()}: ${causes.join(", ")}`;
-}
-
-type StartOutcome =
-  | { kind: "started"; release: Release }
-  /** Not started, and rejected by Orchestrator: a newer version went live while it waited. */
-  | { kind: "superseded"; release: Release; live: Release }
-  | { kind: "held"; release: Release; decision: Extract<DeployDecision, { start: false }>; moved: boolean }
-  | { kind: "busy" }
-  | { kind: "gone" };
-
-/**
- * Starts a scheduled release whose freeze or window allows it now, claiming it for this replica in the
- * transaction that checks: the row lock and the conditional move mean one replica starts it, once;
- * a release still held gets its expected start time updated (`moved` when it changed).
- */
-export async function startScheduled(db: Db, releaseId: number, owner: string, mayStart: StartCheck): Promise<StartOutcome> {
-  try {
-    return await db.transaction(async (tx): Promise<StartOutcome> => {
-      const [locked] = await tx
-        .select()
-        .from(releases)
-        .where(and(eq(releases.id, releaseId), eq(releases.state, "scheduled")))
-        .for("update");
-      if (!locked) return { kind: "gone" };
-      const [live] = await tx
-        .select()
-        .from(releases)
-        .where(and(eq(releases.environment, locked.environment), eq(releases.state, "live")))
-        .orderBy(desc(releases.liveAt))
-        .limit(1);
-      if (live && isSuperseded(locked, live)) {
-        const reason = `Not deployed: ${live.version}, as new or newer, went live on ${locked.environment} while this release waited (release #${live.id}). Release again if it is still wanted.`;
-        const rejected = await moveRelease(tx, releaseId, "rejected", SYSTEM_ACTOR, `superseded by ${live.version} (release #${live.id})`, { reason });
-        return rejected ? { kind: "superseded", release: rejected, live } : { kind: "gone" };
-      }
-      const decision = await mayStart(tx, locked);
-      if (!decision.start) {
-        if (locked.scheduledFor?.getTime() === decision.at.getTime()) return { kind: "held", release: locked, decision, moved: false };
-        const [row] = await tx
-          .update(releases)
-          .set({ scheduledFor: decision.at, revision: sql`${releases.revision} + 1`, updatedAt: sql`now()` })
-          .where(eq(releases.id, releaseId))
-          .returning();
-        await tx.insert(releaseTransitions).values({ releaseId, fromState: "scheduled", toState: "scheduled", actor: SYSTEM_ACTOR, detail: `re${holdDetail(decision)}` });
-        return { kind: "held", release: row ?? locked, decision, moved: true };
-      }
-      const why = locked.scheduledFor ? "the freeze has ended and the window is open" : "may start now";
-      const moved = await moveRelease(tx, releaseId, "deploying", SYSTEM_ACTOR, `scheduled deploy starts: ${why}`, { owner, leaseSeconds: LEASE_SECONDS });
-      return moved ? { kind: "started", release: moved } : { kind: "gone" };
-    });
-  } catch (error) {
-    const { code, constraint } = pgError(error);
-    if (code === "23505" && (constraint === "releases_one_deploy_per_environment" || constraint === undefined)) return { kind: "busy" };
-    throw error;
-  }
+    .returning();
+  return row;
 }
 
 /** Scheduled releases, the longest-waiting first. */
@@ -382,19 +277,28 @@ export async function currentLive(db: Executor, environment: string): Promise<Re
   return row;
 }
 
-export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<void> {
-  await db
+/** Records the release's message; the row as it is now, or undefined when another replica's message was recorded first. */
+export async function setMessage(db: Db, id: number, channel: string, ts: string): Promise<Release | undefined> {
+  const [row] = await db
     .update(releases)
     .set({ channel, messageTs: ts })
-    .where(and(eq(releases.id, id), isNull(releases.messageTs)));
+    .where(and(eq(releases.id, id), isNull(releases.messageTs)))
+    .returning();
+  return row;
 }
 
-/** Forgets a release message that is gone from Slack, unless another replica already replaced it; true when this call did. */
-export async function forgetMessage(db: Db, id: number, ts: string): Promise<boolean> {
-  const rows = await db
+/** The release's revision now: whether a message rendered from an earlier row is still current. */
+export async function revisionOf(db: Executor, id: number): Promise<number | undefined> {
+  const [row] = await db.select({ revision: releases.revision }).from(releases).where(eq(releases.id, id));
+  return row?.revision;
+}
+
+/** Forgets a release message that is gone from Slack, unless another replica already replaced it; the row without it when this call did. */
+export async function forgetMessage(db: Db, id: number, ts: string): Promise<Release | undefined> {
+  const [row] = await db
     .update(releases)
     .set({ messageTs: null })
     .where(and(eq(releases.id, id), eq(releases.messageTs, ts)))
-    .returning({ id: releases.id });
-  return rows.length > 0;
+    .returning();
+  return row;
 }

@@ -6,9 +6,12 @@ import { escapeMrkdwn, plural } from "../../slack/text.js";
 import { formatDate, formatDateTime } from "../../time.js";
 import { context, fitted, header, listed, oneLine, section } from "../../slack/blocks.js";
 import type { JobName } from "../../core/jobs/catalog.js";
-import { backlogByTheme, deliveryFigures, gateFailures, healthFigures, jobDurations, jobFigures, type Period, releaseEvents } from "./figures.js";
+import { backlogByTheme } from "../feedback/index.js";
+import { healthFigures } from "../health/index.js";
+import { deliveryFigures, gateFailures, releaseEvents } from "../releases/index.js";
+import type { Period } from "./figures.js";
 import { feedbackLine } from "./report.js";
-import { latestRuns } from "../../core/jobs/store.js";
+import { jobDurations, jobFigures, latestRuns } from "../../core/jobs/store.js";
 
 /**
  * The maintenance windows of the reference process (weekly knowledge sync; monthly performance and

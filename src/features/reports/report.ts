@@ -7,7 +7,8 @@ import { formatAge, formatDate, formatDateTime } from "../../time.js";
 import { context, divider, fieldsSection, fitted, header, listed, oneLine, section } from "../../slack/blocks.js";
 import { DORA_FOOTNOTE, doraFields } from "../dora/index.js";
 import { measuredLine } from "../releases/index.js";
-import type { EnvironmentHealth, OrchestratorFigures } from "./figures.js";
+import type { EnvironmentHealth } from "../health/index.js";
+import type { OrchestratorFigures } from "./figures.js";
 
 /** The Orchestrator Report (SPEC §6): the weekly and monthly digests and `/orch report`. Pure. */
 
