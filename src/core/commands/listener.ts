@@ -3,6 +3,7 @@ import type { KnownBlock } from "@slack/types";
 import { isConnectionError, isDatabaseError } from "../../db/client.js";
 import type { Services } from "../feature.js";
 import { type Refusal, UserError } from "../refusal.js";
+import { AfterAckQueue } from "./after-ack.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 
 /**
@@ -10,26 +11,11 @@ import type { CommandContext, CommandRouter, Reply } from "./router.js";
  * once and run the command after the ack, answering through response_url.
  */
 export function listenForCommands(app: App, router: CommandRouter, services: Services): void {
-  // Work after the ack takes turns, a few commands at a time: a burst of commands is acknowledged first
-  // and answered right after, instead of every ack competing with every command's queries and posts.
   // Commands that wait on something slow (a job, Claude) run outside the queue so they never block it.
-  const queue: Array<() => Promise<void>> = [];
-  let draining = 0;
-  const enqueue = (name: string, work: () => Promise<void>) => {
-    queue.push(work);
-    if (draining >= COMMAND_CONCURRENCY) return;
-    draining += 1;
-    void services.background.run(name, async () => {
-      try {
-        await new Promise((resolve) => setImmediate(resolve));
-        for (let next = queue.shift(); next; next = queue.shift()) await next();
-      } finally {
-        draining -= 1;
-      }
-    });
-  };
+  const afterAck = new AfterAckQueue(services.background);
 
   app.command(router.name, async ({ command, ack, respond, client }) => {
+    afterAck.arrived();
     const resolution = router.resolve(command.text ?? "", command.user_id);
     if (!resolution.ok) {
       await ack(refusalAnswer(resolution));
@@ -67,7 +53,7 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
       }
     };
     if (resolution.command.long) void services.background.run(`command ${words}`, work);
-    else enqueue(`command ${words}`, work);
+    else afterAck.enqueue(`command ${words}`, work);
   });
 }
 
@@ -75,9 +61,6 @@ export function listenForCommands(app: App, router: CommandRouter, services: Ser
 function refusalAnswer(refusal: Refusal) {
   return { response_type: "ephemeral" as const, text: refusal.reason };
 }
-
-/** Commands running after their acks at once; the rest wait their turn. */
-const COMMAND_CONCURRENCY = 4;
 
 function describeFailure(error: unknown): string {
   if (isConnectionError(error)) return "the database is not answering";
