@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { extname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { importsOf, readTree, type SourceTree } from "./support/imports.js";
+import { importsOf, ROOT, readTree, type SourceTree } from "./support/imports.js";
 
 /** The feature a path belongs to ("releases" for src/features/releases/store.ts), or undefined outside src/features. */
 function featureOf(path: string): string | undefined {
@@ -159,5 +161,48 @@ describe("table rule", () => {
 
   it("holds in src", () => {
     expect(tableBreaches(readTree("src"))).toEqual([]);
+  });
+});
+
+/** The house limit on a source file's length, for every file under src (TypeScript, the console's browser JS and CSS, its page). */
+const MAX_LINES = 400;
+
+/** Every file under a folder, whatever its kind, read from disk as text. */
+function readAllFiles(folder: string): SourceTree {
+  const files: SourceTree = new Map();
+  for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = relative(ROOT, join(entry.parentPath, entry.name));
+    files.set(path, readFileSync(join(ROOT, path), "utf8"));
+  }
+  return files;
+}
+
+/** Files longer than the limit, one line each ("src/x.ts has 401 lines"). Pure. */
+function overlongFiles(files: SourceTree, limit: number): string[] {
+  const breaches: string[] = [];
+  for (const [path, text] of files) {
+    const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    if (lines > limit) breaches.push(`${path} has ${lines} lines (at most ${limit})`);
+  }
+  return breaches.sort();
+}
+
+describe("file length", () => {
+  it("counts lines as an editor shows them (a last line without a newline too), and names each file over the limit whatever its kind", () => {
+    const lines = (n: number) => "x\n".repeat(n);
+    const files: SourceTree = new Map([
+      ["src/a.ts", lines(400)],
+      ["src/b.ts", lines(401)],
+      ["src/sandbox/console/c.js", `${lines(400)}x`],
+      ["src/sandbox/console/d.css", lines(3)],
+    ]);
+    expect(overlongFiles(files, 400)).toEqual(["src/b.ts has 401 lines (at most 400)", "src/sandbox/console/c.js has 401 lines (at most 400)"]);
+  });
+
+  it("holds for every file in src, the console's JavaScript and CSS included", () => {
+    const files = readAllFiles("src");
+    expect([...new Set([...files.keys()].map((path) => extname(path)))]).toEqual(expect.arrayContaining([".ts", ".js", ".css", ".html"]));
+    expect(overlongFiles(files, MAX_LINES)).toEqual([]);
   });
 });
