@@ -1,5 +1,4 @@
 import type { KnownBlock } from "@slack/types";
-import type { WebClient } from "@slack/web-api";
 import type { z } from "zod";
 import { type Outcome, type Refusal, refuse } from "../refusal.js";
 import { argumentsRefusal, clip, compilePattern, editDistance, matchArguments, type Pattern, startsWith, tokenize, type Values } from "./grammar.js";
@@ -15,10 +14,8 @@ export interface CommandContext {
   user: string;
   channel: string;
   teamId?: string;
-  triggerId: string;
   /** The configured slash command, e.g. "/orch". */
   command: string;
-  client: WebClient;
   /** Only the person who typed the command sees it. */
   reply(message: Reply): Promise<void>;
   /** Everyone in the channel sees it. */

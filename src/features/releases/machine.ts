@@ -34,17 +34,6 @@ export function canTransition(from: ReleaseState, to: ReleaseState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** States a transition to `to` may start from: the conditional update's WHERE clause. */
-export function statesLeadingTo(to: ReleaseState): ReleaseState[] {
-  return (Object.keys(TRANSITIONS) as ReleaseState[]).filter((from) => canTransition(from, to));
-}
-
-const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
-
-export function isFinal(state: ReleaseState): boolean {
-  return FINAL_STATES.includes(state);
-}
-
 /**
  * The one canonical text of a version (`v1.4.0` → `1.4.0`, `v1.4.0-rc.1` → `1.4.0-rc.1`): what is stored,
  * shown, compared and substituted into `{version}`. Build metadata (`+evil`) is refused rather than

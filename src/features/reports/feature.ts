@@ -133,18 +133,13 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
           const started = await scheduler.runNow(job, ctx.user);
           switch (started.kind) {
             case "stopped":
-              await ctx.reply({ text: `Orchestrator is shutting down, so \`${job}\` was not started. Try again once it is back.` });
-              return;
+              throw new UserError(`Orchestrator is shutting down, so \`${job}\` was not started. Try again once it is back.`);
             case "taken":
-              await ctx.reply({
-                text: `\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.`,
-              });
-              return;
+              throw new UserError(`\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.`);
             case "skipped":
-              await ctx.reply({
-                text: `\`${job}\` is still running (run #${started.blocking.id}, started ${formatAge(started.blocking.startedAt)} ago on ${started.blocking.replica}), so it was not started again; your request is recorded as skipped (run #${started.run.id}).`,
-              });
-              return;
+              throw new UserError(
+                `\`${job}\` is still running (run #${started.blocking.id}, started ${formatAge(started.blocking.startedAt)} ago on ${started.blocking.replica}), so it was not started again; your request is recorded as skipped (run #${started.run.id}).`,
+              );
             case "started": {
               await ctx.reply({ text: `Running \`${job}\` now (run #${started.run.id}); I will tell you here when it finishes.` });
               await ctx.reply(runResult(await started.finished));
