@@ -1,9 +1,9 @@
 import { plural } from "./slack/text.js";
 
 /*
- * Spans of time for people, four ways because each says something different:
+ * Spans of time for people, five ways because each says something different:
  * formatDuration, an exact span (a timeout, how long a run took) in its two largest units;
- * formatHours, a statistic in hours (a DORA median) to one decimal of one unit;
+ * formatHours and formatSeconds, statistics (a DORA median in hours, a job-run percentile in seconds) kept in their unit;
  * formatAge and formatAgo, how long ago, rounded to one unit: terse in status lines, in words in lists people read.
  */
 
@@ -31,6 +31,11 @@ export function formatHours(hours: number): string {
   if (hours < 1) return `${Math.round(hours * 60)} min`;
   if (hours < 48) return `${Number(hours.toFixed(1))} h`;
   return `${Number((hours / 24).toFixed(1))} d`;
+}
+
+/** "3.4s", "42s": seconds as a statistic, to one decimal under ten. */
+export function formatSeconds(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : `${Math.round(seconds)}s`;
 }
 
 /** How long ago `at` was, rounded to one unit: seconds under a minute, minutes under an hour, hours under two days, then days. */
