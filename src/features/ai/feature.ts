@@ -6,7 +6,7 @@ import type { Feature, Services } from "../../core/feature.js";
 import { refusalReply } from "../../core/commands/runner.js";
 import type { FeedbackAccess } from "../feedback/index.js";
 import type { ReleaseService } from "../releases/index.js";
-import { quoteSlackText, truncate } from "../../slack/text.js";
+import { plural, quoteSlackText, truncate } from "../../slack/text.js";
 import { formatDateTime } from "../../time.js";
 import { type Claude, describeAiError, textOf, usageThisMonth } from "./claude.js";
 import { asData, converse, type ThreadMessage, threadToTurns } from "./conversation.js";
@@ -222,7 +222,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       render: async () => {
         if (!claude) return "Not configured (no ANTHROPIC_API_KEY): mentions answer commands, triage uses keyword rules, digests use the plain recommendations.";
         const usage = await usageThisMonth(services.db, config.timezone);
-        return `${claude.model}: ${usage.calls} call${usage.calls === 1 ? "" : "s"} this month (${usage.failed} failed), ${usage.input.toLocaleString("en-US")} input and ${usage.output.toLocaleString("en-US")} output tokens, ${usage.cacheRead.toLocaleString("en-US")} read from the prompt cache.`;
+        return `${claude.model}: ${plural(usage.calls, "call")} this month (${usage.failed} failed), ${usage.input.toLocaleString("en-US")} input and ${usage.output.toLocaleString("en-US")} output tokens, ${usage.cacheRead.toLocaleString("en-US")} read from the prompt cache.`;
       },
     });
 

@@ -7,7 +7,7 @@ import { FEEDBACK_STATUSES, type FeedbackStatus, feedback } from "../../db/schem
 import type { Feature } from "../../core/feature.js";
 import { type Outcome, refuse, UserError } from "../../core/refusal.js";
 import { pruneEventIds } from "../../slack/dedupe.js";
-import { cutList, escapeMrkdwn, quoteSlackText, truncate } from "../../slack/text.js";
+import { cutList, escapeMrkdwn, moreLine, plural, quoteSlackText, truncate } from "../../slack/text.js";
 import { formatAgo } from "../../time.js";
 import { normalizeVersion } from "../releases/index.js";
 import { markFixed, settleFixes } from "./fixes.js";
@@ -163,7 +163,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
             const link = f.permalink ? ` · <${f.permalink}|message>` : "";
             return `*#${f.id}* · ${f.status} · ${f.priority} · ${f.kind} · <@${f.author}>, ${formatAgo(f.postedAt)} · ${firstLine}${link}`;
           });
-          const more = total > rows.length ? `\n…and ${total - rows.length} more` : "";
+          const more = total > rows.length ? `\n${moreLine(total - rows.length)}` : "";
           await ctx.reply({
             text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900),
             ...(shown.some((f) => f.text !== null) ? { confidential: true } : {}),
@@ -290,7 +290,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       const failed = reports.filter((r) => r.error);
       return {
         status: failed.length > 0 ? "failed" : "succeeded",
-        summary: `${recorded} missed message${recorded === 1 ? "" : "s"} recorded.${failed.length > 0 ? ` ${failed.length} channel(s) could not be read: ${failed.map((r) => `<#${r.channel}> (${r.error})`).join(", ")}.` : ""}`,
+        summary: `${plural(recorded, "missed message")} recorded.${failed.length > 0 ? ` ${failed.length} channel(s) could not be read: ${failed.map((r) => `<#${r.channel}> (${r.error})`).join(", ")}.` : ""}`,
         outputTail: lines.join("\n"),
         details: { reports },
       };

@@ -1,9 +1,8 @@
-import { formatDuration } from "../../config/duration.js";
 import type { EnvironmentConfig } from "../../config/schema.js";
 import type { Services } from "../../core/feature.js";
 import { type Outcome, type Refusal, refuse } from "../../core/refusal.js";
 import { escapeMrkdwn } from "../../slack/text.js";
-import { formatWhen } from "../../time.js";
+import { formatDuration, formatWhen } from "../../time.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import { startRegate } from "./evidence-store.js";
 import { ReleaseAnnouncer } from "./announcer.js";
