@@ -11,6 +11,7 @@ import { claudeWriter } from "./features/ai/writer.js";
 import { helpFeature } from "./features/help/feature.js";
 import { listenForCommands } from "./core/commands/listener.js";
 import { CommandRouter } from "./core/commands/router.js";
+import { CommandRunner } from "./core/commands/runner.js";
 import type { LoadedConfig } from "./config/load.js";
 import { type Database, isDatabaseError, openDatabase } from "./db/client.js";
 import type { SlackEmulator } from "./emulator/emulator.js";
@@ -246,12 +247,14 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       (user) => config.people.admins.includes(user),
       () => (config.people.admins.length > 0 ? `Admins: ${config.people.admins.map((u) => `<@${u}>`).join(", ")}.` : "No admins are configured (people.admins)."),
     );
+    const commandRunner = new CommandRunner(config.command, services);
     const starters: Array<() => Promise<void> | void> = [() => replay.start()];
     const stoppers: Array<() => Promise<void> | void> = [() => replay.stop()];
     const context: FeatureContext = {
       app,
       services,
       commands,
+      commandRunner,
       status: new StatusBoard(),
       jobs: new JobBodies(),
       onStart: (fn) => starters.push(fn),
@@ -287,7 +290,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       }),
     ];
     for (const feature of features) feature(context);
-    listenForCommands(app, commands, services);
+    listenForCommands(app, commands, commandRunner);
 
     if (socket) {
       try {

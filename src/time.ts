@@ -1,25 +1,66 @@
 import { plural } from "./slack/text.js";
 
-/** "3m", "2h", "5d": how long ago, for people. */
-export function formatAge(at: Date, now: Date = new Date()): string {
-  const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours}h`;
-  return `${Math.round(hours / 24)}d`;
+/*
+ * Spans of time for people, five ways because each says something different:
+ * formatDuration, an exact span (a timeout, how long a run took) in its two largest units;
+ * formatHours and formatSeconds, statistics (a DORA median in hours, a job-run percentile in seconds) kept in their unit;
+ * formatAge and formatAgo, how long ago, rounded to one unit: terse in status lines, in words in lists people read.
+ */
+
+/** "1h 30m", "15m", "2d", "250ms": an exact span in its two largest units. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.slice(0, 2).join(" ");
 }
 
-/** "just now", "16 min ago", "3 hours ago", "5 days ago": an age in words, for lists people read. */
-export function formatAgo(at: Date, now: Date = new Date()): string {
+/** "45 min", "5.5 h", "3.2 d": hours as a statistic, to one decimal. */
+export function formatHours(hours: number): string {
+  if (hours < 1) return `${Math.round(hours * 60)} min`;
+  if (hours < 48) return `${Number(hours.toFixed(1))} h`;
+  return `${Number((hours / 24).toFixed(1))} d`;
+}
+
+/** "3.4s", "42s": seconds as a statistic, to one decimal under ten. */
+export function formatSeconds(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : `${Math.round(seconds)}s`;
+}
+
+/** How long ago `at` was, rounded to one unit: seconds under a minute, minutes under an hour, hours under two days, then days. */
+function ageOf(at: Date, now: Date): [number, "s" | "m" | "h" | "d"] {
   const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
-  if (seconds < 60) return "just now";
+  if (seconds < 60) return [seconds, "s"];
   const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 60) return [minutes, "m"];
   const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${plural(hours, "hour")} ago`;
-  return `${plural(Math.round(hours / 24), "day")} ago`;
+  if (hours < 48) return [hours, "h"];
+  return [Math.round(hours / 24), "d"];
+}
+
+/** "3m", "2h", "5d": how long ago, terse. */
+export function formatAge(at: Date, now: Date = new Date()): string {
+  const [count, unit] = ageOf(at, now);
+  return `${count}${unit}`;
+}
+
+/** "just now", "16 min ago", "3 hours ago", "5 days ago": how long ago, in words. */
+export function formatAgo(at: Date, now: Date = new Date()): string {
+  const [count, unit] = ageOf(at, now);
+  if (unit === "s") return "just now";
+  if (unit === "m") return `${count} min ago`;
+  return `${plural(count, unit === "h" ? "hour" : "day")} ago`;
 }
 
 // Building an Intl.DateTimeFormat is costly; one per zone and shape serves every message.

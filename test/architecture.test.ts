@@ -1,28 +1,37 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { extname, join, posix, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { importsOf, readTree, type SourceTree } from "./support/imports.js";
+import { importsOf, ROOT, readTree, type SourceTree } from "./support/imports.js";
 
 /** The feature a path belongs to ("releases" for src/features/releases/store.ts), or undefined outside src/features. */
 function featureOf(path: string): string | undefined {
   return /^src\/features\/([^/]+)\//.exec(path)?.[1];
 }
 
-/** The edges every feature builds on; they must not know any feature. */
-const FEATURE_FREE = ["src/core/", "src/slack/", "src/db/", "src/config/", "src/http/", "src/exec/"];
+/** The composition root: it registers every feature, so it may import any of their files. */
+const COMPOSITION_ROOT = new Set(["src/app.ts", "src/main.ts"]);
+
+/** Dev tools that may use a feature's front door, as another feature does: the sandbox seeds what features read (a git history tagged as releases name tags). */
+const FRONT_DOOR_USERS = ["src/sandbox/"];
 
 /**
- * The import rule of docs/architecture.md, one line per breach:
- * core and the edges import no feature; a feature imports another feature only through its index.ts.
+ * The import rule of docs/architecture.md, one line per breach. Whatever is not a feature, the composition root or
+ * the sandbox imports no feature: core, the edge folders, the top-level edge files (src/time.ts, src/log.ts, …) and
+ * the emulator, and so any folder added later. A feature, or the sandbox, imports another feature only through its index.ts.
  */
 function importRuleBreaches(tree: SourceTree): string[] {
   const breaches: string[] = [];
   for (const [path, text] of tree) {
+    if (COMPOSITION_ROOT.has(path)) continue;
+    const from = featureOf(path);
+    const frontDoorOnly = from !== undefined || FRONT_DOOR_USERS.some((folder) => path.startsWith(folder));
     for (const { specifier, target } of importsOf(path, text)) {
       if (!target) continue;
       const to = featureOf(target);
-      if (!to) continue;
-      const from = featureOf(path);
-      if (FEATURE_FREE.some((edge) => path.startsWith(edge))) breaches.push(`${path} imports a feature: ${specifier}`);
-      else if (from && from !== to && target !== `src/features/${to}/index.ts`) breaches.push(`${path} reaches into ${to}: ${specifier} (import ../${to}/index.js)`);
+      if (!to || to === from) continue;
+      const frontDoor = `src/features/${to}/index.ts`;
+      if (!frontDoorOnly) breaches.push(`${path} imports a feature: ${specifier}`);
+      else if (target !== frontDoor) breaches.push(`${path} reaches into ${to}: ${specifier} (import ${posix.relative(posix.dirname(path), frontDoor).replace(/\.ts$/, ".js")})`);
     }
   }
   return breaches.sort();
@@ -104,11 +113,19 @@ describe("import rule", () => {
       ["src/features/ai/tools.ts", 'import { liveVersions } from "../releases/queries.js";\nimport { feedbackStats } from "../feedback/index.js";\nimport { Claude } from "./claude.js";\n'],
       ["src/features/releases/service.ts", 'import { settleFixes } from "../feedback/index.js";\nimport { defineCommand } from "../../core/commands/router.js";\n'],
       ["src/app.ts", 'import { releasesFeature } from "./features/releases/feature.js";\n'],
+      ["src/main.ts", 'import { startOrchestrator } from "./app.js";\n'],
+      ["src/time.ts", 'import { plural } from "./slack/text.js";\nimport { stateLabel } from "./features/releases/index.js";\n'],
+      ["src/emulator/web-api.ts", 'import { helpFeature } from "../features/help/feature.js";\n'],
+      ["src/sandbox/repository.ts", 'import { tagOf } from "../features/releases/commits.js";\n'],
+      ["src/sandbox/seed.ts", 'import { normalizeVersion } from "../features/releases/index.js";\nimport { emulator } from "../emulator/emulator.js";\n'],
     ]);
     expect(importRuleBreaches(tree)).toEqual([
       "src/core/commands/router.ts imports a feature: ../../features/releases/blocks.js",
+      "src/emulator/web-api.ts imports a feature: ../features/help/feature.js",
       "src/features/ai/tools.ts reaches into releases: ../releases/queries.js (import ../releases/index.js)",
+      "src/sandbox/repository.ts reaches into releases: ../features/releases/commits.js (import ../features/releases/index.js)",
       "src/slack/post.ts imports a feature: ../features/feedback/index.js",
+      "src/time.ts imports a feature: ./features/releases/index.js",
     ]);
   });
 
@@ -159,5 +176,48 @@ describe("table rule", () => {
 
   it("holds in src", () => {
     expect(tableBreaches(readTree("src"))).toEqual([]);
+  });
+});
+
+/** The house limit on a source file's length, for every file under src (TypeScript, the console's browser JS and CSS, its page). */
+const MAX_LINES = 400;
+
+/** Every file under a folder, whatever its kind, read from disk as text. */
+function readAllFiles(folder: string): SourceTree {
+  const files: SourceTree = new Map();
+  for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = relative(ROOT, join(entry.parentPath, entry.name));
+    files.set(path, readFileSync(join(ROOT, path), "utf8"));
+  }
+  return files;
+}
+
+/** Files longer than the limit, one line each ("src/x.ts has 401 lines"). Pure. */
+function overlongFiles(files: SourceTree, limit: number): string[] {
+  const breaches: string[] = [];
+  for (const [path, text] of files) {
+    const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    if (lines > limit) breaches.push(`${path} has ${lines} lines (at most ${limit})`);
+  }
+  return breaches.sort();
+}
+
+describe("file length", () => {
+  it("counts lines as an editor shows them (a last line without a newline too), and names each file over the limit whatever its kind", () => {
+    const lines = (n: number) => "x\n".repeat(n);
+    const files: SourceTree = new Map([
+      ["src/a.ts", lines(400)],
+      ["src/b.ts", lines(401)],
+      ["src/sandbox/console/c.js", `${lines(400)}x`],
+      ["src/sandbox/console/d.css", lines(3)],
+    ]);
+    expect(overlongFiles(files, 400)).toEqual(["src/b.ts has 401 lines (at most 400)", "src/sandbox/console/c.js has 401 lines (at most 400)"]);
+  });
+
+  it("holds for every file in src, the console's JavaScript and CSS included", () => {
+    const files = readAllFiles("src");
+    expect([...new Set([...files.keys()].map((path) => extname(path)))]).toEqual(expect.arrayContaining([".ts", ".js", ".css", ".html"]));
+    expect(overlongFiles(files, MAX_LINES)).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfigFile, parseConfig } from "../src/config/load.js";
-import { formatDuration, parseDuration } from "../src/config/duration.js";
+import { parseDuration } from "../src/config/duration.js";
+import { formatDuration } from "../src/time.js";
 import { testConfigYaml } from "./support/config.js";
 
 function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {

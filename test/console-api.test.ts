@@ -1,4 +1,7 @@
+import { readdirSync } from "node:fs";
+import { extname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSOLE_FOLDER } from "../src/paths.js";
 import type { ConsoleState } from "../src/sandbox/console.js";
 import { eventually, TRANSPORTS } from "./support/bot.js";
 import { CHANNELS, USERS } from "./support/config.js";
@@ -43,10 +46,24 @@ describe.each(TRANSPORTS)("sandbox console API, bot connected over %s", (transpo
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
-    expect(await page.text()).toContain('<script type="module" src="/console/app.js">');
-    for (const file of ["app.js", "mrkdwn.js", "blocks.js", "dom.js", "style.css"]) {
-      expect((await fetch(`${sandbox.url}/console/${file}`)).status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<script type="module" src="/console/app.js">');
+    // Every file the page loads, followed as a browser does: the page's <link>s and <script>, then each module's imports.
+    const pending = [...html.matchAll(/(?:href|src)="\/console\/([\w.-]+)"/g)].map((match) => match[1]!);
+    const loaded = new Map<string, string>();
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (loaded.has(file)) continue;
+      const response = await fetch(`${sandbox.url}/console/${file}`);
+      expect(response.status, file).toBe(200);
+      loaded.set(file, response.headers.get("content-type") ?? "");
+      if (file.endsWith(".js")) pending.push(...[...(await response.text()).matchAll(/^import .* from "\.\/([\w.-]+)";$/gm)].map((match) => match[1]!));
     }
+    // ...which is every file of the folder besides the page itself, each served as what it is.
+    const assets = readdirSync(CONSOLE_FOLDER).filter((name) => name !== "index.html");
+    expect([...loaded.keys()].sort()).toEqual(assets.sort());
+    const served: Record<string, string> = { ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml" };
+    for (const [file, type] of loaded) expect(type, file).toContain(served[extname(file)] ?? "(no type expected)");
     expect((await fetch(`${sandbox.url}/console/../console.ts`)).status).toBe(404);
     expect((await fetch(`${sandbox.url}/console/%2e%2e%2fconsole.ts`)).status).toBe(404);
   });

@@ -75,13 +75,11 @@ describe.each(dbKinds())("private feedback stays private on %s", (kind) => {
   const mention = async (user: string, text: string) => {
     const asked = await emulator.message(user, CHANNELS.general, `<@${BOT}> ${text}`);
     await bot.idle();
-    const answer = emulator
-      .ephemeralsFor(user, CHANNELS.general)
-      .filter((e) => e.thread_ts === asked.ts)
-      .at(-1);
+    const answers = emulator.ephemeralsFor(user, CHANNELS.general).filter((e) => e.thread_ts === asked.ts);
     return {
       asked,
-      answer: answer?.text ?? "",
+      answer: answers.at(-1)?.text ?? "",
+      privateAnswers: answers.length,
       thread: emulator.workspace
         .thread(CHANNELS.general, asked.ts)
         .slice(1)
@@ -105,7 +103,8 @@ describe.each(dbKinds())("private feedback stays private on %s", (kind) => {
   });
 
   it("answers a mention that quotes feedback privately, in its thread, without Claude", async () => {
-    const { answer, thread } = await mention(USERS.admin, "feedback list");
+    const { answer, thread, privateAnswers } = await mention(USERS.admin, "feedback list");
+    expect(privateAnswers).toBe(1);
     expect(answer).toContain(SECRET);
     expect(answer).toContain(PUBLIC);
     expect(thread).toEqual([`<@${USERS.admin}> I answered you privately: the answer quotes feedback that not everyone here may read.`]);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../src/db/client.js";
 import { healthChecks, healthState, jobRuns } from "../src/db/schema.js";
@@ -240,6 +240,20 @@ describe.each(dbKinds())("jobs and their commands on %s", (kind) => {
       if (found?.status !== "running") throw new Error("knowledge-sync is not running yet");
       return found;
     });
+    // A second request while it runs is refused, and recorded as skipped.
+    await bot.emulator.command(USERS.admin, CHANNELS.general, "jobs run knowledge-sync");
+    const skipped = await eventually(async () => {
+      const [found] = await db.database.db
+        .select()
+        .from(jobRuns)
+        .where(and(eq(jobRuns.job, "knowledge-sync"), eq(jobRuns.status, "skipped")));
+      const reply = bot.emulator.ephemeralsFor(USERS.admin, CHANNELS.general).at(-1)?.text ?? "";
+      if (!found || !reply.includes("still running")) throw new Error("the second request is not answered yet");
+      return { found, reply };
+    });
+    expect(skipped.reply.replace(/started \d+s ago/, "started … ago")).toBe(
+      `\`knowledge-sync\` is still running (run #${run.id}, started … ago on ${run.replica}), so it was not started again; your request is recorded as skipped (run #${skipped.found.id}).`,
+    );
     await bot.stop();
     const [after] = await db.database.db.select().from(jobRuns).where(eq(jobRuns.id, run.id));
     expect(after).toMatchObject({ status: "failed", summary: "Interrupted by shutdown before it finished.", leaseUntil: null });

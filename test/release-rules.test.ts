@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { RELEASE_STATES } from "../src/db/schema.js";
 import { releaseMessage, type ReleaseView } from "../src/features/releases/blocks.js";
-import { canTransition, checkApprove, checkReject, isFinal, isWithdrawal, normalizeVersion, statesLeadingTo, tallyApprovals } from "../src/features/releases/machine.js";
+import { canTransition, checkApprove, checkReject, isWithdrawal, normalizeVersion, tallyApprovals } from "../src/features/releases/machine.js";
+import { IN_FLIGHT } from "../src/features/releases/queries.js";
 import { checkBlocks } from "../src/emulator/limits.js";
 
 describe("release state machine", () => {
@@ -27,8 +28,9 @@ describe("release state machine", () => {
         "verifying→failed",
       ].sort(),
     );
-    expect(statesLeadingTo("failed").sort()).toEqual(["deploying", "gating", "verifying"]);
-    for (const state of ["live", "rolled_back", "blocked", "rejected", "expired", "failed"] as const) expect(isFinal(state)).toBe(true);
+    expect(RELEASE_STATES.filter((from) => canTransition(from, "failed")).sort()).toEqual(["deploying", "gating", "verifying"]);
+    // The final states are exactly those the store does not count as in flight.
+    expect(RELEASE_STATES.filter((state) => !IN_FLIGHT.includes(state)).sort()).toEqual(["blocked", "expired", "failed", "live", "rejected", "rolled_back"]);
   });
 
   it("normalizes versions", () => {

@@ -12,22 +12,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return total > 0 ? total : undefined;
 }
-
-/** "1h 30m", "15m", "2d" — for people, not for parsing. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [
-    ["d", 86_400],
-    ["h", 3_600],
-    ["m", 60],
-    ["s", 1],
-  ] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.slice(0, 2).join(" ");
-}

@@ -2,6 +2,7 @@ import type { App } from "@slack/bolt";
 import type { WebClient } from "@slack/web-api";
 import type { Background } from "./background.js";
 import type { CommandRouter } from "./commands/router.js";
+import type { CommandRunner } from "./commands/runner.js";
 import type { Config } from "../config/schema.js";
 import type { Database, Db } from "../db/client.js";
 import type { ExecContext } from "../exec/run.js";
@@ -42,6 +43,8 @@ export interface FeatureContext extends Lifecycle {
   app: App;
   services: Services;
   commands: CommandRouter;
+  /** Runs a resolved command as the slash command does (same queue, same answers): for another surface that runs commands, a mention. */
+  commandRunner: CommandRunner;
   status: StatusBoard;
   jobs: JobBodies;
 }

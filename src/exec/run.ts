@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../time.js";
 import { isBotSecretName } from "../config/schema.js";
 
 /** What a command printed last: enough to diagnose a failure, small enough to store and show in Slack. */

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { RepositoryConfig } from "../config/schema.js";
 import { type ExecContext, runArgv } from "../exec/run.js";
 import type { Log } from "../log.js";
-import { tagOf } from "../features/releases/commits.js";
+import { tagOf } from "../features/releases/index.js";
 
 /** The demo history: commits by the sandbox's people, tagged 1.3.0, 1.4.0 and 1.4.1, so the tour shows commits in approvals. */
 const HISTORY: Array<{ subject: string; author: string; tag?: string }> = [

@@ -1,5 +1,5 @@
 import type { KnownBlock } from "@slack/types";
-import { truncate } from "./text.js";
+import { cutList, truncate } from "./text.js";
 
 /** Block Kit pieces for reports, each kept inside Slack's limits (SPEC §6a) by construction. */
 
@@ -20,7 +20,7 @@ export function section(text: string): KnownBlock {
 
 /** A section with up to ten fields; more are folded into a last "…and N more" field. */
 export function fieldsSection(heading: string | undefined, items: string[]): KnownBlock {
-  const shown = items.length > FIELDS ? [...items.slice(0, FIELDS - 1), `…and ${items.length - (FIELDS - 1)} more`] : items;
+  const shown = items.length > FIELDS ? cutList(items, FIELDS - 1) : items;
   return {
     type: "section",
     ...(heading ? { text: { type: "mrkdwn" as const, text: truncate(heading, SECTION_TEXT) } } : {}),
@@ -33,14 +33,6 @@ export function context(text: string): KnownBlock {
 }
 
 export const divider: KnownBlock = { type: "divider" };
-
-/** The first `limit` lines of a list whose full length is `total`, with "…and N more" for the rest. */
-export function listed(lines: string[], limit: number, total = lines.length, empty = "_none_"): string {
-  if (lines.length === 0) return empty;
-  const shown = lines.slice(0, limit);
-  const more = total - shown.length;
-  return [...shown, ...(more > 0 ? [`…and ${more} more`] : [])].join("\n");
-}
 
 /** The text Slack counts toward a message's limit. */
 export function blocksTextLength(blocks: KnownBlock[]): number {
@@ -62,9 +54,4 @@ export function fitted(build: (limit: number) => KnownBlock[], limits: number[] 
     if (blocksTextLength(blocks) <= MESSAGE_BUDGET) return blocks;
   }
   return blocks;
-}
-
-/** One list line of text from outside (feedback, summaries): one line, clipped. */
-export function oneLine(text: string, max: number): string {
-  return truncate(text.replace(/\s+/g, " ").trim(), max);
 }

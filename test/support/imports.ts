@@ -59,9 +59,10 @@ export function importsOf(path: string, text: string): ImportClause[] {
 }
 
 const DECLARED = /^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|class|abstract\s+class|interface|type|enum)\s+([A-Za-z_$][\w$]*)/gm;
-const LISTED = /^export\s+(?:type\s+)?\{([^}]*)\}\s*;/gm;
+/** An `export { … }` list, of the file's own names or re-exported `from` another file (a feature's index.ts). */
+const LISTED = /^export\s+(?:type\s+)?\{([^}]*)\}\s*(?:from\s+["'][^"']+["']\s*)?;/gm;
 
-/** The names a file exports by declaration or by an `export { … }` list (not re-exports `from` elsewhere). Pure. */
+/** The names a file exports by declaration or by an `export { … }` list, re-exports included (as they are named here). Pure. */
 export function exportsOf(text: string): string[] {
   const names = [...text.matchAll(DECLARED)].map((m) => m[1] ?? "");
   for (const match of text.matchAll(LISTED)) {

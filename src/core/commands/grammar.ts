@@ -10,6 +10,7 @@
  *   [--flag <name...>] an option that takes the rest of the text (a reason)
  */
 
+import { truncate } from "../../slack/text.js";
 import { type Outcome, type Refusal, refuse } from "../refusal.js";
 
 interface ArgSpec {
@@ -188,7 +189,7 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
   }
   const extra = remaining.slice(index);
   if (extra.length > 0) {
-    return argumentsRefusal(`unexpected \`${clip(extra.map((t) => t.value).join(" "), 60)}\``);
+    return argumentsRefusal(`unexpected \`${truncate(extra.map((t) => t.value).join(" "), 60)}\``);
   }
   return { ok: true, values };
 }
@@ -196,7 +197,7 @@ export function matchArguments(pattern: Pattern, text: string, tokens: Token[]):
 function checkChoice(arg: ArgSpec, value: string): string | undefined {
   if (!arg.choices) return undefined;
   if (arg.choices.includes(value.toLowerCase())) return undefined;
-  return `\`${clip(value, 40)}\` is not a valid ${arg.name}: use one of ${arg.choices.map((c) => `\`${c}\``).join(", ")}`;
+  return `\`${truncate(value, 40)}\` is not a valid ${arg.name}: use one of ${arg.choices.map((c) => `\`${c}\``).join(", ")}`;
 }
 
 /** The original text of non-adjacent tokens, keeping spacing and newlines between neighbours. */
@@ -212,10 +213,6 @@ function joinRaw(text: string, tokens: Token[]): string {
 
 function article(name: string): string {
   return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`;
-}
-
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** Levenshtein distance, for "did you mean" on mistyped command words. */

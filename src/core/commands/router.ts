@@ -1,8 +1,8 @@
 import type { KnownBlock } from "@slack/types";
-import type { WebClient } from "@slack/web-api";
 import type { z } from "zod";
 import { type Outcome, type Refusal, refuse } from "../refusal.js";
-import { argumentsRefusal, clip, compilePattern, editDistance, matchArguments, type Pattern, startsWith, tokenize, type Values } from "./grammar.js";
+import { truncate } from "../../slack/text.js";
+import { argumentsRefusal, compilePattern, editDistance, matchArguments, type Pattern, startsWith, tokenize, type Values } from "./grammar.js";
 
 export interface Reply {
   text: string;
@@ -15,10 +15,8 @@ export interface CommandContext {
   user: string;
   channel: string;
   teamId?: string;
-  triggerId: string;
   /** The configured slash command, e.g. "/orch". */
   command: string;
-  client: WebClient;
   /** Only the person who typed the command sees it. */
   reply(message: Reply): Promise<void>;
   /** Everyone in the channel sees it. */
@@ -122,9 +120,9 @@ export class CommandRouter {
       if (family.length > 0) {
         const second = tokens[1]?.value;
         const forms = family.map((c) => `• ${this.usageOf(c)}`).join("\n");
-        return refuse(`${second ? `\`${first} ${clip(second, 30)}\` is not a command I know` : `\`${first}\` needs more`}. The \`${first}\` commands are:\n${forms}`);
+        return refuse(`${second ? `\`${first} ${truncate(second, 30)}\` is not a command I know` : `\`${first}\` needs more`}. The \`${first}\` commands are:\n${forms}`);
       }
-      return refuse(`I don't know the command \`${clip(first, 40)}\`.${this.suggest(first)} See \`${this.name} help\` for every command.`);
+      return refuse(`I don't know the command \`${truncate(first, 40)}\`.${this.suggest(first)} See \`${this.name} help\` for every command.`);
     }
     let firstMismatch: { command: Command; refusal: Refusal } | undefined;
     for (const command of candidates) {

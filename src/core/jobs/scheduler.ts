@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from "node-cron";
 import type { Background } from "../background.js";
-import { formatDuration } from "../../config/duration.js";
+import { formatDuration } from "../../time.js";
 import type { Config, JobConfig } from "../../config/schema.js";
 import type { Db } from "../../db/client.js";
 import { describeError, type Log } from "../../log.js";

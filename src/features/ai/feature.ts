@@ -3,10 +3,10 @@ import { z } from "zod";
 import type { CommandContext, Reply, Resolution } from "../../core/commands/router.js";
 import { defineCommand } from "../../core/commands/router.js";
 import type { Feature, Services } from "../../core/feature.js";
-import { type Refusal, UserError } from "../../core/refusal.js";
+import { refusalReply } from "../../core/commands/runner.js";
 import type { FeedbackAccess } from "../feedback/index.js";
 import type { ReleaseService } from "../releases/index.js";
-import { quoteSlackText, truncate } from "../../slack/text.js";
+import { plural, quoteSlackText, truncate } from "../../slack/text.js";
 import { formatDateTime } from "../../time.js";
 import { type Claude, describeAiError, textOf, usageThisMonth } from "./claude.js";
 import { asData, converse, type ThreadMessage, threadToTurns } from "./conversation.js";
@@ -38,8 +38,8 @@ const PLACEHOLDER = ":hourglass_flowing_sand: _Looking into it…_";
 
 /** Mentions answered in their thread (by Claude with tools, or plainly), `/orch ask`, and Claude's usage in `/orch status`. */
 export function aiFeature(options: AiFeatureOptions): Feature {
-  return ({ app, services, commands, status, onStop }) => {
-    const { log, config, slack, background } = services;
+  return ({ app, services, commands, commandRunner, status, onStop }) => {
+    const { log, config, background } = services;
     const { claude, prompts } = options;
     const specialistNames = [...prompts.specialists.keys()];
     const systemForMentions = `${prompts.orchestrator.body}\n\n## This team's configuration\n${teamFacts(services)}`;
@@ -71,18 +71,19 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       const placeholder = await services.poster.post(mention.channel, { threadTs: root, text: PLACEHOLDER });
       const placeholderTs = placeholder.ts;
       const show = async (reply: Reply) => {
+        const message = { text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) };
         if (reply.confidential) {
           // It quotes feedback chosen for the asker: only they see it, in the thread (SPEC §2a).
-          await slack.chat.postEphemeral({ channel: mention.channel, user: mention.user, thread_ts: root, text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) });
+          await services.poster.ephemeral(mention.channel, mention.user, { ...message, threadTs: root });
           const note = `<@${mention.user}> I answered you privately: the answer quotes feedback that not everyone here may read.`;
-          await slack.chat.update({ channel: mention.channel, ts: placeholderTs, text: note, blocks: textBlocks(note) });
+          await services.poster.update(mention.channel, placeholderTs, { text: note, blocks: textBlocks(note) });
           return;
         }
-        await slack.chat.update({ channel: mention.channel, ts: placeholderTs, text: truncate(reply.text, 3900), blocks: reply.blocks ?? textBlocks(reply.text) });
+        await services.poster.update(mention.channel, placeholderTs, message);
       };
       try {
         if (!claude) {
-          await show(await plainMentionAnswer(text, mention, show));
+          await plainMentionAnswer(text, mention, show);
           return;
         }
         const now = formatDateTime(new Date(), config.timezone);
@@ -113,57 +114,58 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       }
     };
 
-    /**
-     * Without Claude, one message: a mention that is a command runs it (same rules as the slash command), a
-     * command with a mistake says what was wrong, a question about releases, health, feedback or jobs is
-     * answered from the data (feedback as counts only: its text is not for everyone), anything else says
-     * once what works without Claude.
-     */
-    const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<Reply> => {
-      const runCommand = async (resolution: Extract<Resolution, { ok: true }>): Promise<Reply> => {
-        let shown: Reply | undefined;
-        const respond = async (reply: Reply) => {
-          shown = reply;
-          await show(reply);
-        };
-        const ctx: CommandContext = {
-          user: mention.user,
-          channel: mention.channel,
-          teamId: services.bot.teamId,
-          triggerId: "",
-          command: commands.name,
-          client: slack,
-          reply: respond,
-          replyInChannel: respond,
-        };
-        try {
-          await resolution.command.run(ctx, resolution.args);
-        } catch (error) {
-          if (error instanceof UserError) return mentionRefusal(error.refusal);
-          throw error;
-        }
-        return shown ?? { text: "Done." };
+    /** A mention that is a command runs it as the slash command would, answering in place of the placeholder ("Done." when the command says nothing). */
+    const runCommand = async (resolution: Extract<Resolution, { ok: true }>, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<void> => {
+      let answered = false;
+      const respond = async (reply: Reply) => {
+        answered = true;
+        await show(reply);
       };
+      const ctx: CommandContext = {
+        user: mention.user,
+        channel: mention.channel,
+        teamId: services.bot.teamId,
+        command: commands.name,
+        reply: respond,
+        replyInChannel: respond,
+      };
+      await commandRunner.run(resolution.command, resolution.args, ctx);
+      if (!answered) await show({ text: "Done." });
+    };
+
+    /**
+     * Without Claude, one message: a mention that is a command runs it (same rules, queue and answers as the
+     * slash command), a command with a mistake says what was wrong, a question about releases, health,
+     * feedback or jobs is answered from the data (feedback as counts only: its text is not for everyone),
+     * anything else says once what works without Claude.
+     */
+    const plainMentionAnswer = async (text: string, mention: z.infer<typeof mentionEvent>, show: (reply: Reply) => Promise<void>): Promise<void> => {
       const resolution = text ? commands.resolve(text, mention.user) : undefined;
-      if (resolution?.ok) return runCommand(resolution);
+      if (resolution?.ok) return runCommand(resolution, mention, show);
       const firstWord = text.split(/\s+/)[0] ?? "";
-      if (resolution?.ok === false && commands.isCommandWord(firstWord)) return mentionRefusal(resolution);
-      switch (
-        plainTopic(
-          text,
-          config.environments.map((e) => e.name),
-        )
-      ) {
+      if (resolution?.ok === false && commands.isCommandWord(firstWord)) return show(refusalReply(resolution));
+      const topic = plainTopic(
+        text,
+        config.environments.map((e) => e.name),
+      );
+      if (topic === "jobs") {
+        const jobs = commands.resolve("jobs", mention.user);
+        if (jobs.ok) return runCommand(jobs, mention, show);
+      }
+      await show(await plainDataAnswer(topic));
+    };
+
+    /** A plain question's answer from Orchestrator's own data, or what works without Claude. */
+    const plainDataAnswer = async (topic: ReturnType<typeof plainTopic>): Promise<Reply> => {
+      switch (topic) {
         case "releases":
           return status.renderOnly(["Environments", "Releases in flight"], "Releases");
         case "health":
           return status.renderOnly(["Environments"], "Environments and health");
         case "feedback":
           return status.renderOnly(["Feedback"], "Feedback");
-        case "jobs": {
-          const jobs = commands.resolve("jobs", mention.user);
-          return jobs.ok ? runCommand(jobs) : status.renderOnly(["Jobs"], "Jobs");
-        }
+        case "jobs":
+          return status.renderOnly(["Jobs"], "Jobs");
         case "status":
           return status.render();
         default: {
@@ -220,17 +222,12 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       render: async () => {
         if (!claude) return "Not configured (no ANTHROPIC_API_KEY): mentions answer commands, triage uses keyword rules, digests use the plain recommendations.";
         const usage = await usageThisMonth(services.db, config.timezone);
-        return `${claude.model}: ${usage.calls} call${usage.calls === 1 ? "" : "s"} this month (${usage.failed} failed), ${usage.input.toLocaleString("en-US")} input and ${usage.output.toLocaleString("en-US")} output tokens, ${usage.cacheRead.toLocaleString("en-US")} read from the prompt cache.`;
+        return `${claude.model}: ${plural(usage.calls, "call")} this month (${usage.failed} failed), ${usage.input.toLocaleString("en-US")} input and ${usage.output.toLocaleString("en-US")} output tokens, ${usage.cacheRead.toLocaleString("en-US")} read from the prompt cache.`;
       },
     });
 
     onStop(() => options.triage?.stop());
   };
-}
-
-/** A mention answers a refusal (a command's, as the slash command would) in its thread, in place of the placeholder. */
-function mentionRefusal(refusal: Refusal): Reply {
-  return { text: refusal.reason };
 }
 
 /** What every prompt should know about this team, from the config. Static, so the system prompt stays cacheable. */

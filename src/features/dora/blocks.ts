@@ -2,15 +2,10 @@ import type { KnownBlock } from "@slack/types";
 import { context, fieldsSection, header } from "../../slack/blocks.js";
 import { type Band, changeFailureBand, deploymentFrequencyBand, leadTimeBand, timeToRestoreBand } from "./bands.js";
 import type { DoraFigures } from "../releases/index.js";
+import { plural } from "../../slack/text.js";
+import { formatHours } from "../../time.js";
 
 const BAND_LABEL: Record<Band, string> = { elite: ":star2: elite", high: ":large_green_circle: high", medium: ":large_yellow_circle: medium", low: ":red_circle: low" };
-
-/** 45 min, 5.5 h, 3.2 d. Pure. */
-export function formatHours(hours: number): string {
-  if (hours < 1) return `${Math.round(hours * 60)} min`;
-  if (hours < 48) return `${Number(hours.toFixed(1))} h`;
-  return `${Number((hours / 24).toFixed(1))} d`;
-}
 
 function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
@@ -33,7 +28,7 @@ export function doraLines(f: DoraFigures): string[] {
   const restore =
     f.incidents === 0
       ? "*Time to restore:* _no failures_"
-      : `*Time to restore:* ${f.restoreMedianHours === null ? "_not restored yet_" : `median ${formatHours(f.restoreMedianHours)} — ${BAND_LABEL[timeToRestoreBand(f.restoreMedianHours)]}`} (${f.incidents} failure${f.incidents === 1 ? "" : "s"}${unrestored > 0 ? `, ${unrestored} not restored yet` : ""})`;
+      : `*Time to restore:* ${f.restoreMedianHours === null ? "_not restored yet_" : `median ${formatHours(f.restoreMedianHours)} — ${BAND_LABEL[timeToRestoreBand(f.restoreMedianHours)]}`} (${plural(f.incidents, "failure")}${unrestored > 0 ? `, ${unrestored} not restored yet` : ""})`;
   return [frequency, lead, failure, restore];
 }
 

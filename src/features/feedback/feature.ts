@@ -5,9 +5,9 @@ import { defineCommand } from "../../core/commands/router.js";
 import { PRIORITIES } from "../../config/schema.js";
 import { FEEDBACK_STATUSES, type FeedbackStatus, feedback } from "../../db/schema.js";
 import type { Feature } from "../../core/feature.js";
-import { UserError } from "../../core/refusal.js";
+import { type Outcome, refuse, UserError } from "../../core/refusal.js";
 import { pruneEventIds } from "../../slack/dedupe.js";
-import { cutList, escapeMrkdwn, quoteSlackText, truncate } from "../../slack/text.js";
+import { cutList, escapeMrkdwn, moreLine, plural, quoteSlackText, truncate } from "../../slack/text.js";
 import { formatAgo } from "../../time.js";
 import { normalizeVersion } from "../releases/index.js";
 import { markFixed, settleFixes } from "./fixes.js";
@@ -86,20 +86,20 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       await ack();
       // After the ack, tracked, so shutdown waits for the answer.
       void background.run("record feedback from the shortcut", async () => {
-        await respond({ response_type: "ephemeral", text: await recordFromShortcut(shortcut) });
+        await respond({ response_type: "ephemeral", text: shortcutAnswer(await recordFromShortcut(shortcut)) });
       });
     });
 
-    /** What the person who used the shortcut reads: the feedback id, or why nothing was recorded. */
-    const recordFromShortcut = async (shortcut: MessageShortcut): Promise<string> => {
+    /** The feedback id the shortcut recorded, or why nothing was recorded. */
+    const recordFromShortcut = async (shortcut: MessageShortcut): Promise<Outcome<{ id: number }>> => {
       const message = slackMessageSchema.safeParse(shortcut.message);
-      if (!message.success) return "I could not read that message, so nothing was recorded.";
+      if (!message.success) return refuse("I could not read that message, so nothing was recorded.");
       try {
         const id = await service.record(shortcut.channel.id, message.data, "shortcut", { source: "Slack shortcut", kind: "direct-feedback", priority: "medium" });
-        return id !== undefined ? `Recorded as feedback #${id}.` : "That message was already recorded as feedback.";
+        return id !== undefined ? { ok: true, id } : refuse("That message was already recorded as feedback.");
       } catch (error) {
         log.error("recording feedback from the shortcut failed", { channel: shortcut.channel.id, error });
-        return "Sorry, the message could not be recorded right now (it has been logged); try again in a minute.";
+        return refuse("Sorry, the message could not be recorded right now (it has been logged); try again in a minute.");
       }
     };
 
@@ -163,7 +163,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
             const link = f.permalink ? ` · <${f.permalink}|message>` : "";
             return `*#${f.id}* · ${f.status} · ${f.priority} · ${f.kind} · <@${f.author}>, ${formatAgo(f.postedAt)} · ${firstLine}${link}`;
           });
-          const more = total > rows.length ? `\n…and ${total - rows.length} more` : "";
+          const more = total > rows.length ? `\n${moreLine(total - rows.length)}` : "";
           await ctx.reply({
             text: `*${total} ${label} feedback* (newest first)\n${lines.join("\n")}${more}`.slice(0, 3900),
             ...(shown.some((f) => f.text !== null) ? { confidential: true } : {}),
@@ -290,7 +290,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       const failed = reports.filter((r) => r.error);
       return {
         status: failed.length > 0 ? "failed" : "succeeded",
-        summary: `${recorded} missed message${recorded === 1 ? "" : "s"} recorded.${failed.length > 0 ? ` ${failed.length} channel(s) could not be read: ${failed.map((r) => `<#${r.channel}> (${r.error})`).join(", ")}.` : ""}`,
+        summary: `${plural(recorded, "missed message")} recorded.${failed.length > 0 ? ` ${failed.length} channel(s) could not be read: ${failed.map((r) => `<#${r.channel}> (${r.error})`).join(", ")}.` : ""}`,
         outputTail: lines.join("\n"),
         details: { reports },
       };
@@ -308,6 +308,11 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       });
     });
   };
+}
+
+/** What the person who used the shortcut reads, and only they: the feedback id, or a refusal's reason as it is. */
+function shortcutAnswer(outcome: Outcome<{ id: number }>): string {
+  return outcome.ok ? `Recorded as feedback #${outcome.id}.` : outcome.reason;
 }
 
 function noSuchFeedback(command: string, id: number): UserError {

@@ -4,6 +4,7 @@ import { feedback, feedbackEvents, fixNotices } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import { liveReleasesRelation, releaseLiveAt, releaseVersionsRelation } from "../releases/index.js";
 import { formatDateTime } from "../../time.js";
+import { changeItem } from "./store.js";
 
 /**
  * Feedback closed by the release that fixes it (`feedback fixed <id> <version>`): when that version is
@@ -12,18 +13,10 @@ import { formatDateTime } from "../../time.js";
 
 /** Ties a feedback item to the version that fixes it: the version it was tied to before, or why it cannot be. */
 export async function markFixed(db: Db, id: number, semver: string, version: string, actor: string): Promise<{ before: string | null } | "missing" | "closed"> {
-  return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select()
-      .from(feedback)
-      .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
-      .for("update");
-    if (!current) return "missing";
-    if (current.status === "closed") return "closed";
-    await tx.update(feedback).set({ fixedIn: semver, fixedVersion: version, updatedAt: sql`now()` }).where(eq(feedback.id, id));
-    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "fixed", actor, detail: { version, previous: current.fixedVersion } });
-    return { before: current.fixedVersion };
-  });
+  const changed = await changeItem<"closed">(db, id, (current) =>
+    current.status === "closed" ? "closed" : { set: { fixedIn: semver, fixedVersion: version }, kind: "fixed", actor, detail: { version, previous: current.fixedVersion } },
+  );
+  return typeof changed === "string" ? changed : { before: changed.before.fixedVersion };
 }
 
 interface ClosedRow {

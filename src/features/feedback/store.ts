@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { type Db, type Executor, isConnectionError } from "../../db/client.js";
 import { backfillCursors, feedback, feedbackEvents, type FeedbackStatus } from "../../db/schema.js";
 import type { TriageResult } from "./keyword-triage.js";
@@ -95,36 +96,58 @@ export async function recordedSince(db: Executor, channel: string, sinceTs: stri
   return new Map(rows.map((r) => [r.ts as string, { threadTs: r.threadTs, editedTs: r.editedTs, deleted: r.deletedAt !== null }]));
 }
 
-export async function setStatus(db: Db, id: number, status: FeedbackStatus, actor: string): Promise<{ before: FeedbackStatus; row: Feedback } | undefined> {
+/** What one change to an item sets, and the feedback event that records it. */
+interface ItemChange {
+  set: PgUpdateSetSource<typeof feedback>;
+  kind: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Changes one item that is not deleted, under its row lock, and records the change as a feedback event in the same
+ * transaction. `decide` sees the item as it was and returns the change, or a word saying why not (its words given as
+ * the type argument: `changeItem<"closed">`); "missing" when there is no such item.
+ */
+export async function changeItem<Reason extends string = never>(
+  db: Db,
+  id: number,
+  decide: (current: Feedback) => ItemChange | NoInfer<Reason>,
+): Promise<{ before: Feedback; row: Feedback } | Reason | "missing"> {
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()
       .from(feedback)
       .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
       .for("update");
-    if (!current) return undefined;
+    if (!current) return "missing";
+    const change = decide(current);
+    if (typeof change === "string") return change;
+    const { set, ...event } = change;
     const [row] = await tx
       .update(feedback)
-      .set({ status, updatedAt: sql`now()`, closedAt: status === "closed" ? sql`now()` : null })
+      .set({ ...set, updatedAt: sql`now()` })
       .where(eq(feedback.id, id))
       .returning();
-    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "status", actor, detail: { from: current.status, to: status } });
-    return row ? { before: current.status, row } : undefined;
+    if (!row) throw new Error("update of a locked row returned nothing");
+    await tx.insert(feedbackEvents).values({ feedbackId: id, ...event });
+    return { before: current, row };
   });
 }
 
+export async function setStatus(db: Db, id: number, status: FeedbackStatus, actor: string): Promise<{ before: FeedbackStatus; row: Feedback } | undefined> {
+  const changed = await changeItem(db, id, (current) => ({
+    set: { status, closedAt: status === "closed" ? sql`now()` : null },
+    kind: "status",
+    actor,
+    detail: { from: current.status, to: status },
+  }));
+  return changed === "missing" ? undefined : { before: changed.before.status, row: changed.row };
+}
+
 export async function linkSprint(db: Db, id: number, sprint: string, actor: string): Promise<{ before: string | null; row: Feedback } | undefined> {
-  return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select()
-      .from(feedback)
-      .where(and(eq(feedback.id, id), isNull(feedback.deletedAt)))
-      .for("update");
-    if (!current) return undefined;
-    const [row] = await tx.update(feedback).set({ sprint, updatedAt: sql`now()` }).where(eq(feedback.id, id)).returning();
-    await tx.insert(feedbackEvents).values({ feedbackId: id, kind: "sprint", actor, detail: { from: current.sprint, to: sprint } });
-    return row ? { before: current.sprint, row } : undefined;
-  });
+  const changed = await changeItem(db, id, (current) => ({ set: { sprint }, kind: "sprint", actor, detail: { from: current.sprint, to: sprint } }));
+  return changed === "missing" ? undefined : { before: changed.before.sprint, row: changed.row };
 }
 
 export async function recentFeedback(db: Executor, statuses: FeedbackStatus[], limit: number): Promise<{ rows: Feedback[]; total: number }> {

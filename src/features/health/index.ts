@@ -1,4 +1,3 @@
 /** The health feature's front door: the only file other features import. */
-export { checkHealth, type HealthResult } from "./check.js";
-export { healthCheckJob } from "./job.js";
+export { checkHealth } from "./check.js";
 export { type EnvironmentHealth, healthFigures, healthSummary, latestHealth } from "./store.js";

@@ -2,7 +2,7 @@ import type { KnownBlock } from "@slack/types";
 import type { Services } from "../../core/feature.js";
 import { type Refusal, refuse } from "../../core/refusal.js";
 import { permalink } from "../../slack/permalink.js";
-import { codeBlock, escapeMrkdwn } from "../../slack/text.js";
+import { codeBlock, escapeMrkdwn, plural } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
 import { holdReason, releaseMessage, type ReleaseView, rollbackButton, stateLabel } from "./blocks.js";
 import type { Approved, StartOutcome } from "./deploy-start.js";
@@ -47,7 +47,7 @@ export class ReleaseAnnouncer {
       if (!choice.ok) return { note: `\n${choice.reason}`, blocks: [] };
       const needed = this.services.config.environments.find((e) => e.name === failed.environment)?.rollback.approvals ?? 1;
       return {
-        note: `\nRoll back to \`${escapeMrkdwn(choice.target.version)}\`, the version live before it? It needs ${needed} approval${needed === 1 ? "" : "s"}, and no gates run.`,
+        note: `\nRoll back to \`${escapeMrkdwn(choice.target.version)}\`, the version live before it? It needs ${plural(needed, "approval")}, and no gates run.`,
         blocks: [rollbackButton(failed.id, choice.target.version, choice.target.semver)],
       };
     } catch (error) {
@@ -85,7 +85,7 @@ export class ReleaseAnnouncer {
     const shown = await this.requested(release);
     await this.say(
       shown,
-      `<@${shown.requester}> asked to roll ${shown.environment} back ${from}to \`${shown.version}\`. Waiting for ${shown.requiredApprovals} approval${shown.requiredApprovals === 1 ? "" : "s"} from ${this.approversBesides(shown.requester)}.`,
+      `<@${shown.requester}> asked to roll ${shown.environment} back ${from}to \`${shown.version}\`. Waiting for ${plural(shown.requiredApprovals, "approval")} from ${this.approversBesides(shown.requester)}.`,
     );
     return shown;
   }
@@ -103,7 +103,7 @@ export class ReleaseAnnouncer {
   /** `regate`: the message back to gating, and in the thread who re-ran them and how many approvals became void. */
   async regated(release: Release, by: string, voided: number): Promise<Release> {
     const shown = await this.refresh(release);
-    await this.say(shown, `<@${by}> re-ran the gates.${voided > 0 ? ` ${voided} earlier approval${voided === 1 ? " is" : "s are"} void and must be given again.` : ""}`);
+    await this.say(shown, `<@${by}> re-ran the gates.${voided > 0 ? ` ${plural(voided, "earlier approval is", "earlier approvals are")} void and must be given again.` : ""}`);
     return shown;
   }
 
@@ -145,7 +145,7 @@ export class ReleaseAnnouncer {
     const { release } = outcome;
     switch (outcome.kind) {
       case "passed":
-        return this.note(release, `All gates passed. Waiting for ${release.requiredApprovals} approval${release.requiredApprovals === 1 ? "" : "s"} from ${this.approversBesides(release.requester)}.`);
+        return this.note(release, `All gates passed. Waiting for ${plural(release.requiredApprovals, "approval")} from ${this.approversBesides(release.requester)}.`);
       case "blocked":
         return this.note(
           release,
@@ -163,7 +163,7 @@ export class ReleaseAnnouncer {
     const { voided } = change;
     await this.note(
       change.release,
-      `:warning: The evidence changed: ${escapeMrkdwn(change.reason)}. ${voided > 0 ? `${voided} approval${voided === 1 ? " is" : "s are"} void; ` : ""}${change.from === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
+      `:warning: The evidence changed: ${escapeMrkdwn(change.reason)}. ${voided > 0 ? `${plural(voided, "approval is", "approvals are")} void; ` : ""}${change.from === "deploying" ? "nothing was deployed; " : ""}approvals must be given again.`,
       true,
     );
   }

@@ -1,6 +1,6 @@
 import type { KnownBlock } from "@slack/types";
 import type { CommitRange, GateResult, ReleaseKind, ReleaseState } from "../../db/schema.js";
-import { codeBlock, escapeMrkdwn, truncate } from "../../slack/text.js";
+import { codeBlock, escapeMrkdwn, moreLine, truncate } from "../../slack/text.js";
 import { formatDateTime, formatWhen } from "../../time.js";
 import { commitSummary } from "./commits.js";
 import type { Approved } from "./deploy-start.js";
@@ -203,11 +203,11 @@ export function releaseMessage(view: ReleaseView, timeZone: string): { text: str
 function fitLines(heading: string, lines: string[], max: number, beyond = 0): string {
   let text = heading;
   for (const [index, line] of lines.entries()) {
-    const more = `\n…and ${lines.length - index + beyond} more`;
+    const more = `\n${moreLine(lines.length - index + beyond)}`;
     if (text.length + 1 + line.length + more.length > max) return truncate(`${text}${more}`, max);
     text += `\n${line}`;
   }
-  return beyond > 0 ? `${text}\n…and ${beyond} more` : text;
+  return beyond > 0 ? `${text}\n${moreLine(beyond)}` : text;
 }
 
 /** A gate's line: a run gate's last output line with exit status and duration, an http gate's values against thresholds. */

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { RepositoryConfig } from "../../config/schema.js";
 import type { CommitRange } from "../../db/schema.js";
 import { type ExecContext, runArgv } from "../../exec/run.js";
+import { andMore, plural } from "../../slack/text.js";
 
 /** How many commit subjects a release keeps and shows; the rest is "…and N more". */
 const COMMITS_SHOWN = 15;
@@ -106,7 +107,7 @@ export function commitSummary(range: CommitRange, url: string | undefined, escap
     range.authors
       .slice(0, 5)
       .map((a) => `${escapeText(a.name)} (${a.commits})`)
-      .join(", ") + (range.authors.length > 5 ? ` and ${range.authors.length - 5} more` : "");
+      .join(", ") + andMore(range.authors.length - 5);
   const base = url?.replace(/\/+$/, "");
   const lines = range.commits.map((c) => {
     const subject = escapeText(c.subject.slice(0, 120));
@@ -114,5 +115,5 @@ export function commitSummary(range: CommitRange, url: string | undefined, escap
     const sha = base ? `<${base}/commit/${c.sha}|\`${c.sha.slice(0, 7)}\`>` : `\`${c.sha.slice(0, 7)}\``;
     return `• ${sha} ${linked}`;
   });
-  return { heading: `*Commits* (${escapeText(what)}) — ${range.total} commit${range.total === 1 ? "" : "s"} by ${authors}`, lines, more: range.total - range.commits.length };
+  return { heading: `*Commits* (${escapeText(what)}) — ${plural(range.total, "commit")} by ${authors}`, lines, more: range.total - range.commits.length };
 }

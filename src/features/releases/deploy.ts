@@ -1,6 +1,7 @@
 import pRetry, { AbortError } from "p-retry";
 import type { EnvironmentConfig } from "../../config/schema.js";
-import { formatDuration } from "../../config/duration.js";
+import { formatDuration } from "../../time.js";
+import { plural } from "../../slack/text.js";
 import { type ExecContext, runArgv, substitute, TAIL_CHARS } from "../../exec/run.js";
 import { splitCredentials } from "../../http/check.js";
 import { checkHealth } from "../health/index.js";
@@ -104,7 +105,7 @@ export async function runDeploy(env: EnvironmentConfig, request: DeployRequest, 
         ? "deploy webhook interrupted"
         : unknown
           ? `deploy webhook did not answer within ${formatDuration(hook.timeout)}: the deploy may have started, check the CI before releasing again`
-          : `deploy webhook failed after ${attempts.length} attempt${attempts.length === 1 ? "" : "s"}${status}`,
+          : `deploy webhook failed after ${plural(attempts.length, "attempt")}${status}`,
       tail: [...attempts, body].filter(Boolean).join("\n"),
     };
   }

@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client.js";
 import { approvals, type CommitRange, type GateResult, releases, type ReleaseState, releaseTransitions, voidedApprovals } from "../../db/schema.js";
+import { plural } from "../../slack/text.js";
 import { LEASE_SECONDS, moveRelease, type Release } from "./store.js";
 
 /** Moves a release's approvals out of `approvals` (they stop counting) into `voided_approvals`, with why. */
@@ -49,7 +50,7 @@ export async function startRegate(db: Db, releaseId: number, actor: string, owne
     const [current] = await tx.select({ state: releases.state }).from(releases).where(eq(releases.id, releaseId)).for("update");
     if (current?.state !== ("awaiting_approval" satisfies ReleaseState)) return undefined;
     const voided = await voidApprovals(tx, releaseId, "gates re-run with regate");
-    const moved = await moveRelease(tx, releaseId, "gating", actor, `gates re-run (regate)${voided > 0 ? `; ${voided} approval${voided === 1 ? "" : "s"} void` : ""}`, {
+    const moved = await moveRelease(tx, releaseId, "gating", actor, `gates re-run (regate)${voided > 0 ? `; ${plural(voided, "approval")} void` : ""}`, {
       gates,
       evidenceDigest: null,
       owner,

@@ -6,7 +6,7 @@ import { type Outcome, refuse, UserError } from "../../core/refusal.js";
 import { isConnectionError } from "../../db/client.js";
 import type { Evidence } from "../../db/schema.js";
 import type { Feature } from "../../core/feature.js";
-import { cutList, escapeMrkdwn } from "../../slack/text.js";
+import { cutList, escapeMrkdwn, plural } from "../../slack/text.js";
 import { formatAge, formatDateTime, formatWhen } from "../../time.js";
 import { approvalReply, APPROVE_ACTION, REJECT_ACTION, REJECT_MODAL, REJECT_REASON_BLOCK, REJECT_REASON_INPUT, ROLLBACK_ACTION, rejectModal, stateLabel } from "./blocks.js";
 import { shortDigest } from "./evidence.js";
@@ -46,7 +46,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
       `${result.release.kind === "rollback" ? "Rollback" : "Release"} #${result.release.id}: ${what}; follow it in <#${config.channels.releases}>${result.permalink ? ` (<${result.permalink}|message>)` : ""}.`;
     const startedRollback = (result: Extract<RequestResult, { ok: true }>) => {
       const n = result.release.requiredApprovals;
-      return started(result, `rolling ${result.release.environment} back to \`${result.release.version}\`, no gates, waiting for ${n} approval${n === 1 ? "" : "s"}`);
+      return started(result, `rolling ${result.release.environment} back to \`${result.release.version}\`, no gates, waiting for ${plural(n, "approval")}`);
     };
 
     commands.add(

@@ -1,6 +1,6 @@
 import type { Services } from "../../core/feature.js";
 import { type Outcome, type Refusal, refuse } from "../../core/refusal.js";
-import { escapeMrkdwn } from "../../slack/text.js";
+import { escapeMrkdwn, nounFor } from "../../slack/text.js";
 import { formatWhen } from "../../time.js";
 import { createFreezes, endFreezes, endLapsedFreezes, type Freeze, openFreezes } from "./freezes.js";
 import type { ReleaseService } from "./service.js";
@@ -52,7 +52,7 @@ export class FreezeDesk {
     });
     return {
       ok: true,
-      summary: `Frozen ${names} until ${until} (freeze${created.length === 1 ? "" : "s"} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`,
+      summary: `Frozen ${names} until ${until} (${nounFor(created.length, "freeze")} ${created.map((f) => `#${f.id}`).join(", ")}); announced in <#${this.config.channels.releases}>.`,
     };
   }
 

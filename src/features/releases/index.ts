@@ -14,6 +14,7 @@ export {
   type ShippedCommits,
   stuckReleases,
 } from "./figures.js";
+export { tagOf } from "./commits.js";
 export { openFreezes } from "./freezes.js";
 export { normalizeVersion, tallyApprovals } from "./machine.js";
 export { measuredLine, measuredValues } from "./measured.js";

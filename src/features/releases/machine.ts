@@ -2,6 +2,7 @@ import semver from "semver";
 import type { Config, EnvironmentConfig } from "../../config/schema.js";
 import type { ReleaseState } from "../../db/schema.js";
 import { type Outcome, refuse } from "../../core/refusal.js";
+import { plural } from "../../slack/text.js";
 
 /**
  * The release state machine and approval rules of SPEC §4, as plain functions over plain data.
@@ -32,17 +33,6 @@ const TRANSITIONS: Record<ReleaseState, readonly ReleaseState[]> = {
 
 export function canTransition(from: ReleaseState, to: ReleaseState): boolean {
   return TRANSITIONS[from].includes(to);
-}
-
-/** States a transition to `to` may start from: the conditional update's WHERE clause. */
-export function statesLeadingTo(to: ReleaseState): ReleaseState[] {
-  return (Object.keys(TRANSITIONS) as ReleaseState[]).filter((from) => canTransition(from, to));
-}
-
-const FINAL_STATES: readonly ReleaseState[] = ["live", "rolled_back", "blocked", "rejected", "expired", "failed"];
-
-export function isFinal(state: ReleaseState): boolean {
-  return FINAL_STATES.includes(state);
 }
 
 /**
@@ -105,7 +95,7 @@ export function checkApprove(facts: ApprovalFacts, user: string): Outcome {
   if (user === facts.requester) return refuse("You requested this release, so someone else has to approve it.");
   if (facts.approvedBy.includes(user)) {
     const missing = facts.required - tallyApprovals(facts).counting.length;
-    return refuse(`You have already approved this release; it needs ${missing} more approval${missing === 1 ? "" : "s"} from someone else.`);
+    return refuse(`You have already approved this release; it needs ${plural(missing, "more approval")} from someone else.`);
   }
   return { ok: true };
 }

@@ -98,6 +98,17 @@ export async function lastFailedDeploy(db: Executor, environment: string): Promi
   return row;
 }
 
+/** The release of a version that `regate` acts on: one awaiting approval, else one already gating (to say so); the newest. */
+export async function regateCandidate(db: Executor, semverText: string): Promise<Release | undefined> {
+  const [row] = await db
+    .select()
+    .from(releases)
+    .where(and(eq(releases.semver, semverText), inArray(releases.state, ["awaiting_approval", "gating"])))
+    .orderBy(asc(releases.state), desc(releases.id))
+    .limit(1);
+  return row;
+}
+
 /** Releases in flight on these environments. */
 export async function inFlightOn(db: Executor, environments: string[]): Promise<Release[]> {
   if (environments.length === 0) return [];

@@ -1,18 +1,15 @@
-import { and, asc, desc, eq, inArray } from "drizzle-orm";
-import { formatDuration } from "../../config/duration.js";
 import type { EnvironmentConfig } from "../../config/schema.js";
-import { releases as releasesTable } from "../../db/schema.js";
 import type { Services } from "../../core/feature.js";
 import { type Outcome, type Refusal, refuse } from "../../core/refusal.js";
 import { escapeMrkdwn } from "../../slack/text.js";
-import { formatWhen } from "../../time.js";
+import { formatDuration, formatWhen } from "../../time.js";
 import { digestOf, evidenceOf } from "./evidence.js";
 import { startRegate } from "./evidence-store.js";
 import { ReleaseAnnouncer } from "./announcer.js";
 import { FreezeDesk } from "./freeze-desk.js";
 import { ReleaseRunner } from "./runner.js";
 import { openFreezes } from "./freezes.js";
-import { lastFailedDeploy, liveHistory } from "./queries.js";
+import { lastFailedDeploy, liveHistory, regateCandidate } from "./queries.js";
 import { initialGates } from "./gates.js";
 import { approvalsFor, checkApprove, checkReject, describeState, emergencyApprovals, isWithdrawal, normalizeVersion, parseVersion, WITHDRAWN } from "./machine.js";
 import { chooseRollbackTarget } from "./rollback.js";
@@ -269,12 +266,7 @@ export class ReleaseService {
     const { db, replicaId, background } = this.services;
     const normalized = normalizeVersion(input.version);
     if (!normalized) return refuse(`\`${input.version.slice(0, 40)}\` is not a version: use semver like 1.4.0 or v1.4.0-rc.1`);
-    const [waiting] = await db
-      .select()
-      .from(releasesTable)
-      .where(and(eq(releasesTable.semver, normalized), inArray(releasesTable.state, ["awaiting_approval", "gating"])))
-      .orderBy(asc(releasesTable.state), desc(releasesTable.id))
-      .limit(1);
+    const waiting = await regateCandidate(db, normalized);
     if (!waiting)
       return refuse(
         `No release of \`${input.version.slice(0, 40)}\` is awaiting approval, so there are no gates to re-run. \`${this.services.config.command} release log ${normalized}\` shows what happened to it.`,

@@ -1,14 +1,13 @@
 import type { KnownBlock } from "@slack/types";
 import { z } from "zod";
 import { defineCommand, type Reply } from "../../core/commands/router.js";
-import { formatDuration } from "../../config/duration.js";
 import type { Feature, Services } from "../../core/feature.js";
 import { UserError } from "../../core/refusal.js";
 import { carriesText, statsFor } from "../feedback/index.js";
 import type { Audience, FeedbackAccess } from "../feedback/index.js";
-import { codeBlock, escapeMrkdwn, plural, truncate } from "../../slack/text.js";
-import { formatAge, formatDate, formatDateTime } from "../../time.js";
-import { context, header, oneLine, section } from "../../slack/blocks.js";
+import { codeBlock, escapeMrkdwn, moreLine, oneLine, plural, truncate } from "../../slack/text.js";
+import { formatAge, formatDate, formatDateTime, formatDuration } from "../../time.js";
+import { context, header, section } from "../../slack/blocks.js";
 import { isJobName, JOB_CATALOG, JOB_NAMES, type JobName } from "../../core/jobs/catalog.js";
 import { CHECK_JOBS, checkJob, withConfiguredCheck } from "./checks.js";
 import { orchestratorFigures, type Period } from "./figures.js";
@@ -133,18 +132,13 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
           const started = await scheduler.runNow(job, ctx.user);
           switch (started.kind) {
             case "stopped":
-              await ctx.reply({ text: `Orchestrator is shutting down, so \`${job}\` was not started. Try again once it is back.` });
-              return;
+              throw new UserError(`Orchestrator is shutting down, so \`${job}\` was not started. Try again once it is back.`);
             case "taken":
-              await ctx.reply({
-                text: `\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.`,
-              });
-              return;
+              throw new UserError(`\`${job}\` already has a run for this moment${started.existing ? ` (run #${started.existing.id}, ${started.existing.status})` : ""}; nothing more was started.`);
             case "skipped":
-              await ctx.reply({
-                text: `\`${job}\` is still running (run #${started.blocking.id}, started ${formatAge(started.blocking.startedAt)} ago on ${started.blocking.replica}), so it was not started again; your request is recorded as skipped (run #${started.run.id}).`,
-              });
-              return;
+              throw new UserError(
+                `\`${job}\` is still running (run #${started.blocking.id}, started ${formatAge(started.blocking.startedAt)} ago on ${started.blocking.replica}), so it was not started again; your request is recorded as skipped (run #${started.run.id}).`,
+              );
             case "started": {
               await ctx.reply({ text: `Running \`${job}\` now (run #${started.run.id}); I will tell you here when it finishes.` });
               await ctx.reply(runResult(await started.finished));
@@ -219,7 +213,7 @@ export function reportsFeature(options: ReportsFeatureOptions): Feature {
         for (const run of running.slice(0, 3)) lines.push(`${STATUS_ICON.running} *${run.job}* running for ${formatAge(run.startedAt, now)} on ${run.replica}`);
         if (failures.total === 0) lines.push("No failed runs in the last 24 hours.");
         for (const run of failures.rows) lines.push(`${STATUS_ICON.failed} *${run.job}* ${formatAge(run.startedAt, now)} ago — ${escapeMrkdwn(oneLine(run.summary ?? "", 120))}`);
-        if (failures.total > failures.rows.length) lines.push(`…and ${failures.total - failures.rows.length} more failures in the last 24 hours`);
+        if (failures.total > failures.rows.length) lines.push(moreLine(failures.total - failures.rows.length, "failures in the last 24 hours"));
         const next = (["weekly-digest", "monthly-digest"] as const).map((job) => {
           const { expression, enabled } = scheduler.schedule(job);
           const at = enabled ? nextSlot(expression, now) : undefined;

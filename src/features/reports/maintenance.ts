@@ -2,9 +2,9 @@ import type { KnownBlock } from "@slack/types";
 import type { Config } from "../../config/schema.js";
 import type { Executor } from "../../db/client.js";
 import { feedbackStats, statsFor } from "../feedback/index.js";
-import { escapeMrkdwn, plural } from "../../slack/text.js";
-import { formatDate, formatDateTime } from "../../time.js";
-import { context, fitted, header, listed, oneLine, section } from "../../slack/blocks.js";
+import { escapeMrkdwn, listed, oneLine, plural } from "../../slack/text.js";
+import { formatDate, formatDateTime, formatSeconds } from "../../time.js";
+import { context, fitted, header, section } from "../../slack/blocks.js";
 import type { JobName } from "../../core/jobs/catalog.js";
 import { backlogByTheme } from "../feedback/index.js";
 import { healthFigures } from "../health/index.js";
@@ -95,7 +95,7 @@ const BUILDERS: Record<MaintenanceJob, Builder> = {
         },
         {
           heading: "Slowest jobs (p95 duration)",
-          lines: durations.map((d) => `• *${d.job}*: p50 ${seconds(d.p50Seconds)} · p95 ${seconds(d.p95Seconds)} · max ${seconds(d.maxSeconds)} over ${plural(d.runs, "run")}`),
+          lines: durations.map((d) => `• *${d.job}*: p50 ${formatSeconds(d.p50Seconds)} · p95 ${formatSeconds(d.p95Seconds)} · max ${formatSeconds(d.maxSeconds)} over ${plural(d.runs, "run")}`),
           empty: "_no finished job runs_",
         },
       ],
@@ -240,8 +240,4 @@ export function maintenanceMessage(report: MaintenanceReport, timeZone: string, 
 
 function percent(part: number, whole: number): string {
   return whole === 0 ? "n/a" : `${Math.round((part / whole) * 100)}%`;
-}
-
-function seconds(value: number): string {
-  return value < 10 ? `${value.toFixed(1)}s` : `${Math.round(value)}s`;
 }

@@ -1,8 +1,8 @@
 import { basename } from "node:path";
 import semver from "semver";
-import { formatDuration } from "../../config/duration.js";
+import { formatDuration } from "../../time.js";
 import { type RunResult, TAIL_CHARS } from "../../exec/run.js";
-import { plural } from "../../slack/text.js";
+import { andMore, nounFor, plural, truncate } from "../../slack/text.js";
 import type { JobOutcome } from "../../core/jobs/registry.js";
 
 /**
@@ -161,7 +161,7 @@ function outdatedOutcome(packages: OutdatedPackage[]): JobOutcome {
   return {
     status: "succeeded",
     summary,
-    outputTail: clipTail(packages.map(line).join("\n")),
+    outputTail: truncate(packages.map(line).join("\n"), TAIL_CHARS),
     details: { kind: "npm-outdated", majors: majors.length, packages: packages.slice(0, 100) },
   };
 }
@@ -183,16 +183,8 @@ function trivyOutcome(report: TrivyReport): JobOutcome {
   const named = urgent.slice(0, 3).map(name);
   return {
     status: "failed",
-    summary: `${counts.CRITICAL} critical and ${counts.HIGH} high finding${counts.CRITICAL + counts.HIGH === 1 ? "" : "s"} (${breakdown}): ${named.join(", ")}${andMore(urgent.length - named.length)}.`,
-    outputTail: clipTail(urgent.map(describe).join("\n")),
+    summary: `${counts.CRITICAL} critical and ${counts.HIGH} high ${nounFor(counts.CRITICAL + counts.HIGH, "finding")} (${breakdown}): ${named.join(", ")}${andMore(urgent.length - named.length)}.`,
+    outputTail: truncate(urgent.map(describe).join("\n"), TAIL_CHARS),
     details,
   };
-}
-
-function andMore(rest: number): string {
-  return rest > 0 ? ` and ${rest} more` : "";
-}
-
-function clipTail(value: string): string {
-  return value.length <= TAIL_CHARS ? value : `${value.slice(0, TAIL_CHARS - 1)}…`;
 }

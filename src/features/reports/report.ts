@@ -2,9 +2,9 @@ import type { KnownBlock } from "@slack/types";
 import type { Count, FeedbackItem } from "../feedback/index.js";
 import { hiddenText } from "../feedback/index.js";
 import { stateLabel } from "../releases/index.js";
-import { escapeMrkdwn, plural } from "../../slack/text.js";
+import { escapeMrkdwn, listed, moreLine, oneLine, plural } from "../../slack/text.js";
 import { formatAge, formatDate, formatDateTime } from "../../time.js";
-import { context, divider, fieldsSection, fitted, header, listed, oneLine, section } from "../../slack/blocks.js";
+import { context, divider, fieldsSection, fitted, header, section } from "../../slack/blocks.js";
 import { DORA_FOOTNOTE, doraFields } from "../dora/index.js";
 import { measuredLine } from "../releases/index.js";
 import type { EnvironmentHealth } from "../health/index.js";
@@ -74,7 +74,7 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
     ),
     fieldsSection("*:chart_with_upwards_trend: DORA* in the period", [
       ...doraFields(figures.dora.slice(0, limit)),
-      ...(figures.dora.length > limit ? [`…and ${figures.dora.length - limit} more environments (\`/orch dora\`)`] : []),
+      ...(figures.dora.length > limit ? [moreLine(figures.dora.length - limit, "environments (`/orch dora`)")] : []),
     ]),
     context(DORA_FOOTNOTE),
     section(`*:package: Commits shipped* in the period\n${commitsText(figures, limit)}`),
@@ -86,7 +86,7 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
     section(`*:test_tube: Test results* — the latest run gates per environment\n${testsText(figures, limit, tz)}`),
     section(`*:bar_chart: ML validation* — the latest measured model values\n${modelText(figures, limit, tz)}`),
     section(
-      `*:gear: Jobs* — ${jobs.total} run${jobs.total === 1 ? "" : "s"}${jobs.total > 0 ? ` (${countsInline(jobs.byStatus)})` : ""}\n` +
+      `*:gear: Jobs* — ${plural(jobs.total, "run")}${jobs.total > 0 ? ` (${countsInline(jobs.byStatus)})` : ""}\n` +
         (failedRuns > 0
           ? listed(
               jobs.failures.map((f) => `• :x: *${f.job}* — ${formatDateTime(f.startedAt, tz, false)}: ${escapeMrkdwn(oneLine(f.summary ?? "no summary", 140))}`),
@@ -133,8 +133,8 @@ export function orchestratorReport(figures: OrchestratorFigures, options: Report
 
   const text =
     `Orchestrator Report (${options.cadence}, ${formatDate(period.since, tz)} – ${formatDate(period.until, tz)}): ` +
-    `${releases.total} release${releases.total === 1 ? "" : "s"} in the period (${releases.rollbackTotal} rollback${releases.rollbackTotal === 1 ? "" : "s"}, ${releases.emergencyTotal} emergenc${releases.emergencyTotal === 1 ? "y" : "ies"}), ${releases.pendingTotal} pending approval${releases.pendingTotal === 1 ? "" : "s"}; ` +
-    `${jobs.total} job run${jobs.total === 1 ? "" : "s"}, ${failedRuns} failed; ${feedback.total} new feedback, ${feedback.open} open.`;
+    `${plural(releases.total, "release")} in the period (${plural(releases.rollbackTotal, "rollback")}, ${plural(releases.emergencyTotal, "emergency", "emergencies")}), ${plural(releases.pendingTotal, "pending approval")}; ` +
+    `${plural(jobs.total, "job run")}, ${failedRuns} failed; ${feedback.total} new feedback, ${feedback.open} open.`;
   return { text, blocks };
 }
 
@@ -156,7 +156,7 @@ function commitsText(figures: OrchestratorFigures, limit: number): string {
     .map((c) =>
       c.releases === 0
         ? `• *${c.environment}*: _nothing shipped_`
-        : `• *${c.environment}*: ${c.commits} commit${c.commits === 1 ? "" : "s"} in ${c.releases} release${c.releases === 1 ? "" : "s"} — ${c.versions.map((v) => `\`${escapeMrkdwn(oneLine(v.version, 30))}\` (${v.commits})`).join(", ")}${c.releases > c.versions.length ? ", …" : ""}`,
+        : `• *${c.environment}*: ${plural(c.commits, "commit")} in ${plural(c.releases, "release")} — ${c.versions.map((v) => `\`${escapeMrkdwn(oneLine(v.version, 30))}\` (${v.commits})`).join(", ")}${c.releases > c.versions.length ? ", …" : ""}`,
     )
     .join("\n");
 }
@@ -194,7 +194,7 @@ function fixesText(figures: OrchestratorFigures, limit: number): string {
     waiting.length > 0
       ? waiting
           .slice(0, limit)
-          .map((w) => `\`${escapeMrkdwn(oneLine(w.version, 30))}\`: ${w.count} item${w.count === 1 ? "" : "s"}${w.urgent > 0 ? ` (${w.urgent} high/critical)` : ""}`)
+          .map((w) => `\`${escapeMrkdwn(oneLine(w.version, 30))}\`: ${plural(w.count, "item")}${w.urgent > 0 ? ` (${w.urgent} high/critical)` : ""}`)
           .join(", ")
       : "_none_";
   return `*Resolved by releases:* ${resolvedLine}\n*Waiting on a release:* ${waitingLine}`;
