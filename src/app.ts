@@ -40,6 +40,7 @@ import { dedupeEvents } from "./slack/dedupe.js";
 import { ReplayGuard } from "./slack/replay.js";
 import { ChannelPoster } from "./slack/post.js";
 import { SignedRequestReceiver } from "./slack/receiver.js";
+import { SlackListeners } from "./slack/listeners.js";
 import { LosslessSocketModeReceiver } from "./slack/socket-receiver.js";
 import { StatusBoard } from "./core/status/board.js";
 import { statusFeature } from "./features/status/feature.js";
@@ -251,7 +252,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
     const starters: Array<() => Promise<void> | void> = [() => replay.start()];
     const stoppers: Array<() => Promise<void> | void> = [() => replay.stop()];
     const context: FeatureContext = {
-      app,
+      listeners: new SlackListeners(app),
       services,
       commands,
       commandRunner,

@@ -1,4 +1,3 @@
-import type { App } from "@slack/bolt";
 import type { WebClient } from "@slack/web-api";
 import type { Background } from "./background.js";
 import type { CommandRouter } from "./commands/router.js";
@@ -9,6 +8,7 @@ import type { ExecContext } from "../exec/run.js";
 import type { Log } from "../log.js";
 import type { JobBodies } from "./jobs/registry.js";
 import type { Metrics } from "../metrics.js";
+import type { SlackListeners } from "../slack/listeners.js";
 import type { ChannelPoster } from "../slack/post.js";
 import type { StatusBoard } from "./status/board.js";
 
@@ -40,7 +40,8 @@ interface Lifecycle {
 
 /** A feature is a function that registers its listeners, commands, status lines and jobs (Probot's app model). */
 export interface FeatureContext extends Lifecycle {
-  app: App;
+  /** Where a feature registers its Slack listeners (buttons, dialogs, shortcuts, events). */
+  listeners: SlackListeners;
   services: Services;
   commands: CommandRouter;
   /** Runs a resolved command as the slash command does (same queue, same answers): for another surface that runs commands, a mention. */

@@ -38,7 +38,7 @@ const PLACEHOLDER = ":hourglass_flowing_sand: _Looking into it…_";
 
 /** Mentions answered in their thread (by Claude with tools, or plainly), `/orch ask`, and Claude's usage in `/orch status`. */
 export function aiFeature(options: AiFeatureOptions): Feature {
-  return ({ app, services, commands, commandRunner, status, onStop }) => {
+  return ({ listeners, services, commands, commandRunner, status, onStop }) => {
     const { log, config, background } = services;
     const { claude, prompts } = options;
     const specialistNames = [...prompts.specialists.keys()];
@@ -57,7 +57,7 @@ export function aiFeature(options: AiFeatureOptions): Feature {
       return textOf(reply) || "I have nothing to add.";
     };
 
-    app.event("app_mention", async ({ event }) => {
+    listeners.event("app_mention", async ({ event }) => {
       const parsed = mentionEvent.safeParse(event);
       if (!parsed.success) return;
       // The answer takes seconds; the event is acknowledged now and answered in the thread.

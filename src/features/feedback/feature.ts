@@ -48,12 +48,12 @@ const period = z
 
 /** Stakeholder feedback (SPEC §5): capture from Slack, backfill, triage, and the `feedback` commands. */
 export function feedbackFeature(service: FeedbackService, access: FeedbackAccess): Feature {
-  return ({ app, services, commands, status, jobs, onStart }) => {
+  return ({ listeners, services, commands, status, jobs, onStart }) => {
     const { config, db, log, background } = services;
 
     // Every human message, thread reply, edit and deletion. A failure to store rethrows, so the HTTP
     // receiver answers 5xx and Slack redelivers the event: nothing is lost while the database is down.
-    app.event("message", async ({ event }) => {
+    listeners.event("message", async ({ event }) => {
       const parsed = messageEvent.safeParse(event);
       if (!parsed.success) return;
       const { channel, subtype, message: changed, previous_message: previous } = parsed.data;
@@ -74,7 +74,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       if (message.success) await service.recordChannelMessage(channel, message.data);
     });
 
-    app.event("reaction_added", async ({ event }) => {
+    listeners.event("reaction_added", async ({ event }) => {
       const parsed = reactionEvent.safeParse(event);
       if (!parsed.success) return;
       const { reaction, item } = parsed.data;
@@ -82,7 +82,7 @@ export function feedbackFeature(service: FeedbackService, access: FeedbackAccess
       await service.captureByReaction(item.channel, item.ts);
     });
 
-    app.shortcut<MessageShortcut>(RECORD_SHORTCUT, async ({ ack, shortcut, respond }) => {
+    listeners.shortcut<MessageShortcut>(RECORD_SHORTCUT, async ({ ack, shortcut, respond }) => {
       await ack();
       // After the ack, tracked, so shutdown waits for the answer.
       void background.run("record feedback from the shortcut", async () => {

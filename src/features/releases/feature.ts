@@ -29,7 +29,7 @@ const version = z.string().transform((text, ctx) => {
 
 /** Release commands, the Approve/Reject buttons, the reject dialog, and the release parts of `/orch status`. */
 export function releasesFeature(releases: ReleaseService): Feature {
-  return ({ app, services, commands, status, jobs, onStart, onStop }) => {
+  return ({ listeners, services, commands, status, jobs, onStart, onStop }) => {
     const { config, db, log, background } = services;
     const envNames = config.environments.map((e) => e.name);
     const environment = z
@@ -198,7 +198,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
     };
     const notRelease = refuse("This button is not a release.");
 
-    app.action<BlockAction<ButtonAction>>(APPROVE_ACTION, async ({ ack, action, body, respond }) => {
+    listeners.action<BlockAction<ButtonAction>>(APPROVE_ACTION, async ({ ack, action, body, respond }) => {
       await ack();
       const releaseId = Number(action.value);
       void background.run(`approve release #${releaseId}`, () =>
@@ -211,7 +211,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
       );
     });
 
-    app.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
+    listeners.action<BlockAction<ButtonAction>>(REJECT_ACTION, async ({ ack, action, body, client, respond }) => {
       await ack();
       const releaseId = Number(action.value);
       // Tracked like the approve click, so shutdown (and a test waiting for quiet) sees it through.
@@ -236,7 +236,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
         return undefined;
       }
     };
-    app.action<BlockAction<ButtonAction>>(ROLLBACK_ACTION, async ({ ack, action, body, respond }) => {
+    listeners.action<BlockAction<ButtonAction>>(ROLLBACK_ACTION, async ({ ack, action, body, respond }) => {
       await ack();
       void background.run("rollback from an alert", () =>
         answerClick(
@@ -271,7 +271,7 @@ export function releasesFeature(releases: ReleaseService): Feature {
       );
     });
 
-    app.view<ViewSubmitAction>(REJECT_MODAL, async ({ ack, body, view }) => {
+    listeners.view<ViewSubmitAction>(REJECT_MODAL, async ({ ack, body, view }) => {
       const releaseId = Number(view.private_metadata);
       const reason = (view.state.values[REJECT_REASON_BLOCK]?.[REJECT_REASON_INPUT]?.value ?? "").trim();
       const outcome = reason.length < 3 ? refuse("Say why, in a few words: it goes into the audit trail.") : await releases.reject(releaseId, body.user.id, reason.slice(0, 1000));
