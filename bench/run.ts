@@ -509,7 +509,9 @@ interface SocketBatch extends Batch {
 }
 
 async function measureSocketMode(emulator: Child, emulatorUrl: string, bareUrl: string) {
-  log(`(e) Socket Mode /orch ${ACK_TEXT} ack latency: ${SOCKET_ACK_ROUNDS} rounds of ${SOCKET_ACK_REQUESTS / SOCKET_ACK_ROUNDS} envelopes per app after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`);
+  log(
+    `(e) Socket Mode /orch ${ACK_TEXT} ack latency: ${SOCKET_ACK_ROUNDS} rounds of ${SOCKET_ACK_REQUESTS / SOCKET_ACK_ROUNDS} envelopes per app after ${ACK_WARMUP} warm-up, ${CONCURRENCY} in flight`,
+  );
   const db = await provision("socket-ack");
   // The status replies (response_url posts) go to an emulator process of their own, so the process that sends the
   // envelopes and times their acks carries the same load for both apps, as the load generator does in (a).
