@@ -291,7 +291,7 @@ export async function startOrchestrator(options: StartOptions): Promise<Orchestr
       }),
     ];
     for (const feature of features) feature(context);
-    listenForCommands(app, commands, commandRunner);
+    listenForCommands(context.listeners, commands, commandRunner);
 
     if (socket) {
       try {

@@ -29,7 +29,7 @@ const click = (actionId: string) => ({
   actions: [{ type: "button", action_id: actionId, block_id: "b", value: "7", action_ts: "2.2", text: { type: "plain_text", text: "Go" } }],
 });
 
-describe("one Bolt listener per surface, dispatched by id", () => {
+describe("one Bolt middleware hands each request to the handler of its name", () => {
   it("hands a click to the handler of its action id only", async () => {
     const { app, deliver } = boltApp();
     const listeners = new SlackListeners(app);
@@ -83,6 +83,37 @@ describe("one Bolt listener per surface, dispatched by id", () => {
       event: { type: "reaction_added", user: "U1", reaction: "memo", item: { type: "message", channel: "C1", ts: "1.1" }, event_ts: "1.2" },
     });
     expect(seen).toEqual(["reaction memo"]);
+  });
+
+  it("hands a slash command to the handler of its name, and lets another command go on to Bolt", async () => {
+    const { app, deliver } = boltApp();
+    const listeners = new SlackListeners(app);
+    const seen: string[] = [];
+    listeners.command("/orch", async ({ ack, command }) => {
+      seen.push(`orch ${command.text}`);
+      await ack({ text: "ok" });
+    });
+    app.command("/other", async ({ ack }) => {
+      seen.push("other, by Bolt");
+      await ack();
+    });
+    const slash = (command: string) => ({
+      token: "x",
+      team_id: "T1",
+      team_domain: "t",
+      channel_id: "C1",
+      channel_name: "c",
+      user_id: "U1",
+      user_name: "u",
+      command,
+      text: "status",
+      api_app_id: "A1",
+      response_url: "http://127.0.0.1:9/r",
+      trigger_id: "1.2.3",
+    });
+    expect(await deliver(slash("/orch"))).toEqual([{ text: "ok" }]);
+    expect(await deliver(slash("/other"))).toEqual([null]);
+    expect(seen).toEqual(["orch status", "other, by Bolt"]);
   });
 
   it("refuses a second handler for the same id", () => {

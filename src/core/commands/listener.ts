@@ -1,5 +1,5 @@
-import type { App } from "@slack/bolt";
 import type { KnownBlock } from "@slack/types";
+import type { SlackListeners } from "../../slack/listeners.js";
 import type { CommandContext, CommandRouter, Reply } from "./router.js";
 import { type CommandRunner, refusalReply } from "./runner.js";
 
@@ -7,8 +7,8 @@ import { type CommandRunner, refusalReply } from "./runner.js";
  * Where slash commands arrive: resolve the text, refuse with the right form, or acknowledge at once and
  * hand the command to the runner after the ack, answering through response_url.
  */
-export function listenForCommands(app: App, router: CommandRouter, runner: CommandRunner): void {
-  app.command(router.name, async ({ command, ack, respond }) => {
+export function listenForCommands(listeners: SlackListeners, router: CommandRouter, runner: CommandRunner): void {
+  listeners.command(router.name, async ({ command, ack, respond }) => {
     runner.arrived();
     const resolution = router.resolve(command.text ?? "", command.user_id);
     if (!resolution.ok) {
