@@ -55,6 +55,19 @@ writeFileSync(join(configDir, "orchestrator.yaml"), BENCH_CONFIG_YAML);
 // No variables to interpolate; PATH so that the config's programs are found as the bot's commands find them.
 const loaded = loadConfigFile(join(configDir, "orchestrator.yaml"), { PATH: process.env.PATH });
 
+/** A bare reference app answers the parent like the bot: memory, and a stop that exits. */
+function serveBareApp(app: App, port: number): void {
+  serveRpc({
+    memory: () => memorySample(),
+    stop: async () => {
+      await app.stop();
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  });
+  notify({ notice: "ready", port, memory: memorySample() });
+}
+
 async function openBenchDatabase(): Promise<Database> {
   if (databaseUrl) return openDatabase({ databaseUrl });
   if (!dataDir) throw new Error("BENCH_DB_URL or BENCH_DATA_DIR must be set");
@@ -92,15 +105,7 @@ if (mode === "bare") {
     await ack();
   });
   const server = (await app.start({ port: 0, host: "127.0.0.1" })) as Server;
-  serveRpc({
-    memory: () => memorySample(),
-    stop: async () => {
-      await app.stop();
-      setImmediate(() => process.exit(0));
-      return true;
-    },
-  });
-  notify({ notice: "ready", port: (server.address() as AddressInfo).port, memory: memorySample() });
+  serveBareApp(app, (server.address() as AddressInfo).port);
 } else if (mode === "bare-socket") {
   // The Socket Mode reference point of SPEC §7: Bolt's own SocketModeReceiver and a handler that only acknowledges.
   const receiver = new SocketModeReceiver({
@@ -113,15 +118,7 @@ if (mode === "bare") {
     await ack();
   });
   await app.start();
-  serveRpc({
-    memory: () => memorySample(),
-    stop: async () => {
-      await app.stop();
-      setImmediate(() => process.exit(0));
-      return true;
-    },
-  });
-  notify({ notice: "ready", port: 0, memory: memorySample() });
+  serveBareApp(app, 0);
 } else if (mode === "db") {
   const database = await openBenchDatabase();
   const { config } = loaded;
