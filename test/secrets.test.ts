@@ -2,9 +2,10 @@ import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigError, parseConfig } from "../src/config/load.js";
-import { approvals, jobRuns, releases, releaseTransitions } from "../src/db/schema.js";
+import { approvals, freezes, jobRuns, releases, releaseTransitions } from "../src/db/schema.js";
 import { childEnvironment } from "../src/exec/run.js";
 import { displayUrl, REDACTED, Redactor } from "../src/redact.js";
 import { BOT_TOKEN, SIGNING_SECRET, startTestBot, type TestBot } from "./support/bot.js";
@@ -163,6 +164,16 @@ describe.each(dbKinds())("secrets on %s", (kind) => {
     expect(await command(USERS.admin, "feedback list")).toContain(`the CI token ${REDACTED} is in the runbook`);
   });
 
+  it("stores a secret typed into a reason redacted: a freeze's and an emergency release's", async () => {
+    expect(await command(USERS.admin, `freeze staging for 2h the CI token ${DEPLOY_TOKEN} leaked`)).toContain("staging");
+    await command(USERS.engineer, `release 7.7.7 to staging --emergency rotate ${DEPLOY_TOKEN} now`);
+    const [freeze] = await db.database.db.select().from(freezes).orderBy(desc(freezes.id)).limit(1);
+    const [release] = await db.database.db.select().from(releases).where(eq(releases.version, "7.7.7"));
+    expect(freeze?.reason).toBe(`the CI token ${REDACTED} leaked`);
+    expect(release?.emergency).toBe(`rotate ${REDACTED} now`);
+    await command(USERS.admin, "unfreeze staging");
+  });
+
   it("redacts what any part of the bot logs, however it got the secret", async () => {
     const before = bot.logs.length;
     // As a failure deep in a library would be logged: a message, an error, a URL with a token in it.
@@ -191,6 +202,7 @@ describe.each(dbKinds())("secrets on %s", (kind) => {
         await db.database.db.select().from(releaseTransitions),
         await db.database.db.select().from(approvals),
         await db.database.db.select().from(jobRuns),
+        await db.database.db.select().from(freezes),
       ]),
       log: JSON.stringify(bot.logs),
     };

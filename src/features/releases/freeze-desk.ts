@@ -36,12 +36,14 @@ export class FreezeDesk {
     const { db, poster, background } = this.services;
     const now = this.releases.now();
     const environments = this.freezeScope(input.target);
-    const created = await createFreezes(db, { environments, scope: input.target, reason: input.reason, createdBy: input.by, now, endsAt: input.endsAt });
+    // Stored redacted, like every reason typed into the audit trail (SPEC §2a).
+    const reason = this.services.exec.redact(input.reason);
+    const created = await createFreezes(db, { environments, scope: input.target, reason, createdBy: input.by, now, endsAt: input.endsAt });
     const until = formatWhen(input.endsAt, this.config.timezone, now);
     const running = (await inFlightOn(this.services.db, environments)).filter((r) => r.state === "deploying" || r.state === "verifying");
     const names = input.target === "all" ? "all environments" : input.target;
     const announcement = [
-      `:snowflake: *Deploy freeze: ${names}* until ${until}, set by <@${input.by}>: ${escapeMrkdwn(input.reason)}`,
+      `:snowflake: *Deploy freeze: ${names}* until ${until}, set by <@${input.by}>: ${escapeMrkdwn(reason)}`,
       `No deploy starts there until then. Releases awaiting approval still collect approvals and deploy once the freeze ends; an emergency (\`--emergency <reason>\`) may deploy anyway. \`${this.config.command} unfreeze ${input.target}\` ends it early.`,
       ...running.map((r) => `Already running: \`${r.version}\` to ${r.environment} (release #${r.id}) started before the freeze and goes on.`),
     ].join("\n");

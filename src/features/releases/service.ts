@@ -64,6 +64,16 @@ export class ReleaseService {
     return this.timings.now?.() ?? new Date();
   }
 
+  /**
+   * A reason a person typed (an emergency, a rejection), trimmed and redacted before it is stored: the
+   * audit trail holds no secret (SPEC §2a), whatever someone pasted into it.
+   */
+  private typed(reason: string): string;
+  private typed(reason: string | undefined): string | undefined;
+  private typed(reason: string | undefined): string | undefined {
+    return reason === undefined ? undefined : this.services.exec.redact(reason.trim());
+  }
+
   private notEnvironment(name: string): Refusal {
     return refuse(`\`${name.slice(0, 40)}\` is not an environment: use ${this.config.environments.map((e) => `\`${e.name}\``).join(" or ")}`);
   }
@@ -97,7 +107,7 @@ export class ReleaseService {
     }
     const live = await currentLive(db, env.name);
     if (live?.semver === normalized) return refuse(`\`${live.version}\` is already live on ${env.name}.`);
-    const emergency = input.emergency?.trim();
+    const emergency = this.typed(input.emergency);
     if (!emergency) {
       const frozen = await this.frozenRefusal(env, "release", `release ${input.version.trim()} to ${env.name}`);
       if (frozen) return frozen;
@@ -150,7 +160,7 @@ export class ReleaseService {
         `${env.name} has changed since that alert: a rollback now would deploy \`${choice.target.version}\`, not \`${input.offered.semver}\`. Nothing was started; check \`${this.config.command} status\` and use \`${this.config.command} rollback ${env.name} to <version>\`.`,
       );
     }
-    const emergency = input.emergency?.trim();
+    const emergency = this.typed(input.emergency);
     if (!emergency) {
       const frozen = await this.frozenRefusal(env, "rollback", `rollback ${env.name} to ${choice.target.version}`);
       if (frozen) return frozen;
@@ -296,11 +306,12 @@ export class ReleaseService {
     const allowed = await this.canReject(releaseId, user);
     if (!allowed.ok) return allowed;
     const withdrawn = isWithdrawal(allowed.release.requester, user);
-    const outcome = await rejectRelease(this.services.db, releaseId, user, withdrawn ? `${WITHDRAWN}: ${reason}` : reason, reason);
+    const typedReason = this.typed(reason);
+    const outcome = await rejectRelease(this.services.db, releaseId, user, withdrawn ? `${WITHDRAWN}: ${typedReason}` : typedReason, typedReason);
     if (!("rejected" in outcome)) return refuse(`This release is ${describeState(outcome.state ?? allowed.release.state)}; it can no longer be ${withdrawn ? "withdrawn" : "rejected"}.`);
     const moved = outcome.rejected;
     this.services.metrics.releases.inc({ environment: moved.environment, state: "rejected" });
-    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.rejected(moved, user, reason));
+    void this.services.background.run(`announce rejection of release #${releaseId}`, () => this.announcer.rejected(moved, user, typedReason));
     return { ok: true, release: moved };
   }
 
