@@ -119,7 +119,8 @@ describe("npm start", () => {
     npm.child.kill("SIGTERM");
     expect(await npm.exited).toBe(0);
     await eventually(() => expect(running(botPid)).toBe(false), 7_000);
-    expect(Date.now() - signalled).toBeLessThan(7_000);
+    // What the bot logged while stopping says which work held it up, should it be slow.
+    expect(Date.now() - signalled, npm.output().slice(-4000)).toBeLessThan(7_000);
     expect(npm.output()).toContain('"msg":"orchestrator stopped"');
     // It stopped cleanly: the folder is free for the next start.
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);

@@ -5,7 +5,8 @@ import type { Log } from "../log.js";
  * then aborts what is left so each task can leave an honest state behind (a deploy marked interrupted).
  */
 export class Background {
-  private readonly tasks = new Set<Promise<void>>();
+  /** Each running task, by its name (for the shutdown log). */
+  private readonly tasks = new Map<Promise<void>, string>();
   /** Aborted when the grace period ends: the work that was running when shutdown began. */
   private readonly controller = new AbortController();
   /** Aborted when shutdown begins: handed to a command-running task started after that (see runWork). */
@@ -46,14 +47,14 @@ export class Background {
         this.onFailure(name, error);
       }
     })();
-    this.tasks.add(promise);
+    this.tasks.set(promise, name);
     void promise.finally(() => this.tasks.delete(promise));
     return promise;
   }
 
   /** Resolves when every task has finished (tests). */
   async idle(): Promise<void> {
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks.keys()]);
   }
 
   /** Shutdown began: a command-running task started from now on gets an aborted signal (see runWork). */
@@ -70,9 +71,14 @@ export class Background {
     const finished = await this.settled(graceMs);
     this.controller.abort();
     if (!finished) {
-      this.log.warn("shutting down with work still running; interrupting it", { tasks: this.tasks.size });
-      if (!(await this.settled(10_000))) this.log.error("shutting down before interrupted work recorded its state", { tasks: this.tasks.size });
+      this.log.warn("shutting down with work still running; interrupting it", { tasks: this.running() });
+      if (!(await this.settled(10_000))) this.log.error("shutting down before interrupted work recorded its state", { tasks: this.running() });
     }
+  }
+
+  /** The names of the tasks still running. */
+  private running(): string[] {
+    return [...this.tasks.values()];
   }
 
   /** Whether every task, including those started meanwhile, finished within ms. */
@@ -83,7 +89,7 @@ export class Background {
     });
     try {
       while (this.tasks.size > 0) {
-        if (!(await Promise.race([Promise.allSettled([...this.tasks]).then(() => true), deadline]))) return false;
+        if (!(await Promise.race([Promise.allSettled([...this.tasks.keys()]).then(() => true), deadline]))) return false;
       }
       return true;
     } finally {
